@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from sqlmodel import Session, select
+
+from app.api.deps import ClockDep, SessionDep, SettingsDep
+from app.api.idempotency import fingerprint, run_idempotent
+from app.auth.deps import IntakeOfficer, Staff
+from app.auth.principal import Principal
+from app.errors import Invalid
+from app.models import Agency, Channel, ClockState, Dossier, DossierEvent, DossierStatus, Procedure, User
+from app.sla import service as sla
+from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
+from app.workflows import service
+from app.workflows.schemas import (ActionIn, DeadlineOut, DossierOut, DossierPage, DossierSummary, EventOut,
+                                   IntakeIn, IntakeOut, PauseOut, SkippedDayOut, StepOut)
+from app.workflows.transitions import ACTION_LABELS, PORTAL_STATUS, STATUS_LABELS, Action
+
+router = APIRouter(prefix="/api/v1/dossiers", tags=["hồ sơ"])
+CodePath = Annotated[str, Path(max_length=64, description="Mã hồ sơ, ví dụ 000.00.17.H26-261123-0001")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+
+
+def present(session: Session, dossier: Dossier, principal: Principal, now: datetime) -> DossierOut:
+    procedure = session.get(Procedure, dossier.procedure_id)
+    agency = session.get(Agency, dossier.agency_id)
+    assert procedure is not None and agency is not None
+    assignee = session.get(User, dossier.assignee_id) if dossier.assignee_id else None
+    step = None
+    if dossier.current_step is not None and dossier.current_step < len(procedure.workflow):
+        raw = procedure.workflow[dossier.current_step]
+        step = StepOut(index=dossier.current_step, name=raw["name"], role=raw["role"], budget_hours=raw["budget_hours"])
+    progress = service.progress_of(dossier, now)
+    return DossierOut(
+        code=dossier.code, version=dossier.version, status=dossier.status,
+        status_label=STATUS_LABELS[DossierStatus(dossier.status)], portal_status=PORTAL_STATUS[DossierStatus(dossier.status)],
+        procedure_code=procedure.code, procedure_name=procedure.name, agency_code=agency.code, channel=dossier.channel,
+        online_level=dossier.online_level, return_method=dossier.return_method, applicant_type=dossier.applicant_type,
+        applicant_name=dossier.applicant_name, applicant_id_number=dossier.applicant_id_number,
+        applicant_phone=dossier.applicant_phone, applicant_email=dossier.applicant_email,
+        applicant_address=dossier.applicant_address, summary=dossier.summary, documents=dossier.documents,
+        note=dossier.note, current_step=step, assignee=assignee.username if assignee else None,
+        submitted_at=dossier.submitted_at, postal_handed_over_at=dossier.postal_handed_over_at,
+        received_at=dossier.received_at, clock_state=dossier.clock_state, due_at=dossier.due_at,
+        new_due_at=dossier.new_due_at, step_due_at=dossier.step_due_at, progress=progress,
+        progress_label=PROGRESS_LABELS.get(progress) if progress else None, outcome=dossier.outcome,
+        outcome_label=OUTCOME_LABELS.get(dossier.outcome) if dossier.outcome else None,
+        resolved_at=dossier.resolved_at, returned_at=dossier.returned_at, result_reference=dossier.result_reference,
+        closing_reason=dossier.closing_reason, supplement_count=dossier.supplement_count,
+        apology_count=dossier.apology_count, allowed_actions=service.allowed_actions(dossier, procedure, principal))
+
+
+@router.post("", response_model=IntakeOut, status_code=201,
+             summary="Tiếp nhận hồ sơ tại quầy hoặc qua bưu chính (trả về mã hồ sơ và mã bí mật tra cứu)")
+def receive_dossier(data: IntakeIn, request: Request, session: SessionDep, principal: IntakeOfficer,
+                    clock: ClockDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None):  # noqa: ANN201
+    now = clock.now()
+
+    def work() -> IntakeOut:
+        dossier, secret = service.receive(session, data, service.Context(principal, now, settings))
+        return IntakeOut(**present(session, dossier, principal, now).model_dump(), lookup_secret=secret)
+
+    return run_idempotent(session, scope=f"user:{principal.id}", key=idempotency_key, now=now, status_code=201,
+                          request_hash=fingerprint("POST", request.url.path, data), work=work)
+
+
+@router.get("", response_model=DossierPage, summary="Danh sách hồ sơ của cơ quan (lọc, phân trang theo con trỏ)")
+def list_dossiers(
+    session: SessionDep, principal: Staff, clock: ClockDep,
+    status: DossierStatus | None = None,
+    procedure_code: Annotated[str | None, Query(max_length=32)] = None,
+    channel: Channel | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    overdue: Annotated[bool | None, Query(description="Chỉ hồ sơ quá hạn đang giải quyết")] = None,
+    due_soon: Annotated[bool | None, Query(description="Chỉ hồ sơ sắp đến hạn")] = None,
+    mine: Annotated[bool, Query(description="Chỉ hồ sơ đang giao cho tôi")] = False,
+    before: Annotated[int | None, Query(ge=1, description="Con trỏ trang (next_cursor)")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DossierPage:
+    now = clock.now()
+    query = service.scoped(select(Dossier), principal)
+    if status:
+        query = query.where(Dossier.status == status)
+    if procedure_code:
+        query = query.join(Procedure, Procedure.id == Dossier.procedure_id).where(Procedure.code == procedure_code)
+    if channel:
+        query = query.where(Dossier.channel == channel)
+    if received_from:
+        query = query.where(Dossier.received_at >= received_from)
+    if received_to:
+        query = query.where(Dossier.received_at < received_to)
+    running = Dossier.clock_state == ClockState.running
+    if overdue:
+        query = query.where(running, Dossier.due_at < now)
+    if due_soon:
+        query = query.where(running, Dossier.due_soon_at <= now, Dossier.due_at >= now)
+    if mine:
+        query = query.where(Dossier.assignee_id == principal.id)
+    if before:
+        query = query.where(Dossier.id < before)
+    rows = session.exec(query.order_by(Dossier.id.desc()).limit(limit + 1)).all()  # type: ignore[union-attr]
+    codes = {p.id: p.code for p in session.exec(select(Procedure).where(
+        Procedure.id.in_({r.procedure_id for r in rows}))).all()} if rows else {}  # type: ignore[union-attr]
+    items = [DossierSummary(code=r.code, status=r.status, status_label=STATUS_LABELS[DossierStatus(r.status)],
+                            procedure_code=codes[r.procedure_id], channel=r.channel, applicant_name=r.applicant_name,
+                            received_at=r.received_at, due_at=r.due_at, progress=service.progress_of(r, now),
+                            outcome=r.outcome, current_step=r.current_step, assignee_id=r.assignee_id)
+             for r in rows[:limit]]
+    return DossierPage(items=items, next_cursor=rows[limit - 1].id if len(rows) > limit else None)
+
+
+@router.get("/{code}", response_model=DossierOut, summary="Chi tiết hồ sơ, kèm các thao tác người gọi được phép")
+def get_dossier(code: CodePath, session: SessionDep, principal: Staff, clock: ClockDep) -> DossierOut:
+    return present(session, service.get_dossier(session, code, principal), principal, clock.now())
+
+
+@router.post("/{code}/actions/{action}", response_model=DossierOut,
+             summary="Thực hiện một thao tác trên hồ sơ (chuyển bước, bổ sung, trả kết quả...)",
+             responses={409: {"description": "Thao tác không hợp lệ ở trạng thái hiện tại"},
+                        412: {"description": "Phiên bản hồ sơ đã cũ"}})
+def act(code: CodePath, action: Action, request: Request, session: SessionDep, principal: Staff, clock: ClockDep,
+        settings: SettingsDep, data: ActionIn | None = None,
+        if_match: Annotated[str | None, Header(alias="If-Match", max_length=32)] = None,
+        idempotency_key: IdempotencyKey = None):  # noqa: ANN201
+    data = data or ActionIn()
+    version = data.version
+    if if_match is not None:
+        try:
+            version = int(if_match.strip().strip('W/').strip('"'))
+        except ValueError:
+            raise Invalid("If-Match phải là số phiên bản hồ sơ.", code="invalid_if_match") from None
+    now = clock.now()
+
+    def work() -> DossierOut:
+        dossier = service.act(session, code, action, data, service.Context(principal, now, settings), version)
+        return present(session, dossier, principal, now)
+
+    return run_idempotent(session, scope=f"user:{principal.id}", key=idempotency_key, now=now, status_code=200,
+                          request_hash=fingerprint("POST", request.url.path, {"body": data, "version": version}),
+                          work=work)
+
+
+@router.get("/{code}/events", response_model=list[EventOut], summary="Dòng thời gian xử lý hồ sơ")
+def events(code: CodePath, session: SessionDep, principal: Staff) -> list[EventOut]:
+    dossier = service.get_dossier(session, code, principal)
+    rows = session.exec(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id)
+                        .order_by(DossierEvent.seq)).all()
+    names = {u.id: u.full_name for u in session.exec(select(User).where(
+        User.id.in_({r.actor_id for r in rows if r.actor_id}))).all()} if rows else {}  # type: ignore[union-attr]
+    out = []
+    for r in rows:
+        try:
+            label = ACTION_LABELS[Action(r.action)]
+        except ValueError:
+            label = {"receive": "Tiếp nhận hồ sơ", "submit": "Nộp hồ sơ trực tuyến"}.get(r.action, r.action)
+        out.append(EventOut(seq=r.seq, at=r.at, action=r.action, action_label=label,
+                            actor=names.get(r.actor_id), actor_role=r.actor_role, from_status=r.from_status,
+                            to_status=r.to_status, from_step=r.from_step, to_step=r.to_step, note=r.note,
+                            data=r.data))
+    return out
+
+
+@router.get("/{code}/deadline", response_model=DeadlineOut, summary="Giải thích ngày hẹn trả kết quả")
+def deadline(code: CodePath, session: SessionDep, principal: Staff, settings: SettingsDep) -> DeadlineOut:
+    dossier = service.get_dossier(session, code, principal)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    cal = sla.calendar_for(session, dossier.agency_id, settings)
+    explanation = sla.explain(session, dossier, procedure, cal)
+    pauses = [PauseOut(reason=p.reason, rule=p.rule, started_at=p.started_at, ended_at=p.ended_at,
+                       working_minutes=p.working_minutes) for p in sla.all_pauses(session, dossier)]
+    hours = ", ".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in cal.periods)
+    unit = "ngày làm việc" if procedure.time_limit_unit == "working_days" else "giờ làm việc"
+    if explanation is None:
+        return DeadlineOut(code=dossier.code, received_at=dossier.received_at, clock_state=dossier.clock_state,
+                           clock_started_at=None, limit_value=procedure.time_limit_value,
+                           limit_unit=procedure.time_limit_unit, limit_minutes=0, working_hours=hours, skipped_days=[],
+                           pauses=pauses, due_at=None, new_due_at=dossier.new_due_at,
+                           explanation="Chưa bắt đầu tính thời hạn: hồ sơ chưa được tiếp nhận đầy đủ.")
+    tz = cal.tz
+    skipped = [SkippedDayOut(day=d.day.isoformat(), reason=d.reason) for d in explanation.skipped_days]
+    paused = sum(m for _, m in explanation.pauses)
+    text = (f"Thời hạn {procedure.time_limit_value} {unit} ({explanation.limit_minutes // 60} giờ làm việc), "
+            f"tính từ {explanation.clock_started_at.astimezone(tz):%H:%M %d/%m/%Y}; giờ làm việc {hours}; "
+            f"bỏ qua {len(skipped)} ngày nghỉ" + (f", cộng {paused} phút tạm dừng" if paused else "")
+            + f"; hẹn trả {explanation.due_at.astimezone(tz):%H:%M %d/%m/%Y}.")
+    return DeadlineOut(code=dossier.code, received_at=dossier.received_at, clock_state=dossier.clock_state,
+                       clock_started_at=explanation.clock_started_at, limit_value=procedure.time_limit_value,
+                       limit_unit=procedure.time_limit_unit, limit_minutes=explanation.limit_minutes,
+                       working_hours=hours, skipped_days=skipped, pauses=pauses,
+                       due_at=dossier.due_at if dossier.clock_state == ClockState.paused else explanation.due_at,
+                       new_due_at=dossier.new_due_at, explanation=text)
+

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from app.workflows.transitions import ACTION_LABELS, PORTAL_STATUS, STATUS_LABELS, TRANSITIONS
+
+router = APIRouter(prefix="/api/v1/workflow", tags=["quy trình"])
+
+
+class TransitionOut(BaseModel):
+    status: str
+    status_label: str
+    action: str
+    action_label: str
+    roles: list[str]
+    to_status: str | None
+    clock: str
+    step_bound: bool
+    portal_status_after: int | None
+
+
+def _rows() -> list[TransitionOut]:
+    return [TransitionOut(status=t.status, status_label=STATUS_LABELS[t.status], action=t.action,
+                          action_label=ACTION_LABELS[t.action], roles=sorted(t.roles),
+                          to_status=t.to_status, clock=t.clock, step_bound=t.step_bound,
+                          portal_status_after=PORTAL_STATUS[t.to_status] if t.to_status else None)
+            for t in TRANSITIONS]
+
+
+@router.get("/transitions", response_model=list[TransitionOut], summary="Bảng chuyển trạng thái hồ sơ (dữ liệu)")
+def transitions() -> list[TransitionOut]:
+    return _rows()
+
+
+@router.get("/transitions.html", response_class=HTMLResponse, summary="Bảng chuyển trạng thái (trang in)")
+def transitions_page() -> str:
+    from html import escape
+
+    rows = "".join(
+        f"<tr><td>{escape(r.status_label)}</td><td>{escape(r.action_label)} <code>{r.action}</code></td>"
+        f"<td>{', '.join(r.roles)}</td><td>{escape(STATUS_LABELS.get(r.to_status, 'trạng thái trước khi tạm dừng') if r.to_status else 'trạng thái trước khi tạm dừng')}</td>"
+        f"<td>{r.clock}</td><td>{r.portal_status_after or ''}</td></tr>" for r in _rows())
+    return ("<!doctype html><html lang='vi'><meta charset='utf-8'><title>Bảng chuyển trạng thái hồ sơ</title>"
+            "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px}"
+            "</style><h1>Bảng chuyển trạng thái hồ sơ</h1><table><tr><th>Trạng thái</th><th>Thao tác</th>"
+            "<th>Vai trò</th><th>Trạng thái sau</th><th>Thời hạn</th><th>Mã Cổng DVCQG</th></tr>" + rows + "</table>")

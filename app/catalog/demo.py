@@ -1,0 +1,69 @@
+"""Demo data: one Department of Education and Training, its divisions, one user per role and the
+catalogue of real procedures in demo_catalogue.json. Idempotent: running it again changes nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from importlib import resources
+
+from sqlmodel import Session, select
+
+from app.auth.service import create_agency, create_user
+from app.catalog.schemas import ProcedureIn
+from app.catalog.service import import_procedures
+from app.models import Agency, User
+from app.settings import Settings
+
+DEMO_AGENCY_CODE = "000.00.17.H26"
+DEMO_AGENCY_NAME = "Sở Giáo dục và Đào tạo (đơn vị mẫu)"
+DEMO_PASSWORD = "demo1234"
+DIVISIONS = {
+    "VP": "Văn phòng Sở (Bộ phận Một cửa)",
+    "GDPT": "Phòng Giáo dục phổ thông",
+    "GDMN": "Phòng Giáo dục Mầm non và Tiểu học",
+    "QLCL": "Phòng Khảo thí và Quản lý chất lượng giáo dục",
+    "TCCB": "Phòng Tổ chức cán bộ",
+    "KHTC": "Phòng Kế hoạch - Tài chính",
+    "GDTX": "Phòng Giáo dục chuyên nghiệp và Giáo dục thường xuyên",
+}
+# username, full name, title, division (None: the Department itself), roles
+DEMO_USERS = [
+    ("admin", "Quản trị hệ thống", "Quản trị viên", "VP", ["admin"]),
+    ("motcua", "Nguyễn Thị Lan", "Cán bộ Bộ phận Một cửa", "VP", ["desk"]),
+    ("chuyenvien", "Trần Văn Minh", "Chuyên viên", "QLCL", ["specialist"]),
+    ("truongphong", "Lê Thị Hoa", "Trưởng phòng", "QLCL", ["leader"]),
+    ("giamdoc", "Phạm Quốc Hùng", "Phó Giám đốc Sở", None, ["leader"]),
+    ("baocao", "Hoàng Thu Trang", "Chuyên viên Văn phòng", "VP", ["reporter"]),
+    ("buudien", "Đỗ Văn Bình", "Nhân viên Bưu điện", None, ["postal"]),
+]
+
+
+def demo_catalogue() -> list[ProcedureIn]:
+    raw = resources.files("app.catalog").joinpath("demo_catalogue.json").read_text(encoding="utf-8")
+    return [ProcedureIn.model_validate(item) for item in json.loads(raw)]
+
+
+def seed_demo(session: Session, *, settings: Settings, now: datetime) -> dict[str, int]:
+    counts = {"agencies": 0, "users": 0, "procedures_created": 0, "procedures_updated": 0}
+    department = session.exec(select(Agency).where(Agency.code == DEMO_AGENCY_CODE)).first()
+    if department is None:
+        department = create_agency(session, code=DEMO_AGENCY_CODE, name=DEMO_AGENCY_NAME, now=now,
+                                   address="Số 1 đường Mẫu, thành phố Mẫu", phone="0209 3870 000")
+        counts["agencies"] += 1
+    for short, name in DIVISIONS.items():
+        code = f"{DEMO_AGENCY_CODE}.{short}"
+        if session.exec(select(Agency).where(Agency.code == code)).first() is None:
+            create_agency(session, code=code, name=name, parent_code=DEMO_AGENCY_CODE, is_division=True, now=now,
+                          head_title="Trưởng phòng")
+            counts["agencies"] += 1
+    for username, full_name, title, division, roles in DEMO_USERS:
+        if session.exec(select(User).where(User.username == username)).first() is None:
+            agency_code = f"{DEMO_AGENCY_CODE}.{division}" if division else DEMO_AGENCY_CODE
+            create_user(session, username=username, password=DEMO_PASSWORD, full_name=full_name, title=title,
+                        agency_code=agency_code, roles=roles, settings=settings, now=now)
+            counts["users"] += 1
+    assert department.id is not None
+    created, updated = import_procedures(session, demo_catalogue(), scope_agency_id=department.id, now=now)
+    counts["procedures_created"], counts["procedures_updated"] = created, updated
+    return counts

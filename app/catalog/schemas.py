@@ -1,0 +1,108 @@
+"""Request/response shapes of the procedure catalogue; also the import/export file format."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.models import OnlineLevel, SupplementRule
+
+StepRole = Literal["specialist", "leader", "desk"]
+# Legacy online levels (Decree 43/2011) mapped to Decree 42/2022 ones.
+LEGACY_LEVELS = {2: OnlineLevel.none, 3: OnlineLevel.partial, 4: OnlineLevel.full}
+LEVEL_TO_LEGACY = {OnlineLevel.none: 2, OnlineLevel.partial: 3, OnlineLevel.full: 4}
+
+
+class RequiredDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=500)
+    kind: Literal["original", "copy", "either"] = "either"
+    count: int = Field(default=1, ge=1, le=100)
+    required: bool = True
+
+
+class WorkflowStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    role: StepRole
+    scope: Literal["division", "agency"] = "division"
+    budget_hours: int = Field(ge=1, le=2000)
+
+
+class ProcedureFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=3, max_length=500)
+    field_code: str = Field(min_length=1, max_length=32)
+    field_name: str = Field(min_length=1, max_length=255)
+    time_limit_value: int = Field(ge=1, le=365)
+    time_limit_unit: Literal["working_days", "working_hours"] = "working_days"
+    fee: int = Field(default=0, ge=0)
+    fee_note: str = Field(default="", max_length=500)
+    legal_basis: str = Field(default="", max_length=1000)
+    required_documents: list[RequiredDocument] = Field(default_factory=list, max_length=50)
+    online_level: OnlineLevel = OnlineLevel.partial
+    postal_receipt_allowed: bool = True
+    postal_return_allowed: bool = True
+    supplement_rule: SupplementRule = SupplementRule.reset
+    division: str | None = Field(default=None, max_length=64,
+                                 description="Mã phòng chuyên môn xử lý (mã đầy đủ hoặc mã ngắn trong Sở)")
+    workflow: list[WorkflowStep] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _budgets_fit_the_limit(self) -> ProcedureFields:
+        limit_hours = self.time_limit_value * (8 if self.time_limit_unit == "working_days" else 1)
+        if sum(step.budget_hours for step in self.workflow) > limit_hours:
+            raise ValueError(f"tổng thời gian các bước vượt thời hạn giải quyết ({limit_hours} giờ làm việc)")
+        return self
+
+
+class ProcedureIn(ProcedureFields):
+    """A procedure as created, imported or exported (the demo catalogue uses this shape)."""
+
+    code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z.\-]{2,31}$", examples=["1.005092"])
+    agency_code: str | None = Field(default=None, max_length=64,
+                                    description="Cơ quan có thẩm quyền; mặc định là cơ quan của người tạo")
+    is_active: bool = True
+
+
+class ProcedureUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=3, max_length=500)
+    field_code: str | None = Field(default=None, min_length=1, max_length=32)
+    field_name: str | None = Field(default=None, min_length=1, max_length=255)
+    time_limit_value: int | None = Field(default=None, ge=1, le=365)
+    time_limit_unit: Literal["working_days", "working_hours"] | None = None
+    fee: int | None = Field(default=None, ge=0)
+    fee_note: str | None = Field(default=None, max_length=500)
+    legal_basis: str | None = Field(default=None, max_length=1000)
+    required_documents: list[RequiredDocument] | None = Field(default=None, max_length=50)
+    online_level: OnlineLevel | None = None
+    postal_receipt_allowed: bool | None = None
+    postal_return_allowed: bool | None = None
+    supplement_rule: SupplementRule | None = None
+    division: str | None = Field(default=None, max_length=64)
+    workflow: list[WorkflowStep] | None = Field(default=None, min_length=1, max_length=20)
+
+
+class ProcedurePublic(ProcedureIn):
+    model_config = ConfigDict(extra="ignore")
+
+    online_level_legacy: int = Field(description="Mức độ DVC cũ (Nghị định 43/2011): 2, 3 hoặc 4")
+    agency_name: str
+
+
+class ProcedurePage(BaseModel):
+    items: list[ProcedurePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ImportResult(BaseModel):
+    created: int
+    updated: int

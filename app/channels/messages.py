@@ -1,0 +1,42 @@
+"""Vietnamese messages to the applicant, one per dossier event that concerns them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.models import Dossier, Procedure
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(VN).strftime("%H giờ %M ngày %d/%m/%Y") if value else "(chưa xác định)"
+
+
+def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | None = None) -> tuple[str, str]:
+    """(subject, text) for a notification `kind`."""
+    name = procedure.name
+    code = dossier.code
+    if kind == "received":
+        return ("Đã tiếp nhận hồ sơ " + code,
+                f"Hồ sơ {code} ({name}) đã được tiếp nhận lúc {_when(dossier.received_at)}. "
+                f"Ngày hẹn trả kết quả: {_when(dossier.due_at)}. Tra cứu bằng mã hồ sơ và mã bí mật trên giấy tiếp nhận.")
+    if kind == "supplement_requested":
+        return ("Yêu cầu bổ sung hồ sơ " + code,
+                f"Hồ sơ {code} ({name}) cần bổ sung, hoàn thiện: {extra or 'xem phiếu yêu cầu bổ sung'}. "
+                "Vui lòng bổ sung một lần đầy đủ theo phiếu.")
+    if kind == "refused":
+        return ("Từ chối tiếp nhận hồ sơ " + code, f"Hồ sơ {code} ({name}) không được tiếp nhận. Lý do: {extra or ''}.")
+    if kind == "result_ready":
+        return ("Đã có kết quả hồ sơ " + code,
+                f"Hồ sơ {code} ({name}) đã có kết quả. Mời ông/bà nhận kết quả theo hình thức đã đăng ký.")
+    if kind == "apology_issued":
+        return ("Thư xin lỗi và hẹn lại ngày trả kết quả hồ sơ " + code,
+                f"Cơ quan xin lỗi vì hồ sơ {code} ({name}) chưa giải quyết kịp hạn. Lý do: {extra or ''}. "
+                f"Ngày hẹn trả mới: {_when(dossier.new_due_at)}.")
+    if kind == "returned":
+        return ("Đã trả kết quả hồ sơ " + code, f"Kết quả hồ sơ {code} ({name}) đã được trả lúc {_when(dossier.returned_at)}.")
+    if kind == "stopped":
+        return ("Dừng giải quyết hồ sơ " + code, f"Hồ sơ {code} ({name}) đã dừng giải quyết. Lý do: {extra or ''}.")
+    raise ValueError(f"unknown notification kind {kind}")

@@ -1,0 +1,102 @@
+"""create_app(): routers, error handlers, middleware; nothing else."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.clock import Clock, SystemClock
+from app.db import make_engine, make_sessionmaker
+from app.errors import DomainError
+from app.logging import configure_logging, request_id_var
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("motcua.http")
+
+_HTTP_MESSAGES = {
+    401: ("not_authenticated", "Chưa đăng nhập hoặc phiên đăng nhập đã hết hạn."),
+    403: ("not_permitted", "Tài khoản không có quyền thực hiện thao tác này."),
+    404: ("not_found", "Không tìm thấy địa chỉ yêu cầu."),
+    405: ("method_not_allowed", "Phương thức không được hỗ trợ tại địa chỉ này."),
+    413: ("payload_too_large", "Dữ liệu gửi lên quá lớn."),
+    415: ("unsupported_media_type", "Định dạng dữ liệu không được hỗ trợ."),
+}
+
+
+def error_body(code: str, message: str, detail=None) -> dict:  # noqa: ANN001
+    return {"code": code, "message": message, "detail": detail}
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict]:
+    return [{"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+            for err in exc.errors()]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = _validation_detail(exc)
+        fields = ", ".join(".".join(str(p) for p in d["loc"][1:]) or str(d["loc"][0]) for d in detail[:5])
+        return JSONResponse(error_body("validation_error", f"Dữ liệu không hợp lệ ở: {fields}.", detail),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message = _HTTP_MESSAGES.get(exc.status_code, ("http_error", str(exc.detail)))
+        return JSONResponse(error_body(code, message), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(error_body("internal_error", "Hệ thống gặp lỗi ngoài dự kiến; vui lòng thử lại sau."),
+                            status_code=500)
+
+
+def install_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next):  # noqa: ANN001, ANN202
+        rid = request.headers.get("x-request-id", "")
+        rid = rid if 0 < len(rid) <= 64 and rid.replace("-", "").isalnum() else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            request_id_var.reset(token)
+        response.headers["X-Request-ID"] = rid
+        log.info("request", extra={"fields": {
+            "request_id": rid, "method": request.method, "path": request.url.path,
+            "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)}})
+        return response
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, engine=None) -> FastAPI:  # noqa: ANN001
+    from app.api import router as api_router
+
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="motcua — Bộ phận Một cửa",
+        description="API tiếp nhận, xử lý và trả kết quả hồ sơ thủ tục hành chính (Sở Giáo dục và Đào tạo).",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.engine = engine or make_engine(settings)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    install_error_handlers(app)
+    install_middleware(app)
+    app.include_router(api_router)
+    return app

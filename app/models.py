@@ -1,0 +1,436 @@
+"""SQLModel tables. Request/response schemas live beside the routers, never here.
+
+All timestamps are aware datetimes stored as UTC (`UTCDateTime`); dates shown to people are
+converted to Asia/Ho_Chi_Minh at the edge.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Role(StrEnum):
+    admin = "admin"
+    desk = "desk"  # cán bộ Bộ phận Một cửa
+    specialist = "specialist"  # chuyên viên
+    leader = "leader"  # lãnh đạo phòng / lãnh đạo Sở
+    reporter = "reporter"  # văn phòng tổng hợp báo cáo
+    postal = "postal"  # nhân viên bưu chính công ích
+
+
+class Channel(StrEnum):
+    direct = "direct"
+    online = "online"
+    postal = "postal"
+
+
+class ReturnMethod(StrEnum):
+    desk = "desk"
+    postal = "postal"
+    online = "online"
+
+
+class OnlineLevel(StrEnum):
+    none = "none"
+    partial = "partial"  # một phần, old level 3
+    full = "full"  # toàn trình, old level 4
+
+
+class ApplicantType(StrEnum):
+    individual = "individual"
+    organization = "organization"
+
+
+class SupplementRule(StrEnum):
+    reset = "reset"
+    pause = "pause"
+
+
+class DossierStatus(StrEnum):
+    submitted = "submitted"
+    received = "received"
+    refused = "refused"
+    processing = "processing"
+    awaiting_supplement = "awaiting_supplement"
+    awaiting_payment = "awaiting_payment"
+    withdrawn = "withdrawn"
+    stopped = "stopped"
+    resolved = "resolved"
+    returned = "returned"
+
+
+class ClockState(StrEnum):
+    not_started = "not_started"
+    running = "running"
+    paused = "paused"
+    stopped = "stopped"
+
+
+def _big_pk() -> Any:
+    # BIGINT on PostgreSQL for append-heavy tables; SQLite only autoincrements INTEGER keys.
+    return Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"),
+                                                primary_key=True, autoincrement=True))
+
+
+def _ts(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class Agency(SQLModel, table=True):
+    __tablename__ = "agencies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)  # electronic identifier, e.g. 000.00.17.H26
+    name: str = Field(max_length=255)
+    parent_id: int | None = Field(default=None, foreign_key="agencies.id", index=True)
+    is_division: bool = False  # a phòng inside a Department: shares the Department's dossiers
+    working_hours: str | None = Field(default=None, max_length=64)  # None: settings default
+    address: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=32)
+    head_title: str = Field(default="Giám đốc", max_length=64)
+    created_at: datetime = _ts()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    full_name: str = Field(max_length=128)
+    title: str | None = Field(default=None, max_length=128)  # chức danh
+    password_hash: str = Field(max_length=255)
+    agency_id: int = Field(foreign_key="agencies.id", index=True)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    email: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=32)
+    is_active: bool = True
+    created_at: datetime = _ts()
+
+
+class Procedure(SQLModel, table=True):
+    __tablename__ = "procedures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)  # national code, e.g. 1.005092
+    name: str = Field(max_length=500)
+    field_code: str = Field(max_length=32, index=True)
+    field_name: str = Field(max_length=255)
+    agency_id: int = Field(foreign_key="agencies.id", index=True)  # competent agency
+    division_id: int | None = Field(default=None, foreign_key="agencies.id")
+    time_limit_value: int
+    time_limit_unit: str = Field(max_length=16)  # working_days | working_hours
+    fee: int = 0
+    fee_note: str = Field(default="", max_length=500)
+    legal_basis: str = Field(default="", max_length=1000)
+    required_documents: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    online_level: str = Field(default=OnlineLevel.partial, max_length=16)
+    postal_receipt_allowed: bool = True
+    postal_return_allowed: bool = True
+    supplement_rule: str = Field(default=SupplementRule.reset, max_length=16)
+    workflow: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    is_active: bool = True
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class CalendarOverride(SQLModel, table=True):
+    __tablename__ = "calendar_overrides"
+    __table_args__ = (UniqueConstraint("agency_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: int = Field(foreign_key="agencies.id", index=True)
+    day: date
+    is_working: bool
+    reason: str = Field(max_length=255)
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = _ts()
+
+
+class Dossier(SQLModel, table=True):
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        Index("ix_dossiers_agency_status", "agency_id", "status"),
+        Index("ix_dossiers_agency_received", "agency_id", "received_at"),
+        Index("ix_dossiers_agency_resolved", "agency_id", "resolved_at"),
+        Index("ix_dossiers_procedure_received", "procedure_id", "received_at"),
+        Index("ix_dossiers_assignee_status", "assignee_id", "status"),
+        # The deadline scan reads only dossiers with an alert still ahead of them.
+        Index("ix_dossiers_next_alert_at", "next_alert_at",
+              postgresql_where=text("next_alert_at IS NOT NULL"),
+              sqlite_where=text("next_alert_at IS NOT NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    agency_id: int = Field(foreign_key="agencies.id")  # competent (handling) agency
+    receiving_agency_id: int = Field(foreign_key="agencies.id")  # may differ (Decree 118/2025)
+    procedure_id: int = Field(foreign_key="procedures.id")
+
+    channel: str = Field(max_length=16)
+    online_level: str = Field(default=OnlineLevel.none, max_length=16)  # the level this dossier used
+    applicant_type: str = Field(default=ApplicantType.individual, max_length=16)
+    applicant_name: str = Field(max_length=255)
+    applicant_id_number: str = Field(max_length=32)
+    applicant_phone: str | None = Field(default=None, max_length=32)
+    applicant_email: str | None = Field(default=None, max_length=255)
+    applicant_address: str | None = Field(default=None, max_length=500)
+    summary: str | None = Field(default=None, max_length=1000)  # trích yếu
+    documents: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    return_method: str = Field(default=ReturnMethod.desk, max_length=16)
+    note: str | None = Field(default=None, max_length=2000)
+
+    status: str = Field(max_length=32, index=True)
+    current_step: int | None = None  # index into the procedure's workflow while processing
+    assignee_id: int | None = Field(default=None, foreign_key="users.id")
+    assigned_division_id: int | None = Field(default=None, foreign_key="agencies.id")
+    version: int = Field(default=1)  # bumped by every action; clients send it back as If-Match
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+
+    # Time. received_at is when the agency accepted a complete dossier (postal transit excluded).
+    submitted_at: datetime | None = _ts(default=None)
+    postal_handed_over_at: datetime | None = _ts(default=None)
+    received_at: datetime | None = _ts(default=None)
+    clock_state: str = Field(default=ClockState.not_started, max_length=16)
+    clock_started_at: datetime | None = _ts(default=None)  # start (or restart under `reset`)
+    limit_minutes: int = 0
+    due_at: datetime | None = _ts(default=None)  # the legal appointment (ngày hẹn trả)
+    due_soon_at: datetime | None = _ts(default=None)
+    paused_at: datetime | None = _ts(default=None)
+    resume_status: str | None = Field(default=None, max_length=32)
+    resume_step: int | None = None
+    step_started_at: datetime | None = _ts(default=None)
+    step_due_at: datetime | None = _ts(default=None)
+    next_alert_at: datetime | None = _ts(default=None)
+
+    resolved_at: datetime | None = _ts(default=None)
+    outcome: str | None = Field(default=None, max_length=16, index=True)  # early | on_time | late
+    result_reference: str | None = Field(default=None, max_length=255)
+    returned_at: datetime | None = _ts(default=None)
+    returned_via: str | None = Field(default=None, max_length=16)
+    returned_to: str | None = Field(default=None, max_length=255)
+    refused_at: datetime | None = _ts(default=None)
+    withdrawn_at: datetime | None = _ts(default=None)
+    stopped_at: datetime | None = _ts(default=None)
+    closing_reason: str | None = Field(default=None, max_length=2000)  # refusal / stop / withdrawal
+
+    supplement_count: int = 0
+    apology_count: int = 0
+    new_due_at: datetime | None = _ts(default=None)  # appointment promised by an issued apology
+
+    lookup_secret_hash: str = Field(max_length=255)
+    portal_id: str | None = Field(default=None, max_length=64, unique=True)
+    portal_synced_at: datetime | None = _ts(default=None)
+    is_imported: bool = False
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class DossierEvent(SQLModel, table=True):
+    """Immutable fact: who did what to a dossier, when, from which state to which."""
+
+    __tablename__ = "dossier_events"
+    __table_args__ = (UniqueConstraint("dossier_id", "seq"),)
+
+    id: int | None = _big_pk()
+    dossier_id: int = Field(foreign_key="dossiers.id")
+    seq: int
+    at: datetime = _ts()
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    actor_role: str | None = Field(default=None, max_length=16)
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str = Field(max_length=32)
+    from_step: int | None = None
+    to_step: int | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class StepRecord(SQLModel, table=True):
+    """One hand-over row of the process-control slip (form 6)."""
+
+    __tablename__ = "step_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    step_index: int
+    step_name: str = Field(max_length=255)
+    from_user_id: int | None = Field(default=None, foreign_key="users.id")
+    to_user_id: int | None = Field(default=None, foreign_key="users.id")
+    to_division_id: int | None = Field(default=None, foreign_key="agencies.id")
+    started_at: datetime = _ts()
+    due_at: datetime | None = _ts(default=None)
+    finished_at: datetime | None = _ts(default=None)
+    result: str | None = Field(default=None, max_length=32)  # forwarded | sent_back | resolved | ...
+    is_late: bool | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ClockPause(SQLModel, table=True):
+    __tablename__ = "clock_pauses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    reason: str = Field(max_length=16)  # supplement | payment
+    rule: str = Field(max_length=16)  # pause | reset
+    started_at: datetime = _ts()
+    ended_at: datetime | None = _ts(default=None)
+    working_minutes: int | None = None
+
+
+class SupplementRequest(SQLModel, table=True):
+    """Form 2: one request listing everything missing."""
+
+    __tablename__ = "supplement_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    requested_at: datetime = _ts()
+    requested_by_id: int | None = Field(default=None, foreign_key="users.id")
+    items: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    note: str | None = Field(default=None, max_length=2000)
+    received_at: datetime | None = _ts(default=None)
+    received_by_id: int | None = Field(default=None, foreign_key="users.id")
+    due_before: datetime | None = _ts(default=None)
+    due_after: datetime | None = _ts(default=None)
+
+
+class Apology(SQLModel, table=True):
+    """Form 4: apology and new appointment (phiếu xin lỗi và hẹn lại ngày trả kết quả)."""
+
+    __tablename__ = "apologies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    status: str = Field(default="draft", max_length=16)  # draft | issued | cancelled
+    reason: str | None = Field(default=None, max_length=2000)
+    original_due_at: datetime = _ts()
+    proposed_due_at: datetime | None = _ts(default=None)
+    new_due_at: datetime | None = _ts(default=None)
+    drafted_at: datetime = _ts()
+    drafted_by_id: int | None = Field(default=None, foreign_key="users.id")
+    issued_at: datetime | None = _ts(default=None, index=True)
+    issued_by_id: int | None = Field(default=None, foreign_key="users.id")
+    signer_name: str | None = Field(default=None, max_length=128)
+    signer_title: str | None = Field(default=None, max_length=128)
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "kind", "deadline_at", "recipient_id",
+                         name="uq_alerts_once"),
+        Index("ix_alerts_recipient_ack", "recipient_id", "acked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    kind: str = Field(max_length=32)  # step_due_soon | step_overdue | due_soon | overdue | apology_missing
+    deadline_at: datetime = _ts()  # the threshold that fired; part of the uniqueness
+    recipient_id: int = Field(foreign_key="users.id")
+    message: str = Field(max_length=1000)
+    created_at: datetime = _ts()
+    acked_at: datetime | None = _ts(default=None)
+
+
+class Shipment(SQLModel, table=True):
+    """A public-postal (BCCI) package: an inbound dossier or an outbound result."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("carrier", "tracking_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    direction: str = Field(max_length=16)  # inbound | outbound
+    carrier: str = Field(default="VNPost", max_length=64)
+    tracking_number: str = Field(max_length=64)
+    fee: int = 0
+    fee_payer: str = Field(default="applicant", max_length=16)  # applicant | agency
+    status: str = Field(default="created", max_length=32)
+    handed_over_at: datetime | None = _ts(default=None)
+    delivered_at: datetime | None = _ts(default=None)
+    address: str | None = Field(default=None, max_length=500)
+    note: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to an outside system, written in the same transaction as the change causing it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "topic", "status", "next_attempt_at"),
+        Index("ix_outbox_dossier", "dossier_id", "id"),
+    )
+
+    id: int | None = _big_pk()
+    topic: str = Field(max_length=16)  # portal | notify
+    kind: str = Field(max_length=32)
+    dossier_id: int | None = Field(default=None, foreign_key="dossiers.id")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(default=None)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64)  # user id (keys are per caller)
+    key: str = Field(max_length=128)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    response_body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()
+
+
+class DossierSequence(SQLModel, table=True):
+    """Last number used per agency per day; bumped inside the intake transaction, so gap-free."""
+
+    __tablename__ = "dossier_sequences"
+
+    agency_id: int = Field(foreign_key="agencies.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    last_value: int = 0
+
+
+class RateCounter(SQLModel, table=True):
+    """Fixed-window request counters shared by every API worker (citizen lookup)."""
+
+    __tablename__ = "rate_counters"
+
+    key: str = Field(max_length=128, primary_key=True)
+    window_start: datetime = _ts(primary_key=True)
+    count: int = 0
+
+
+class SystemState(SQLModel, table=True):
+    """Small key/value facts the processes share (e.g. the portal's inbound cursor)."""
+
+    __tablename__ = "system_state"
+
+    key: str = Field(max_length=64, primary_key=True)
+    value: str = Field(max_length=1000)
+    updated_at: datetime = _ts()
+

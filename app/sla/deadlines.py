@@ -1,0 +1,182 @@
+"""Deadline engine on top of WorkingCalendar: due dates, pauses, outcome and progress labels.
+
+ONE_STOP.md "Time limits and deadlines": limits are in working days (1 day = 8 working hours)
+or working hours; a pause (e.g. waiting for the applicant's financial obligation) moves the
+due date by the working time it lasted; outcomes are trước hạn / đúng hạn / quá hạn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from app.sla.calendar import NonWorkingDay, WorkingCalendar, _require_aware
+
+__all__ = [
+    "OUTCOME_LABELS",
+    "PROGRESS_LABELS",
+    "DeadlineExplanation",
+    "LimitUnit",
+    "Outcome",
+    "Pause",
+    "Progress",
+    "classify_outcome",
+    "classify_progress",
+    "compute_due_at",
+    "due_soon_at",
+    "explain_deadline",
+    "limit_minutes",
+    "overdue_by",
+]
+
+
+class LimitUnit(StrEnum):
+    working_days = "working_days"
+    working_hours = "working_hours"
+
+
+def limit_minutes(value: int, unit: LimitUnit | str, *, minutes_per_day: int = 480) -> int:
+    unit = LimitUnit(unit)  # ValueError for an unknown unit
+    if value < 0:
+        raise ValueError(f"time limit must be >= 0, got {value}")
+    return value * minutes_per_day if unit is LimitUnit.working_days else value * 60
+
+
+@dataclass(frozen=True)
+class Pause:
+    started_at: datetime
+    ended_at: datetime | None  # None: still paused (handled by the caller)
+    reason: str
+
+    def __post_init__(self) -> None:
+        _require_aware(self.started_at, "Pause.started_at")
+        if self.ended_at is not None:
+            _require_aware(self.ended_at, "Pause.ended_at")
+            if self.ended_at < self.started_at:
+                raise ValueError(f"pause ends ({self.ended_at}) before it starts ({self.started_at})")
+
+
+def _apply_pauses(
+    cal: WorkingCalendar, clock_started_at: datetime, minutes: int, pauses: Sequence[Pause]
+) -> tuple[datetime, list[int]]:
+    """Due moment and the working minutes each pause added (same order as `pauses`)."""
+    added = [0] * len(pauses)
+    due = cal.add_working_minutes(clock_started_at, minutes)
+    counted = sorted(
+        (i for i, p in enumerate(pauses) if p.ended_at is not None and p.started_at >= clock_started_at),
+        key=lambda i: pauses[i].started_at,
+    )
+    covered_until = clock_started_at  # overlapping pauses must not count the same time twice
+    for i in counted:
+        p = pauses[i]
+        assert p.ended_at is not None
+        start = max(p.started_at, covered_until)
+        if p.ended_at <= start:
+            continue
+        # The limit had already run out before this pause began: it cannot rescue a late dossier.
+        if cal.next_working_moment(start) >= due:
+            break
+        added[i] = cal.working_minutes_between(start, p.ended_at)
+        due = cal.add_working_minutes(due, added[i])
+        covered_until = p.ended_at
+    return due, added
+
+
+def compute_due_at(
+    cal: WorkingCalendar,
+    *,
+    clock_started_at: datetime,
+    limit_minutes: int,
+    pauses: Sequence[Pause] = (),
+) -> datetime:
+    """When `limit_minutes` of working time have run since the clock started, pauses excluded."""
+    return _apply_pauses(cal, clock_started_at, limit_minutes, pauses)[0]
+
+
+def due_soon_at(cal: WorkingCalendar, due_at: datetime, window_minutes: int) -> datetime:
+    return cal.subtract_working_minutes(due_at, window_minutes)
+
+
+class Outcome(StrEnum):
+    early = "early"
+    on_time = "on_time"
+    late = "late"
+
+
+class Progress(StrEnum):
+    within = "within"
+    due_soon = "due_soon"
+    overdue = "overdue"
+
+
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.early: "Trước hạn",
+    Outcome.on_time: "Đúng hạn",
+    Outcome.late: "Quá hạn",
+}
+PROGRESS_LABELS: dict[str, str] = {
+    Progress.within: "Trong hạn",
+    Progress.due_soon: "Sắp đến hạn",
+    Progress.overdue: "Quá hạn",
+}
+
+
+def classify_outcome(resolved_at: datetime, due_at: datetime, tz: str | tzinfo) -> Outcome:
+    """Trước hạn = an earlier local date than the appointment; đúng hạn = same date, not after."""
+    _require_aware(resolved_at, "resolved_at")
+    _require_aware(due_at, "due_at")
+    if resolved_at > due_at:
+        return Outcome.late
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    if resolved_at.astimezone(zone).date() < due_at.astimezone(zone).date():
+        return Outcome.early
+    return Outcome.on_time
+
+
+def classify_progress(now: datetime, *, due_at: datetime, due_soon_at: datetime) -> Progress:
+    if now > due_at:
+        return Progress.overdue
+    if now >= due_soon_at:
+        return Progress.due_soon
+    return Progress.within
+
+
+def overdue_by(cal: WorkingCalendar, now: datetime, due_at: datetime) -> tuple[int, int]:
+    """(working days, whole working hours) past the due moment; partial hours are dropped."""
+    days, rest = divmod(cal.working_minutes_between(due_at, now), cal.minutes_per_day)
+    return days, rest // 60
+
+
+@dataclass(frozen=True)
+class DeadlineExplanation:
+    clock_started_at: datetime
+    limit_value: int
+    limit_unit: str
+    limit_minutes: int
+    skipped_days: list[NonWorkingDay]  # every non-working day from start to due, with reason
+    pauses: list[tuple[Pause, int]]  # each given pause with the working minutes it added
+    due_at: datetime
+
+
+def explain_deadline(
+    cal: WorkingCalendar,
+    *,
+    clock_started_at: datetime,
+    limit_value: int,
+    limit_unit: LimitUnit | str,
+    pauses: Sequence[Pause] = (),
+) -> DeadlineExplanation:
+    minutes = limit_minutes(limit_value, limit_unit, minutes_per_day=cal.minutes_per_day)
+    due, added = _apply_pauses(cal, clock_started_at, minutes, pauses)
+    return DeadlineExplanation(
+        clock_started_at=clock_started_at,
+        limit_value=limit_value,
+        limit_unit=LimitUnit(limit_unit).value,
+        limit_minutes=minutes,
+        skipped_days=cal.non_working_days_between(clock_started_at, due),
+        pauses=list(zip(pauses, added)),
+        due_at=due,
+    )

@@ -1,0 +1,203 @@
+"""Request/response shapes of dossiers, intake and actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.models import ApplicantType, Channel, OnlineLevel, ReturnMethod
+
+PHONE = r"^(\+84|0)[1-9][0-9]{8,9}$"
+EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$"
+
+
+class ApplicantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: ApplicantType = ApplicantType.individual
+    full_name: str = Field(min_length=2, max_length=255, description="Họ tên người nộp / tên tổ chức")
+    id_number: str = Field(pattern=r"^[0-9A-Za-z\-]{6,20}$",
+                           description="Số CCCD/CMND/hộ chiếu, hoặc mã số thuế của tổ chức")
+    phone: str | None = Field(default=None, pattern=PHONE)
+    email: str | None = Field(default=None, pattern=EMAIL, max_length=255)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=500)
+    kind: Literal["original", "copy", "either"] = "either"
+    count: int = Field(default=1, ge=1, le=100)
+
+
+class PostalInbound(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tracking_number: str = Field(min_length=4, max_length=64, pattern=r"^[0-9A-Za-z\-]+$")
+    carrier: str = Field(default="VNPost", max_length=64)
+    handed_over_at: datetime | None = Field(default=None, description="Lúc bưu điện bàn giao cho cơ quan")
+    fee: int = Field(default=0, ge=0)
+
+
+class IntakeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    procedure_code: str = Field(min_length=1, max_length=32)
+    channel: Channel = Channel.direct
+    online_level: OnlineLevel | None = Field(default=None, description="Mức độ DVC trực tuyến hồ sơ đã dùng")
+    applicant: ApplicantIn
+    documents: list[DocumentIn] = Field(default_factory=list, max_length=50)
+    return_method: ReturnMethod = ReturnMethod.desk
+    summary: str | None = Field(default=None, max_length=1000, description="Trích yếu")
+    note: str | None = Field(default=None, max_length=2000)
+    decision: Literal["receive", "request_supplement", "refuse"] = Field(
+        default="receive", description="Hồ sơ đủ: tiếp nhận; thiếu: yêu cầu bổ sung (mẫu 02) hoặc từ chối (mẫu 03)")
+    missing_items: list[str] = Field(default_factory=list, max_length=50,
+                                     description="Giấy tờ cần bổ sung (khi yêu cầu bổ sung)")
+    reason: str | None = Field(default=None, max_length=2000, description="Lý do từ chối")
+    postal: PostalInbound | None = None
+
+    @model_validator(mode="after")
+    def _decision_needs(self) -> IntakeIn:
+        if self.decision == "refuse" and not (self.reason and self.reason.strip()):
+            raise ValueError("từ chối tiếp nhận cần nêu lý do (reason)")
+        if self.channel == Channel.postal and self.postal is None:
+            raise ValueError("hồ sơ qua bưu chính cần thông tin bưu gửi (postal)")
+        return self
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: int | None = Field(default=None, ge=1, description="Phiên bản hồ sơ đang xem (hoặc header If-Match)")
+    note: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000, description="Lý do (từ chối, trả lại, dừng, rút)")
+    items: list[str] = Field(default_factory=list, max_length=50, description="Giấy tờ cần bổ sung")
+    assignee: str | None = Field(default=None, max_length=64, description="Tên đăng nhập người xử lý bước tiếp")
+    to_step: int | None = Field(default=None, ge=0, le=50, description="Bước trả lại (mặc định: bước trước)")
+    result_reference: str | None = Field(default=None, max_length=255, description="Số, ký hiệu văn bản kết quả")
+    method: ReturnMethod | None = Field(default=None, description="Hình thức trả kết quả")
+    receiver_name: str | None = Field(default=None, max_length=255, description="Người nhận kết quả")
+    tracking_number: str | None = Field(default=None, max_length=64, pattern=r"^[0-9A-Za-z\-]+$")
+    fee: int | None = Field(default=None, ge=0, description="Số tiền phí, lệ phí phải nộp")
+
+
+class StepOut(BaseModel):
+    index: int
+    name: str
+    role: str
+    budget_hours: int
+
+
+class DossierOut(BaseModel):
+    code: str
+    version: int
+    status: str
+    status_label: str
+    portal_status: int
+    procedure_code: str
+    procedure_name: str
+    agency_code: str
+    channel: str
+    online_level: str
+    return_method: str
+    applicant_type: str
+    applicant_name: str
+    applicant_id_number: str
+    applicant_phone: str | None
+    applicant_email: str | None
+    applicant_address: str | None
+    summary: str | None
+    documents: list[dict]
+    note: str | None
+    current_step: StepOut | None
+    assignee: str | None
+    submitted_at: datetime | None
+    postal_handed_over_at: datetime | None
+    received_at: datetime | None
+    clock_state: str
+    due_at: datetime | None
+    new_due_at: datetime | None
+    step_due_at: datetime | None
+    progress: str | None = Field(description="within | due_soon | overdue (khi đang giải quyết)")
+    progress_label: str | None
+    outcome: str | None = Field(description="early | on_time | late (khi đã có kết quả)")
+    outcome_label: str | None
+    resolved_at: datetime | None
+    returned_at: datetime | None
+    result_reference: str | None
+    closing_reason: str | None
+    supplement_count: int
+    apology_count: int
+    allowed_actions: list[str]
+
+
+class IntakeOut(DossierOut):
+    lookup_secret: str = Field(description="Mã bí mật tra cứu: chỉ hiện một lần, in trên giấy tiếp nhận")
+
+
+class DossierSummary(BaseModel):
+    code: str
+    status: str
+    status_label: str
+    procedure_code: str
+    channel: str
+    applicant_name: str
+    received_at: datetime | None
+    due_at: datetime | None
+    progress: str | None
+    outcome: str | None
+    current_step: int | None
+    assignee_id: int | None
+
+
+class DossierPage(BaseModel):
+    items: list[DossierSummary]
+    next_cursor: int | None = Field(description="Truyền vào `before` để lấy trang sau")
+
+
+class EventOut(BaseModel):
+    seq: int
+    at: datetime
+    action: str
+    action_label: str
+    actor: str | None
+    actor_role: str | None
+    from_status: str | None
+    to_status: str
+    from_step: int | None
+    to_step: int | None
+    note: str | None
+    data: dict
+
+
+class SkippedDayOut(BaseModel):
+    day: str
+    reason: str
+
+
+class PauseOut(BaseModel):
+    reason: str
+    rule: str
+    started_at: datetime
+    ended_at: datetime | None
+    working_minutes: int | None
+
+
+class DeadlineOut(BaseModel):
+    code: str
+    received_at: datetime | None
+    clock_state: str
+    clock_started_at: datetime | None
+    limit_value: int
+    limit_unit: str
+    limit_minutes: int
+    working_hours: str
+    skipped_days: list[SkippedDayOut]
+    pauses: list[PauseOut]
+    due_at: datetime | None
+    new_due_at: datetime | None
+    explanation: str

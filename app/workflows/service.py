@@ -1,0 +1,539 @@
+"""Dossier intake and actions. Rules live here and in `transitions`; no HTTP.
+
+Every change locks the dossier row, checks the caller's version, applies one transition from
+the table, appends the immutable event, the form-6 step rows and the outbox rows (portal sync,
+applicant notification), all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_
+from sqlmodel import Session, select
+
+from app.auth.principal import Principal
+from app.catalog.service import get_procedure
+from app.channels import messages
+from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
+from app.models import (Agency, Channel, ClockState, Dossier, DossierEvent, DossierStatus, OnlineLevel,
+                        OutboxMessage, Procedure, ReturnMethod, Role, Shipment, StepRecord, SupplementRequest, User)
+from app.portal.mapping import dossier_payload, history_row
+from app.settings import Settings
+from app.sla import service as sla
+from app.sla.calendar import WorkingCalendar
+from app.sla.deadlines import classify_progress
+from app.workflows import codes
+from app.workflows.schemas import ActionIn, IntakeIn
+from app.workflows.transitions import Action, ClockEffect, Transition, find, from_status
+
+S = DossierStatus
+
+
+@dataclass
+class Context:
+    """What every service call needs besides the session: who, when, with which settings."""
+
+    principal: Principal
+    now: datetime
+    settings: Settings
+
+
+# --- reads, scoped by the caller's agency ----------------------------------------------------
+
+def scoped(query, principal: Principal):  # noqa: ANN001, ANN201
+    """Restrict a dossier query to the caller's agency (handling or receiving)."""
+    return query.where(or_(Dossier.agency_id == principal.scope_agency_id,
+                           Dossier.receiving_agency_id == principal.scope_agency_id))
+
+
+def get_dossier(session: Session, code: str, principal: Principal, *, for_update: bool = False) -> Dossier:
+    query = scoped(select(Dossier).where(Dossier.code == code), principal)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    dossier = session.exec(query).first()
+    if dossier is None:
+        raise NotFound(f"Không tìm thấy hồ sơ {code}.", code="dossier_not_found")
+    return dossier
+
+
+def workflow_of(procedure: Procedure) -> list[dict[str, Any]]:
+    return procedure.workflow
+
+
+def last_work_step(procedure: Procedure) -> int:
+    """The last step that produces the result; desk steps after it only hand it over."""
+    steps = workflow_of(procedure)
+    work = [i for i, step in enumerate(steps) if step["role"] != Role.desk]
+    return work[-1] if work else len(steps) - 1
+
+
+def _step_guard(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal) -> str | None:
+    """Why the caller may not take this step-bound transition now (None: they may)."""
+    if not transition.step_bound:
+        return None
+    steps = workflow_of(procedure)
+    index = dossier.current_step
+    if index is None or index >= len(steps):
+        return "Hồ sơ không ở bước xử lý nào."
+    step = steps[index]
+    if not principal.has(step["role"]):
+        return f"Bước hiện tại ({step['name']}) do vai trò {step['role']} thực hiện."
+    if dossier.assignee_id is not None and dossier.assignee_id != principal.id:
+        return "Hồ sơ đang được giao cho cán bộ khác."
+    if transition.action == Action.forward and index >= last_work_step(procedure):
+        return "Đây là bước cuối: dùng thao tác hoàn thành (resolve)."
+    if transition.action == Action.resolve and index < last_work_step(procedure):
+        return "Chưa đến bước cuối của quy trình."
+    if transition.action == Action.send_back and index == 0:
+        return "Đang ở bước đầu, không còn bước trước để trả lại."
+    return None
+
+
+def allowed_actions(dossier: Dossier, procedure: Procedure, principal: Principal) -> list[str]:
+    if dossier.agency_id != principal.scope_agency_id and dossier.receiving_agency_id != principal.scope_agency_id:
+        return []
+    return [t.action.value for t in from_status(dossier.status)
+            if principal.has(*t.roles) and _step_guard(dossier, procedure, t, principal) is None]
+
+
+def progress_of(dossier: Dossier, now: datetime) -> str | None:
+    if dossier.clock_state not in (ClockState.running, ClockState.paused) or dossier.due_at is None:
+        return None
+    if dossier.clock_state == ClockState.paused:
+        return None
+    assert dossier.due_soon_at is not None
+    return classify_progress(now, due_at=dossier.due_at, due_soon_at=dossier.due_soon_at).value
+
+
+# --- events and outbox -----------------------------------------------------------------------
+
+def _append_event(session: Session, dossier: Dossier, ctx: Context, *, action: str, from_status: str | None,
+                  from_step: int | None, note: str | None = None, data: dict[str, Any] | None = None) -> DossierEvent:
+    event = DossierEvent(dossier_id=dossier.id, seq=dossier.version, at=ctx.now, actor_id=ctx.principal.id,
+                         actor_role=_acting_role(ctx.principal), action=action, from_status=from_status,
+                         to_status=dossier.status, from_step=from_step, to_step=dossier.current_step, note=note,
+                         data=data or {})
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _acting_role(principal: Principal) -> str | None:
+    return sorted(principal.roles)[0] if principal.roles else None
+
+
+def _outbox(session: Session, dossier: Dossier, *, topic: str, kind: str, payload: dict[str, Any], now: datetime) -> None:
+    session.add(OutboxMessage(topic=topic, kind=kind, dossier_id=dossier.id, payload=payload, status="pending",
+                              next_attempt_at=now, created_at=now))
+
+
+def _sync_portal(session: Session, dossier: Dossier, procedure: Procedure, event: DossierEvent, ctx: Context,
+                 *, full: bool, is_new: bool = False) -> None:
+    """Snapshot what the portal must learn from this event (full dossier, or progress only)."""
+    division = session.get(Agency, dossier.assigned_division_id) if dossier.assigned_division_id else None
+    row = history_row(dossier, event, actor_name=ctx.principal.user.full_name, actor_title=ctx.principal.user.title,
+                      division_name=division.name if division else ctx.principal.agency.name)
+    if full:
+        agency = session.get(Agency, dossier.agency_id)
+        assert agency is not None
+        item = dossier_payload(dossier, procedure, agency) | {"QuaTrinhXuLy": [row]}
+        _outbox(session, dossier, topic="portal", kind="sync_new" if is_new else "sync_update",
+                payload={"isUpdating": not is_new, "data": [item]}, now=ctx.now)
+    else:
+        _outbox(session, dossier, topic="portal", kind="progress",
+                payload={"data": [{"MaHoSo": dossier.code, "TrangThaiHoSo": row["TrangThai"], "QuaTrinhXuLy": [row]}]},
+                now=ctx.now)
+
+
+def _notify(session: Session, dossier: Dossier, procedure: Procedure, kind: str, ctx: Context,
+            extra: str | None = None) -> None:
+    if not (dossier.applicant_phone or dossier.applicant_email):
+        return
+    subject, text = messages.render(kind, dossier, procedure, extra=extra)
+    _outbox(session, dossier, topic="notify", kind=kind, now=ctx.now,
+            payload={"to_email": dossier.applicant_email, "to_phone": dossier.applicant_phone,
+                     "subject": subject, "text": text})
+
+
+# --- intake ----------------------------------------------------------------------------------
+
+def _missing_documents(procedure: Procedure, handed_in: list[dict[str, Any]]) -> list[str]:
+    given = {doc["name"].strip().lower() for doc in handed_in}
+    return [doc["name"] for doc in procedure.required_documents
+            if doc.get("required", True) and doc["name"].strip().lower() not in given]
+
+
+def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, str]:
+    """Receive a dossier at the desk (or from the post office). Returns it and its lookup secret."""
+    principal = ctx.principal
+    procedure = get_procedure(session, data.procedure_code, active_only=True)
+    if procedure.agency_id != principal.scope_agency_id:
+        raise NotFound(f"Không có thủ tục hành chính mã {data.procedure_code}.", code="procedure_not_found")
+    if data.channel == Channel.online:
+        raise Invalid("Hồ sơ trực tuyến được nhận từ Cổng Dịch vụ công, không nhập tại quầy.",
+                      code="online_via_portal")
+    if data.channel == Channel.postal and not procedure.postal_receipt_allowed:
+        raise Invalid("Thủ tục này không tiếp nhận hồ sơ qua dịch vụ bưu chính công ích.",
+                      code="postal_receipt_not_allowed")
+    if principal.has(Role.postal) and not principal.has(Role.desk) and data.channel != Channel.postal:
+        raise NotPermitted("Nhân viên bưu chính chỉ tiếp nhận hồ sơ gửi qua bưu chính.", code="postal_only")
+    _check_return_method(procedure, data.return_method)
+    documents = [doc.model_dump() for doc in data.documents]
+    missing = _missing_documents(procedure, documents)
+    if data.decision == "receive" and missing:
+        raise Invalid("Hồ sơ chưa đủ thành phần: cần yêu cầu bổ sung hoặc từ chối tiếp nhận.",
+                      code="documents_incomplete", detail={"missing": missing})
+    if data.decision == "request_supplement" and not (data.missing_items or missing):
+        raise Invalid("Yêu cầu bổ sung cần liệt kê giấy tờ còn thiếu.", code="supplement_items_required")
+
+    agency = session.get(Agency, procedure.agency_id)
+    assert agency is not None and agency.id is not None
+    local_day = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    number = codes.next_sequence(session, agency.id, local_day)
+    secret = codes.new_lookup_secret()
+    applicant = data.applicant
+    dossier = Dossier(
+        code=codes.format_code(agency.code, local_day, number), agency_id=agency.id,
+        receiving_agency_id=principal.scope_agency_id, procedure_id=procedure.id, channel=data.channel,
+        online_level=data.online_level or OnlineLevel.none, applicant_type=applicant.type,
+        applicant_name=applicant.full_name, applicant_id_number=applicant.id_number, applicant_phone=applicant.phone,
+        applicant_email=applicant.email, applicant_address=applicant.address, summary=data.summary,
+        documents=documents, return_method=data.return_method, note=data.note, status=S.received,
+        created_by_id=principal.id, submitted_at=ctx.now, lookup_secret_hash=codes.hash_secret(secret),
+        assigned_division_id=procedure.division_id, created_at=ctx.now, updated_at=ctx.now)
+    if data.postal is not None:
+        dossier.postal_handed_over_at = data.postal.handed_over_at or ctx.now
+        dossier.submitted_at = dossier.postal_handed_over_at
+    session.add(dossier)
+    session.flush()
+    if data.postal is not None:
+        _add_shipment(session, dossier, direction="inbound", tracking_number=data.postal.tracking_number,
+                      carrier=data.postal.carrier, fee=data.postal.fee, status="delivered",
+                      handed_over_at=dossier.postal_handed_over_at, delivered_at=ctx.now, now=ctx.now)
+
+    cal = sla.calendar_for(session, agency.id, ctx.settings)
+    if data.decision == "receive":
+        sla.start_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings)
+        event = _append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None, note=data.note)
+        _notify(session, dossier, procedure, "received", ctx)
+    elif data.decision == "request_supplement":
+        dossier.status = S.awaiting_supplement
+        dossier.resume_status = S.received
+        items = data.missing_items or missing
+        _add_supplement_request(session, dossier, items, data.note, ctx)
+        event = _append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None,
+                              note=data.note, data={"decision": "request_supplement", "items": items})
+        _notify(session, dossier, procedure, "supplement_requested", ctx, extra="; ".join(items))
+    else:
+        dossier.status = S.refused
+        dossier.refused_at = ctx.now
+        dossier.closing_reason = data.reason
+        dossier.clock_state = ClockState.stopped
+        event = _append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None,
+                              note=data.reason, data={"decision": "refuse"})
+        _notify(session, dossier, procedure, "refused", ctx, extra=data.reason)
+    _sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
+    session.flush()
+    return dossier, secret
+
+
+def _check_return_method(procedure: Procedure, method: ReturnMethod | str) -> None:
+    if method == ReturnMethod.postal and not procedure.postal_return_allowed:
+        raise Invalid("Thủ tục này không trả kết quả qua dịch vụ bưu chính công ích.",
+                      code="postal_return_not_allowed")
+    if method == ReturnMethod.online and procedure.online_level != OnlineLevel.full:
+        raise Invalid("Chỉ thủ tục trực tuyến toàn trình mới trả kết quả trực tuyến.",
+                      code="online_return_not_allowed")
+
+
+def _add_supplement_request(session: Session, dossier: Dossier, items: list[str], note: str | None,
+                            ctx: Context) -> None:
+    session.add(SupplementRequest(dossier_id=dossier.id, requested_at=ctx.now, requested_by_id=ctx.principal.id,
+                                  items=items, note=note, due_before=dossier.due_at))
+    dossier.supplement_count += 1
+
+
+def _add_shipment(session: Session, dossier: Dossier, *, direction: str, tracking_number: str, carrier: str,
+                  fee: int, status: str, now: datetime, handed_over_at: datetime | None = None,
+                  delivered_at: datetime | None = None, address: str | None = None) -> Shipment:
+    clash = session.exec(select(Shipment).where(Shipment.carrier == carrier,
+                                                Shipment.tracking_number == tracking_number)).first()
+    if clash is not None:
+        raise Conflict(f"Số hiệu bưu gửi {tracking_number} đã được dùng.", code="tracking_number_exists")
+    shipment = Shipment(dossier_id=dossier.id, direction=direction, carrier=carrier, tracking_number=tracking_number,
+                        fee=fee, status=status, handed_over_at=handed_over_at, delivered_at=delivered_at,
+                        address=address, created_at=now, updated_at=now)
+    session.add(shipment)
+    return shipment
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
+        expected_version: int | None) -> Dossier:
+    principal = ctx.principal
+    dossier = get_dossier(session, code, principal, for_update=True)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    try:
+        action_enum = Action(action)
+    except ValueError:
+        raise NotFound(f"Không có thao tác {action}.", code="unknown_action") from None
+    if expected_version is None:
+        raise PreconditionFailed("Cần gửi phiên bản hồ sơ (header If-Match hoặc trường version).",
+                                 code="version_required")
+    if expected_version != dossier.version:
+        raise PreconditionFailed(detail={"current_version": dossier.version})
+    transition = find(dossier.status, action_enum)
+    if transition is None:
+        raise Conflict(f"Không thể {action_enum.value} khi hồ sơ ở trạng thái {dossier.status}.",
+                       code="illegal_transition",
+                       detail={"status": dossier.status, "allowed_actions": allowed_actions(dossier, procedure, principal)})
+    if not principal.has(*transition.roles):
+        raise NotPermitted(detail={"required_roles": sorted(transition.roles)})
+    if (why := _step_guard(dossier, procedure, transition, principal)) is not None:
+        raise Conflict(why, code="step_not_allowed",
+                       detail={"allowed_actions": allowed_actions(dossier, procedure, principal)})
+
+    from_status, from_step = dossier.status, dossier.current_step
+    cal = sla.calendar_for(session, dossier.agency_id, ctx.settings)
+    handler = _HANDLERS[action_enum]
+    note, event_data, notification = handler(session, dossier, procedure, transition, data, ctx, cal)
+    if transition.to_status is not None:
+        dossier.status = transition.to_status
+    dossier.version += 1
+    dossier.updated_at = ctx.now
+    session.add(dossier)
+    session.flush()
+    event = _append_event(session, dossier, ctx, action=action_enum.value, from_status=from_status,
+                          from_step=from_step, note=note, data=event_data)
+    full = transition.clock in (ClockEffect.start, ClockEffect.resume_or_reset) or dossier.status in (
+        S.resolved, S.returned, S.refused)
+    _sync_portal(session, dossier, procedure, event, ctx, full=full)
+    if notification is not None:
+        _notify(session, dossier, procedure, notification[0], ctx, extra=notification[1])
+    session.flush()
+    return dossier
+
+
+HandlerResult = tuple[str | None, dict[str, Any], tuple[str, str | None] | None]
+
+
+def _assignee(session: Session, username: str | None, role: str, principal: Principal) -> User | None:
+    if not username:
+        return None
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.is_active:
+        raise Invalid(f"Không có cán bộ {username}.", code="assignee_not_found")
+    agency = session.get(Agency, user.agency_id)
+    from app.auth.principal import scope_agency_of
+
+    if agency is None or scope_agency_of(agency) != principal.scope_agency_id or role not in user.roles:
+        raise Invalid(f"Cán bộ {username} không thuộc cơ quan hoặc không có vai trò {role}.",
+                      code="assignee_not_eligible")
+    return user
+
+
+def _open_step(session: Session, dossier: Dossier, procedure: Procedure, index: int, cal: WorkingCalendar,
+               ctx: Context, assignee: User | None) -> None:
+    step = workflow_of(procedure)[index]
+    dossier.current_step = index
+    dossier.assignee_id = assignee.id if assignee else None
+    dossier.step_started_at = ctx.now
+    dossier.step_due_at = cal.add_working_minutes(ctx.now, int(step["budget_hours"]) * 60)
+    session.add(StepRecord(dossier_id=dossier.id, step_index=index, step_name=step["name"],
+                           from_user_id=ctx.principal.id, to_user_id=dossier.assignee_id,
+                           to_division_id=dossier.assigned_division_id if step.get("scope") == "division" else None,
+                           started_at=ctx.now, due_at=dossier.step_due_at))
+    sla.refresh_next_alert(dossier)
+
+
+def _close_step(session: Session, dossier: Dossier, ctx: Context, result: str, note: str | None) -> None:
+    record = session.exec(select(StepRecord).where(StepRecord.dossier_id == dossier.id,
+                                                   StepRecord.finished_at.is_(None))  # type: ignore[union-attr]
+                          .order_by(StepRecord.id.desc())).first()  # type: ignore[union-attr]
+    if record is not None:
+        record.finished_at = ctx.now
+        record.result = result
+        record.is_late = record.due_at is not None and ctx.now > record.due_at
+        record.note = note
+        session.add(record)
+
+
+def _clear_step(dossier: Dossier) -> None:
+    dossier.current_step = None
+    dossier.assignee_id = None
+    dossier.step_started_at = None
+    dossier.step_due_at = None
+
+
+def _on_accept(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    missing = _missing_documents(procedure, dossier.documents)
+    if missing:
+        raise Invalid("Hồ sơ chưa đủ thành phần: yêu cầu bổ sung hoặc từ chối thay vì tiếp nhận.",
+                      code="documents_incomplete", detail={"missing": missing})
+    sla.start_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings)
+    return data.note, {}, ("received", None)
+
+
+def _on_refuse(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    reason = _require(data.reason, "Cần nêu lý do từ chối tiếp nhận.")
+    dossier.refused_at = ctx.now
+    dossier.closing_reason = reason
+    sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=False)
+    return reason, {}, ("refused", reason)
+
+
+def _on_forward(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    target = 0 if dossier.status == S.received else (dossier.current_step or 0) + 1
+    if dossier.status == S.processing:
+        _close_step(session, dossier, ctx, "forwarded", data.note)
+    step = workflow_of(procedure)[target]
+    _open_step(session, dossier, procedure, target, cal, ctx, _assignee(session, data.assignee, step["role"], ctx.principal))
+    return data.note, {"step_name": step["name"], "assignee": data.assignee}, None
+
+
+def _on_send_back(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    reason = _require(data.reason, "Cần nêu lý do trả lại bước trước.")
+    current = dossier.current_step or 0
+    target = current - 1 if data.to_step is None else data.to_step
+    if not 0 <= target < current:
+        raise Invalid("Chỉ trả lại một bước trước bước hiện tại.", code="invalid_step")
+    _close_step(session, dossier, ctx, "sent_back", reason)
+    step = workflow_of(procedure)[target]
+    _open_step(session, dossier, procedure, target, cal, ctx, _assignee(session, data.assignee, step["role"], ctx.principal))
+    return reason, {"step_name": step["name"]}, None
+
+
+def _on_request_supplement(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    if dossier.supplement_count >= ctx.settings.max_supplement_requests:
+        raise Conflict("Hồ sơ đã được yêu cầu bổ sung; quy định chỉ yêu cầu bổ sung một lần.",
+                       code="supplement_already_requested")
+    if not data.items:
+        raise Invalid("Phiếu yêu cầu bổ sung phải liệt kê đầy đủ giấy tờ cần bổ sung.", code="supplement_items_required")
+    dossier.resume_status = dossier.status
+    dossier.resume_step = dossier.current_step
+    _add_supplement_request(session, dossier, data.items, data.note, ctx)
+    sla.pause_clock(session, dossier, reason="supplement", rule=procedure.supplement_rule, now=ctx.now)
+    return data.note, {"items": data.items}, ("supplement_requested", "; ".join(data.items))
+
+
+def _on_supplement_received(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    request = session.exec(select(SupplementRequest).where(SupplementRequest.dossier_id == dossier.id,
+                                                           SupplementRequest.received_at.is_(None))  # type: ignore[union-attr]
+                           ).first()
+    due_before = dossier.due_at
+    if dossier.resume_status == S.submitted:
+        effect = "none"  # an online submission completed before acceptance: the clock starts on accept
+    else:
+        effect = sla.resume_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings,
+                                  allow_reset=True)
+    if request is not None:
+        request.received_at = ctx.now
+        request.received_by_id = ctx.principal.id
+        request.due_after = dossier.due_at
+        session.add(request)
+    dossier.status = dossier.resume_status or S.received
+    if dossier.status == S.processing and dossier.step_due_at is not None and dossier.step_started_at is not None:
+        # The step's own clock restarts too: the handler gets the step's full budget again.
+        step = workflow_of(procedure)[dossier.current_step or 0]
+        dossier.step_started_at = ctx.now
+        dossier.step_due_at = cal.add_working_minutes(ctx.now, int(step["budget_hours"]) * 60)
+        sla.refresh_next_alert(dossier)
+    dossier.resume_status = dossier.resume_step = None
+    notify = ("received", None) if effect == "start" else None
+    return data.note, {"clock": effect, "due_before": due_before.isoformat() if due_before else None,
+                       "due_after": dossier.due_at.isoformat() if dossier.due_at else None}, notify
+
+
+def _on_request_payment(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    dossier.resume_status = dossier.status
+    sla.pause_clock(session, dossier, reason="payment", rule="pause", now=ctx.now)
+    return data.note, {"fee": data.fee if data.fee is not None else procedure.fee}, None
+
+
+def _on_payment_confirmed(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    sla.resume_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings, allow_reset=False)
+    dossier.resume_status = None
+    return data.note, {}, None
+
+
+def _on_withdraw(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    reason = data.reason or "Theo đề nghị của người nộp hồ sơ"
+    dossier.withdrawn_at = ctx.now
+    dossier.closing_reason = reason
+    _close_step(session, dossier, ctx, "withdrawn", reason)
+    _clear_step(dossier)
+    sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=False)
+    return reason, {}, None
+
+
+def _on_stop(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    reason = _require(data.reason, "Cần nêu lý do dừng giải quyết hồ sơ.")
+    dossier.stopped_at = ctx.now
+    dossier.closing_reason = reason
+    _close_step(session, dossier, ctx, "stopped", reason)
+    _clear_step(dossier)
+    sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=False)
+    return reason, {}, ("stopped", reason)
+
+
+def _on_resolve(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    dossier.result_reference = data.result_reference
+    _close_step(session, dossier, ctx, "resolved", data.note)
+    sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=True)
+    steps = workflow_of(procedure)
+    hand_over = last_work_step(procedure) + 1
+    if hand_over < len(steps):
+        _open_step(session, dossier, procedure, hand_over, cal, ctx, None)
+        dossier.next_alert_at = None  # the deadline is settled; the hand-over step is tracked on the slip
+    else:
+        _clear_step(dossier)
+    return data.note, {"outcome": dossier.outcome, "result_reference": data.result_reference}, ("result_ready", None)
+
+
+def _on_return_result(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    method = data.method or ReturnMethod(dossier.return_method)
+    _check_return_method(procedure, method)
+    if ctx.principal.has(Role.postal) and not ctx.principal.has(Role.desk) and method != ReturnMethod.postal:
+        raise NotPermitted("Nhân viên bưu chính chỉ xác nhận trả kết quả qua bưu chính.", code="postal_only")
+    if method == ReturnMethod.postal:
+        tracking = _require(data.tracking_number, "Trả kết quả qua bưu chính cần số hiệu bưu gửi (tracking_number).")
+        _add_shipment(session, dossier, direction="outbound", tracking_number=tracking, carrier="VNPost",
+                      fee=data.fee or 0, status="handed_over", handed_over_at=ctx.now,
+                      address=dossier.applicant_address, now=ctx.now)
+    elif method == ReturnMethod.desk and not data.receiver_name:
+        raise Invalid("Trả kết quả tại quầy cần ghi người nhận (receiver_name).", code="receiver_required")
+    dossier.returned_at = ctx.now
+    dossier.returned_via = method
+    dossier.returned_to = data.receiver_name
+    _close_step(session, dossier, ctx, "returned", data.note)
+    _clear_step(dossier)
+    return data.note, {"method": method.value, "tracking_number": data.tracking_number}, ("returned", None)
+
+
+def _require(value: str | None, message: str) -> str:
+    if not value or not value.strip():
+        raise Invalid(message, code="reason_required")
+    return value.strip()
+
+
+_HANDLERS = {
+    Action.accept: _on_accept,
+    Action.refuse: _on_refuse,
+    Action.forward: _on_forward,
+    Action.send_back: _on_send_back,
+    Action.request_supplement: _on_request_supplement,
+    Action.supplement_received: _on_supplement_received,
+    Action.request_payment: _on_request_payment,
+    Action.payment_confirmed: _on_payment_confirmed,
+    Action.withdraw: _on_withdraw,
+    Action.stop: _on_stop,
+    Action.resolve: _on_resolve,
+    Action.return_result: _on_return_result,
+}
+assert set(_HANDLERS) == set(Action), "every action needs a handler"

@@ -1,0 +1,213 @@
+"""Every test that takes `engine` (directly or through `client`, `session`...) runs twice: on SQLite
+and on PostgreSQL. The schema comes from the Alembic revisions, once per database per session;
+each test starts from empty tables.
+
+PostgreSQL: MOTCUA_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test). With
+CI=true an unreachable server fails the run; elsewhere the PostgreSQL half is deselected with a
+loud warning.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from app.clock import FrozenClock
+from app.db import make_engine, make_sessionmaker
+from app.migrations import upgrade
+from app.settings import Settings
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+PG_URL = os.environ.get("MOTCUA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TEST_SECRET = "test-secret-for-the-suite-only-0123456789"
+_pg_status: dict[str, object] = {}
+
+
+def _psycopg_url(url: str) -> str:
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
+
+
+def postgres_reachable() -> bool:
+    if "ok" not in _pg_status:
+        try:
+            engine = create_engine(_psycopg_url(PG_URL), connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            _pg_status["ok"] = True
+        except Exception as exc:  # noqa: BLE001
+            _pg_status["ok"] = False
+            _pg_status["error"] = str(exc).splitlines()[0]
+    return bool(_pg_status["ok"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # the controller already checked
+    if not postgres_reachable():
+        message = f"PostgreSQL unreachable at {PG_URL}: {_pg_status.get('error')}"
+        if IN_CI:
+            pytest.exit(f"CI=true and {message}; the PostgreSQL half of the suite must run.", returncode=3)
+        warnings.warn(f"{message}. RUNNING THE SQLITE HALF ONLY.", stacklevel=1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if postgres_reachable():
+        return
+    deselected = [item for item in items if "[postgresql" in item.nodeid or "-postgresql" in item.nodeid]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    if not postgres_reachable():
+        terminalreporter.write_line("!" * 78, red=True)
+        terminalreporter.write_line(f"!! ONLY SQLITE WAS TESTED: PostgreSQL unreachable at {PG_URL}", red=True)
+        terminalreporter.write_line("!" * 78, red=True)
+
+
+def _worker_id(request: pytest.FixtureRequest) -> str:
+    # The pid keeps concurrent runs on one machine (several terminals, CI beside a dev) apart.
+    return f'{getattr(request.config, "workerinput", {}).get("workerid", "main")}_{os.getpid()}'
+
+
+def drop_postgres_database(url: str) -> None:
+    admin = create_engine(_psycopg_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fresh_postgres_database(name: str) -> str:
+    """(Re)create database `name` on the test server and return its URL."""
+    admin = create_engine(_psycopg_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_database_url(kind: str, label: str, request: pytest.FixtureRequest,
+                       tmp_path_factory: pytest.TempPathFactory) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp(label)}/motcua.db"
+    return fresh_postgres_database(f"motcua_{label}_{_worker_id(request)}")
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = dict(env="test", database_url=database_url, jwt_secret=TEST_SECRET,
+                                     password_time_cost=1, password_memory_cost=1024, log_level="WARNING",
+                                     db_pool_size=5)
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind: str, request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = fresh_database_url(db_kind, "suite", request, tmp_path_factory)
+    yield url
+    if db_kind == "postgresql":
+        drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(make_settings(database_url))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def truncate_all(engine: Engine) -> None:
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def settings(database_url: str, engine: Engine) -> Settings:
+    truncate_all(engine)
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    # Monday 23 November 2026, 09:00 in Hà Nội: a working day, the day before Vietnam Culture Day.
+    return FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=VN))
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock, engine: Engine):  # noqa: ANN201
+    from app.main import create_app
+
+    return create_app(settings, clock=clock, engine=engine)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def session(engine: Engine, settings: Settings) -> Iterator[Session]:
+    factory = make_sessionmaker(engine)
+    with factory() as s:
+        yield s
+
+
+@pytest.fixture
+def demo(engine: Engine, settings: Settings, clock: FrozenClock) -> dict[str, object]:
+    """The demo Department (users, divisions, catalogue) plus a second Department with its own staff,
+    to prove that one agency never sees the other's dossiers."""
+    from app.auth.service import create_agency, create_user
+    from app.catalog.demo import seed_demo
+    from app.db import transaction
+
+    factory = make_sessionmaker(engine)
+    with transaction(factory) as s:
+        seed_demo(s, settings=settings, now=clock.now())
+        create_agency(s, code="000.00.18.H27", name="Sở Giáo dục và Đào tạo tỉnh khác", now=clock.now())
+        for username, roles in [("other_desk", ["desk"]), ("other_admin", ["admin"]),
+                                ("other_leader", ["leader"]), ("other_specialist", ["specialist"]),
+                                ("other_reporter", ["reporter"])]:
+            create_user(s, username=username, password="demo1234", full_name="Cán bộ tỉnh khác",
+                        agency_code="000.00.18.H27", roles=roles, settings=settings, now=clock.now())
+    return {"agency_code": "000.00.17.H26", "other_agency_code": "000.00.18.H27"}
+
+
+@pytest.fixture
+def login(client: TestClient, demo):  # noqa: ANN001, ANN201
+    """login("motcua") -> Authorization headers for that demo user."""
+    cache: dict[str, dict[str, str]] = {}
+
+    def _login(username: str, password: str = "demo1234") -> dict[str, str]:
+        if username not in cache:
+            response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+            assert response.status_code == 200, response.text
+            cache[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        return cache[username]
+
+    return _login

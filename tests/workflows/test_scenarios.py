@@ -1,0 +1,194 @@
+"""Full scenarios through the API, desk to returned result, on both databases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tests.conftest import VN
+
+PROCEDURE = "2.001914"  # Chỉnh sửa nội dung văn bằng, chứng chỉ: 5 working days
+
+
+def intake_body(procedure_code: str = PROCEDURE, **overrides):
+    body = {
+        "procedure_code": procedure_code,
+        "channel": "direct",
+        "applicant": {"full_name": "Nguyễn Văn An", "id_number": "001099012345", "phone": "0912345678",
+                      "email": "an@example.vn", "address": "Số 5 Lê Lợi, phường Mẫu"},
+        "documents": [],
+        "return_method": "desk",
+    }
+    body.update(overrides)
+    return body
+
+
+def required_documents(client, headers, code=PROCEDURE):
+    procedure = client.get(f"/api/v1/procedures/{code}", headers=headers).json()
+    return [{"name": d["name"], "kind": d["kind"], "count": d["count"]} for d in procedure["required_documents"]]
+
+
+def receive(client, login, code=PROCEDURE, **overrides):
+    desk = login("motcua")
+    body = intake_body(code, documents=required_documents(client, desk, code), **overrides)
+    response = client.post("/api/v1/dossiers", json=body, headers=desk)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def act(client, headers, dossier, action, **body):
+    response = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/{action}",
+                           json={"version": dossier["version"], **body}, headers=headers)
+    assert response.status_code == 200, (action, response.text)
+    return response.json()
+
+
+def test_direct_dossier_from_desk_to_returned_result(client, login, clock):
+    dossier = receive(client, login)
+    assert dossier["status"] == "received"
+    assert dossier["code"].startswith("000.00.17.H26-261123-")
+    assert len(dossier["lookup_secret"]) == 9
+    # Received Monday 23/11/2026 09:00; Tuesday 24/11 is Vietnam Culture Day: 5 working days → Tue 1/12 09:00.
+    assert datetime.fromisoformat(dossier["due_at"]).astimezone(VN) == datetime(2026, 12, 1, 9, 0, tzinfo=VN)
+    assert "forward" in dossier["allowed_actions"]
+
+    desk, specialist, head, director = (login(u) for u in ("motcua", "chuyenvien", "truongphong", "giamdoc"))
+    dossier = act(client, desk, dossier, "forward", assignee="chuyenvien")
+    assert dossier["status"] == "processing" and dossier["current_step"]["index"] == 0
+    assert dossier["assignee"] == "chuyenvien"
+    clock.advance(hours=3)
+    dossier = act(client, specialist, dossier, "forward")
+    clock.advance(hours=2)
+    dossier = act(client, head, dossier, "forward")
+    assert dossier["current_step"]["role"] == "leader"
+    # The specialist is no longer on the dossier.
+    assert client.get(f"/api/v1/dossiers/{dossier['code']}", headers=specialist).json()["allowed_actions"] == []
+    clock.advance(hours=1)
+    dossier = act(client, director, dossier, "resolve", result_reference="123/QĐ-SGDĐT")
+    assert dossier["status"] == "resolved"
+    assert dossier["outcome"] == "early"
+    dossier = act(client, desk, dossier, "return_result", method="desk", receiver_name="Nguyễn Văn An")
+    assert dossier["status"] == "returned" and dossier["portal_status"] == 10
+
+    events = client.get(f"/api/v1/dossiers/{dossier['code']}/events", headers=desk).json()
+    assert [e["action"] for e in events] == ["receive", "forward", "forward", "forward", "resolve", "return_result"]
+    assert [e["seq"] for e in events] == list(range(1, 7))
+
+
+def test_illegal_move_is_409_with_allowed_actions(client, login):
+    dossier = receive(client, login)
+    response = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/resolve",
+                           json={"version": dossier["version"]}, headers=login("motcua"))
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "illegal_transition"
+    assert "forward" in body["detail"]["allowed_actions"]
+
+
+def test_stale_version_is_412(client, login):
+    dossier = receive(client, login)
+    desk = login("motcua")
+    act(client, desk, dossier, "forward")
+    stale = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/withdraw", json={"version": dossier["version"]},
+                        headers=desk)
+    assert stale.status_code == 412
+    assert stale.json()["detail"]["current_version"] == dossier["version"] + 1
+
+
+def test_if_match_header(client, login):
+    dossier = receive(client, login)
+    response = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/forward",
+                           headers={**login("motcua"), "If-Match": str(dossier["version"])})
+    assert response.status_code == 200, response.text
+
+
+def test_other_agency_sees_404(client, login):
+    dossier = receive(client, login)
+    other = login("other_desk")
+    assert client.get(f"/api/v1/dossiers/{dossier['code']}", headers=other).status_code == 404
+    response = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/forward",
+                           json={"version": dossier["version"]}, headers=other)
+    assert response.status_code == 404
+    assert client.get("/api/v1/dossiers", headers=other).json()["items"] == []
+
+
+def test_incomplete_dossier_needs_a_decision(client, login):
+    desk = login("motcua")
+    response = client.post("/api/v1/dossiers", json=intake_body(), headers=desk)
+    assert response.status_code == 422
+    assert response.json()["code"] == "documents_incomplete"
+    assert response.json()["detail"]["missing"]
+    refused = client.post("/api/v1/dossiers", json=intake_body(decision="refuse", reason="Không thuộc thẩm quyền"),
+                          headers=desk)
+    assert refused.status_code == 201 and refused.json()["status"] == "refused"
+    asked = client.post("/api/v1/dossiers", json=intake_body(decision="request_supplement"), headers=desk)
+    assert asked.status_code == 201, asked.text
+    dossier = asked.json()
+    assert dossier["status"] == "awaiting_supplement" and dossier["due_at"] is None
+    dossier = act(client, desk, dossier, "supplement_received")
+    assert dossier["status"] == "received" and dossier["due_at"] is not None
+
+
+def test_supplement_reset_counts_the_limit_afresh(client, login, clock):
+    dossier = receive(client, login)
+    desk, specialist = login("motcua"), login("chuyenvien")
+    dossier = act(client, desk, dossier, "forward", assignee="chuyenvien")
+    clock.advance(hours=1)
+    dossier = act(client, specialist, dossier, "request_supplement", items=["Bản sao giấy khai sinh"])
+    assert dossier["status"] == "awaiting_supplement"
+    again = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/request_supplement",
+                        json={"version": dossier["version"], "items": ["x"]}, headers=specialist)
+    assert again.status_code == 409
+    # Supplement arrives Friday 27/11 at 10:00: 5 working days afresh → Friday 4/12 10:00.
+    clock.set(datetime(2026, 11, 27, 10, 0, tzinfo=VN))
+    dossier = act(client, desk, dossier, "supplement_received")
+    assert dossier["status"] == "processing" and dossier["current_step"]["index"] == 0
+    assert datetime.fromisoformat(dossier["due_at"]).astimezone(VN) == datetime(2026, 12, 4, 10, 0, tzinfo=VN)
+    deadline = client.get(f"/api/v1/dossiers/{dossier['code']}/deadline", headers=desk).json()
+    assert deadline["pauses"][0]["rule"] == "reset"
+    assert {d["reason"] for d in deadline["skipped_days"]} >= {"Thứ Bảy", "Chủ nhật"}
+
+
+def test_payment_pause_moves_the_due_date(client, login, clock):
+    dossier = receive(client, login)
+    desk, specialist = login("motcua"), login("chuyenvien")
+    dossier = act(client, desk, dossier, "forward", assignee="chuyenvien")
+    due = datetime.fromisoformat(dossier["due_at"])
+    dossier = act(client, specialist, dossier, "request_payment", fee=50000)
+    clock.advance(timedelta(hours=2))  # 09:00 → 11:00 Monday: 2 working hours of waiting
+    dossier = act(client, desk, dossier, "payment_confirmed")
+    assert datetime.fromisoformat(dossier["due_at"]) - due == timedelta(hours=2)
+
+
+def test_deadline_explanation(client, login):
+    dossier = receive(client, login)
+    deadline = client.get(f"/api/v1/dossiers/{dossier['code']}/deadline", headers=login("motcua")).json()
+    assert deadline["limit_minutes"] == 5 * 480
+    reasons = {d["day"]: d["reason"] for d in deadline["skipped_days"]}
+    assert "2026-11-24" in reasons and "Văn hóa" in reasons["2026-11-24"]
+    assert "hẹn trả 09:00 01/12/2026" in deadline["explanation"]
+
+
+def test_idempotent_intake(client, login):
+    desk = login("motcua")
+    body = intake_body(documents=required_documents(client, desk))
+    headers = {**desk, "Idempotency-Key": "intake-abc-1"}
+    first = client.post("/api/v1/dossiers", json=body, headers=headers)
+    second = client.post("/api/v1/dossiers", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert len(client.get("/api/v1/dossiers", headers=desk).json()["items"]) == 1
+    other_body = {**body, "note": "khác"}
+    assert client.post("/api/v1/dossiers", json=other_body, headers=headers).status_code == 422
+
+
+def test_calendar_override_recomputes_open_dossiers(client, login):
+    dossier = receive(client, login)
+    admin = login("admin")
+    response = client.post("/api/v1/calendar/overrides", json={"day": "2026-11-26", "is_working": False,
+                                                               "reason": "Nghỉ đột xuất do bão"}, headers=admin)
+    assert response.status_code == 201, response.text
+    assert response.json()["recomputed_dossiers"] == [dossier["code"]]
+    after = client.get(f"/api/v1/dossiers/{dossier['code']}", headers=login("motcua")).json()
+    assert datetime.fromisoformat(after["due_at"]).astimezone(VN) == datetime(2026, 12, 2, 9, 0, tzinfo=VN)
+    events = client.get(f"/api/v1/dossiers/{dossier['code']}/events", headers=login("motcua")).json()
+    assert events[-1]["action"] == "deadline_recomputed"
