@@ -22,6 +22,10 @@ def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | No
         return ("Đã tiếp nhận hồ sơ " + code,
                 f"Hồ sơ {code} ({name}) đã được tiếp nhận lúc {_when(dossier.received_at)}. "
                 f"Ngày hẹn trả kết quả: {_when(dossier.due_at)}. Tra cứu bằng mã hồ sơ và mã bí mật trên giấy tiếp nhận.")
+    if kind == "submitted":
+        return ("Đã nhận hồ sơ trực tuyến " + code,
+                f"Hồ sơ trực tuyến {code} ({name}) đã được gửi tới cơ quan và đang chờ tiếp nhận. "
+                f"Mã bí mật tra cứu: {extra}. Vui lòng giữ kín mã này.")
     if kind == "supplement_requested":
         return ("Yêu cầu bổ sung hồ sơ " + code,
                 f"Hồ sơ {code} ({name}) cần bổ sung, hoàn thiện: {extra or 'xem phiếu yêu cầu bổ sung'}. "

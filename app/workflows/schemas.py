@@ -69,6 +69,22 @@ class IntakeIn(BaseModel):
         return self
 
 
+class OnlineSubmissionIn(BaseModel):
+    """A dossier a citizen submitted on the national portal, pulled in by the portal adapter."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    portal_id: str = Field(min_length=1, max_length=64)
+    procedure_code: str = Field(min_length=1, max_length=32)
+    agency_code: str = Field(min_length=1, max_length=64)
+    applicant: ApplicantIn
+    summary: str | None = Field(default=None, max_length=1000)
+    submitted_at: datetime
+    online_level: OnlineLevel = OnlineLevel.partial
+    return_method: ReturnMethod = ReturnMethod.desk
+    documents: list[DocumentIn] = Field(default_factory=list, max_length=50)
+
+
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -27,7 +27,7 @@ from app.sla import service as sla
 from app.sla.calendar import WorkingCalendar
 from app.sla.deadlines import classify_progress
 from app.workflows import codes
-from app.workflows.schemas import ActionIn, IntakeIn
+from app.workflows.schemas import ActionIn, IntakeIn, OnlineSubmissionIn
 from app.workflows.transitions import Action, ClockEffect, Transition, find, from_status
 
 S = DossierStatus
@@ -35,9 +35,10 @@ S = DossierStatus
 
 @dataclass
 class Context:
-    """What every service call needs besides the session: who, when, with which settings."""
+    """What every service call needs besides the session: who, when, with which settings.
+    `principal` is None for the system itself (portal pull, scheduler)."""
 
-    principal: Principal
+    principal: Principal | None
     now: datetime
     settings: Settings
 
@@ -113,8 +114,9 @@ def progress_of(dossier: Dossier, now: datetime) -> str | None:
 
 def _append_event(session: Session, dossier: Dossier, ctx: Context, *, action: str, from_status: str | None,
                   from_step: int | None, note: str | None = None, data: dict[str, Any] | None = None) -> DossierEvent:
-    event = DossierEvent(dossier_id=dossier.id, seq=dossier.version, at=ctx.now, actor_id=ctx.principal.id,
-                         actor_role=_acting_role(ctx.principal), action=action, from_status=from_status,
+    event = DossierEvent(dossier_id=dossier.id, seq=dossier.version, at=ctx.now,
+                         actor_id=ctx.principal.id if ctx.principal else None,
+                         actor_role=_acting_role(ctx.principal) if ctx.principal else None, action=action, from_status=from_status,
                          to_status=dossier.status, from_step=from_step, to_step=dossier.current_step, note=note,
                          data=data or {})
     session.add(event)
@@ -135,8 +137,10 @@ def _sync_portal(session: Session, dossier: Dossier, procedure: Procedure, event
                  *, full: bool, is_new: bool = False) -> None:
     """Snapshot what the portal must learn from this event (full dossier, or progress only)."""
     division = session.get(Agency, dossier.assigned_division_id) if dossier.assigned_division_id else None
-    row = history_row(dossier, event, actor_name=ctx.principal.user.full_name, actor_title=ctx.principal.user.title,
-                      division_name=division.name if division else ctx.principal.agency.name)
+    actor = ctx.principal
+    row = history_row(dossier, event, actor_name=actor.user.full_name if actor else None,
+                      actor_title=actor.user.title if actor else None,
+                      division_name=division.name if division else (actor.agency.name if actor else None))
     if full:
         agency = session.get(Agency, dossier.agency_id)
         assert agency is not None
@@ -170,6 +174,7 @@ def _missing_documents(procedure: Procedure, handed_in: list[dict[str, Any]]) ->
 def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, str]:
     """Receive a dossier at the desk (or from the post office). Returns it and its lookup secret."""
     principal = ctx.principal
+    assert principal is not None, "intake is done by a person"
     procedure = get_procedure(session, data.procedure_code, active_only=True)
     if procedure.agency_id != principal.scope_agency_id:
         raise NotFound(f"Không có thủ tục hành chính mã {data.procedure_code}.", code="procedure_not_found")
@@ -241,6 +246,46 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     return dossier, secret
 
 
+def submit_online(session: Session, data: OnlineSubmissionIn, ctx: Context) -> tuple[Dossier, str | None]:
+    """Create a dossier submitted online on the portal, in status `submitted` (clock not started).
+
+    Idempotent on the portal's id: a submission pulled twice returns the existing dossier and no
+    secret. The secret of a new one goes to the applicant in the notification.
+    """
+    existing = session.exec(select(Dossier).where(Dossier.portal_id == data.portal_id)).first()
+    if existing is not None:
+        return existing, None
+    procedure = get_procedure(session, data.procedure_code, active_only=True)
+    agency = session.get(Agency, procedure.agency_id)
+    assert agency is not None and agency.id is not None
+    if agency.code != data.agency_code:
+        raise Invalid(f"Thủ tục {procedure.code} không thuộc thẩm quyền của {data.agency_code}.",
+                      code="wrong_agency")
+    if procedure.online_level == OnlineLevel.none:
+        raise Invalid(f"Thủ tục {procedure.code} không cung cấp dịch vụ công trực tuyến.", code="not_online")
+    local_day = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    number = codes.next_sequence(session, agency.id, local_day)
+    secret = codes.new_lookup_secret()
+    applicant = data.applicant
+    dossier = Dossier(
+        code=codes.format_code(agency.code, local_day, number), agency_id=agency.id, receiving_agency_id=agency.id,
+        procedure_id=procedure.id, channel=Channel.online, online_level=data.online_level,
+        applicant_type=applicant.type, applicant_name=applicant.full_name, applicant_id_number=applicant.id_number,
+        applicant_phone=applicant.phone, applicant_email=applicant.email, applicant_address=applicant.address,
+        summary=data.summary, documents=[d.model_dump() for d in data.documents], return_method=data.return_method,
+        status=S.submitted, submitted_at=data.submitted_at, lookup_secret_hash=codes.hash_secret(secret),
+        portal_id=data.portal_id, assigned_division_id=procedure.division_id, created_at=ctx.now,
+        updated_at=ctx.now)
+    session.add(dossier)
+    session.flush()
+    event = _append_event(session, dossier, ctx, action="submit", from_status=None, from_step=None,
+                          data={"portal_id": data.portal_id})
+    _sync_portal(session, dossier, procedure, event, ctx, full=False)
+    _notify(session, dossier, procedure, "submitted", ctx, extra=secret)
+    session.flush()
+    return dossier, secret
+
+
 def _check_return_method(procedure: Procedure, method: ReturnMethod | str) -> None:
     if method == ReturnMethod.postal and not procedure.postal_return_allowed:
         raise Invalid("Thủ tục này không trả kết quả qua dịch vụ bưu chính công ích.",
@@ -276,6 +321,7 @@ def _add_shipment(session: Session, dossier: Dossier, *, direction: str, trackin
 def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
         expected_version: int | None) -> Dossier:
     principal = ctx.principal
+    assert principal is not None, "actions are taken by a person"
     dossier = get_dossier(session, code, principal, for_update=True)
     procedure = session.get(Procedure, dossier.procedure_id)
     assert procedure is not None

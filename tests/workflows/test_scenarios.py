@@ -192,3 +192,30 @@ def test_calendar_override_recomputes_open_dossiers(client, login):
     assert datetime.fromisoformat(after["due_at"]).astimezone(VN) == datetime(2026, 12, 2, 9, 0, tzinfo=VN)
     events = client.get(f"/api/v1/dossiers/{dossier['code']}/events", headers=login("motcua")).json()
     assert events[-1]["action"] == "deadline_recomputed"
+
+
+def test_online_submission_is_accepted_at_the_desk(client, login, app, clock):
+    from app.db import transaction
+    from app.workflows import service
+    from app.workflows.schemas import OnlineSubmissionIn
+
+    procedure = client.get(f"/api/v1/procedures/{PROCEDURE}", headers=login("motcua")).json()
+    submission = OnlineSubmissionIn(
+        portal_id="DVC-2026-000001", procedure_code=PROCEDURE, agency_code="000.00.17.H26",
+        applicant={"full_name": "Trần Thị Bình", "id_number": "001199000111", "phone": "0987654321"},
+        submitted_at=datetime(2026, 11, 22, 21, 0, tzinfo=VN), online_level="full",
+        documents=[{"name": d["name"]} for d in procedure["required_documents"]])
+    ctx = service.Context(None, clock.now(), app.state.settings)
+    with transaction(app.state.sessionmaker) as session:
+        dossier, secret = service.submit_online(session, submission, ctx)
+        code = dossier.code
+    assert secret
+    with transaction(app.state.sessionmaker) as session:
+        again, no_secret = service.submit_online(session, submission, ctx)
+        assert again.code == code and no_secret is None
+    desk = login("motcua")
+    dossier = client.get(f"/api/v1/dossiers/{code}", headers=desk).json()
+    assert dossier["status"] == "submitted" and dossier["due_at"] is None
+    assert set(dossier["allowed_actions"]) == {"accept", "refuse", "request_supplement", "withdraw"}
+    dossier = act(client, desk, dossier, "accept")
+    assert dossier["status"] == "received" and dossier["due_at"]
