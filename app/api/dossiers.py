@@ -24,7 +24,7 @@ CodePath = Annotated[str, Path(max_length=64, description="Mã hồ sơ, ví d�
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 
-def present(session: Session, dossier: Dossier, principal: Principal, now: datetime) -> DossierOut:
+def present(session: Session, dossier: Dossier, principal: Principal, now: datetime, settings) -> DossierOut:  # noqa: ANN001
     procedure = session.get(Procedure, dossier.procedure_id)
     agency = session.get(Agency, dossier.agency_id)
     assert procedure is not None and agency is not None
@@ -50,7 +50,7 @@ def present(session: Session, dossier: Dossier, principal: Principal, now: datet
         outcome_label=OUTCOME_LABELS.get(dossier.outcome) if dossier.outcome else None,
         resolved_at=dossier.resolved_at, returned_at=dossier.returned_at, result_reference=dossier.result_reference,
         closing_reason=dossier.closing_reason, supplement_count=dossier.supplement_count,
-        apology_count=dossier.apology_count, allowed_actions=service.allowed_actions(dossier, procedure, principal))
+        apology_count=dossier.apology_count, allowed_actions=service.allowed_actions(dossier, procedure, principal, settings))
 
 
 @router.post("", response_model=IntakeOut, status_code=201,
@@ -61,7 +61,7 @@ def receive_dossier(data: IntakeIn, request: Request, session: SessionDep, princ
 
     def work() -> IntakeOut:
         dossier, secret = service.receive(session, data, service.Context(principal, now, settings))
-        return IntakeOut(**present(session, dossier, principal, now).model_dump(), lookup_secret=secret)
+        return IntakeOut(**present(session, dossier, principal, now, settings).model_dump(), lookup_secret=secret)
 
     return run_idempotent(session, scope=f"user:{principal.id}", key=idempotency_key, now=now, status_code=201,
                           request_hash=fingerprint("POST", request.url.path, data), work=work)
@@ -114,8 +114,9 @@ def list_dossiers(
 
 
 @router.get("/{code}", response_model=DossierOut, summary="Chi tiết hồ sơ, kèm các thao tác người gọi được phép")
-def get_dossier(code: CodePath, session: SessionDep, principal: Staff, clock: ClockDep) -> DossierOut:
-    return present(session, service.get_dossier(session, code, principal), principal, clock.now())
+def get_dossier(code: CodePath, session: SessionDep, principal: Staff, clock: ClockDep,
+                settings: SettingsDep) -> DossierOut:
+    return present(session, service.get_dossier(session, code, principal), principal, clock.now(), settings)
 
 
 @router.post("/{code}/actions/{action}", response_model=DossierOut,
@@ -137,7 +138,7 @@ def act(code: CodePath, action: Action, request: Request, session: SessionDep, p
 
     def work() -> DossierOut:
         dossier = service.act(session, code, action, data, service.Context(principal, now, settings), version)
-        return present(session, dossier, principal, now)
+        return present(session, dossier, principal, now, settings)
 
     return run_idempotent(session, scope=f"user:{principal.id}", key=idempotency_key, now=now, status_code=200,
                           request_hash=fingerprint("POST", request.url.path, {"body": data, "version": version}),

@@ -21,7 +21,7 @@ from app.channels import messages
 from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
 from app.models import (Agency, Channel, ClockState, Dossier, DossierEvent, DossierStatus, OnlineLevel,
                         OutboxMessage, Procedure, ReturnMethod, Role, Shipment, StepRecord, SupplementRequest, User)
-from app.portal.mapping import dossier_payload, history_row
+from app.portal.mapping import dossier_snapshot, history_row
 from app.settings import Settings
 from app.sla import service as sla
 from app.sla.calendar import WorkingCalendar
@@ -72,10 +72,20 @@ def last_work_step(procedure: Procedure) -> int:
     return work[-1] if work else len(steps) - 1
 
 
-def _step_guard(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal) -> str | None:
-    """Why the caller may not take this step-bound transition now (None: they may)."""
+def _guard(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal,
+           settings: Settings) -> tuple[str, str] | None:
+    """(code, reason) why the caller may not take this transition now, beyond the table; None: they may."""
+    if (transition.action == Action.request_supplement
+            and dossier.supplement_count >= settings.max_supplement_requests):
+        return ("supplement_already_requested",
+                "Hồ sơ đã được yêu cầu bổ sung; quy định chỉ yêu cầu bổ sung một lần.")
     if not transition.step_bound:
         return None
+    why = _step_reason(dossier, procedure, transition, principal)
+    return ("step_not_allowed", why) if why else None
+
+
+def _step_reason(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal) -> str | None:
     steps = workflow_of(procedure)
     index = dossier.current_step
     if index is None or index >= len(steps):
@@ -94,11 +104,11 @@ def _step_guard(dossier: Dossier, procedure: Procedure, transition: Transition, 
     return None
 
 
-def allowed_actions(dossier: Dossier, procedure: Procedure, principal: Principal) -> list[str]:
+def allowed_actions(dossier: Dossier, procedure: Procedure, principal: Principal, settings: Settings) -> list[str]:
     if dossier.agency_id != principal.scope_agency_id and dossier.receiving_agency_id != principal.scope_agency_id:
         return []
     return [t.action.value for t in from_status(dossier.status)
-            if principal.has(*t.roles) and _step_guard(dossier, procedure, t, principal) is None]
+            if principal.has(*t.roles) and _guard(dossier, procedure, t, principal, settings) is None]
 
 
 def progress_of(dossier: Dossier, now: datetime) -> str | None:
@@ -144,7 +154,7 @@ def _sync_portal(session: Session, dossier: Dossier, procedure: Procedure, event
     if full:
         agency = session.get(Agency, dossier.agency_id)
         assert agency is not None
-        item = dossier_payload(dossier, procedure, agency) | {"QuaTrinhXuLy": [row]}
+        item = dossier_snapshot(session, dossier, procedure, agency) | {"QuaTrinhXuLy": [row]}
         _outbox(session, dossier, topic="portal", kind="sync_new" if is_new else "sync_update",
                 payload={"isUpdating": not is_new, "data": [item]}, now=ctx.now)
     else:
@@ -280,7 +290,8 @@ def submit_online(session: Session, data: OnlineSubmissionIn, ctx: Context) -> t
     session.flush()
     event = _append_event(session, dossier, ctx, action="submit", from_status=None, from_step=None,
                           data={"portal_id": data.portal_id})
-    _sync_portal(session, dossier, procedure, event, ctx, full=False)
+    # The portal holds the submission, not yet a dossier under our code: the first message creates it.
+    _sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
     _notify(session, dossier, procedure, "submitted", ctx, extra=secret)
     session.flush()
     return dossier, secret
@@ -338,12 +349,13 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
     if transition is None:
         raise Conflict(f"Không thể {action_enum.value} khi hồ sơ ở trạng thái {dossier.status}.",
                        code="illegal_transition",
-                       detail={"status": dossier.status, "allowed_actions": allowed_actions(dossier, procedure, principal)})
+                       detail={"status": dossier.status,
+                               "allowed_actions": allowed_actions(dossier, procedure, principal, ctx.settings)})
     if not principal.has(*transition.roles):
         raise NotPermitted(detail={"required_roles": sorted(transition.roles)})
-    if (why := _step_guard(dossier, procedure, transition, principal)) is not None:
-        raise Conflict(why, code="step_not_allowed",
-                       detail={"allowed_actions": allowed_actions(dossier, procedure, principal)})
+    if (blocked := _guard(dossier, procedure, transition, principal, ctx.settings)) is not None:
+        raise Conflict(blocked[1], code=blocked[0],
+                       detail={"allowed_actions": allowed_actions(dossier, procedure, principal, ctx.settings)})
 
     from_status, from_step = dossier.status, dossier.current_step
     cal = sla.calendar_for(session, dossier.agency_id, ctx.settings)
@@ -456,9 +468,6 @@ def _on_send_back(session, dossier, procedure, transition, data, ctx, cal) -> Ha
 
 
 def _on_request_supplement(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
-    if dossier.supplement_count >= ctx.settings.max_supplement_requests:
-        raise Conflict("Hồ sơ đã được yêu cầu bổ sung; quy định chỉ yêu cầu bổ sung một lần.",
-                       code="supplement_already_requested")
     if not data.items:
         raise Invalid("Phiếu yêu cầu bổ sung phải liệt kê đầy đủ giấy tờ cần bổ sung.", code="supplement_items_required")
     dossier.resume_status = dossier.status
@@ -548,10 +557,19 @@ def _on_return_result(session, dossier, procedure, transition, data, ctx, cal) -
     if ctx.principal.has(Role.postal) and not ctx.principal.has(Role.desk) and method != ReturnMethod.postal:
         raise NotPermitted("Nhân viên bưu chính chỉ xác nhận trả kết quả qua bưu chính.", code="postal_only")
     if method == ReturnMethod.postal:
-        tracking = _require(data.tracking_number, "Trả kết quả qua bưu chính cần số hiệu bưu gửi (tracking_number).")
-        _add_shipment(session, dossier, direction="outbound", tracking_number=tracking, carrier="VNPost",
-                      fee=data.fee or 0, status="handed_over", handed_over_at=ctx.now,
-                      address=dossier.applicant_address, now=ctx.now)
+        shipment = session.exec(select(Shipment).where(Shipment.dossier_id == dossier.id,
+                                                       Shipment.direction == "outbound")).first()
+        if shipment is None:
+            tracking = _require(data.tracking_number, "Trả kết quả qua bưu chính cần số hiệu bưu gửi (tracking_number).")
+            _add_shipment(session, dossier, direction="outbound", tracking_number=tracking, carrier="VNPost",
+                          fee=data.fee or 0, status="handed_over", handed_over_at=ctx.now,
+                          address=dossier.applicant_address, now=ctx.now)
+        else:  # recorded beforehand by the desk (app.channels.postal.record_outbound): hand it over now
+            if data.tracking_number and data.tracking_number != shipment.tracking_number:
+                raise Conflict(f"Kết quả đã có bưu gửi số {shipment.tracking_number}.", code="shipment_exists")
+            if shipment.status == "created":
+                shipment.status, shipment.handed_over_at, shipment.updated_at = "handed_over", ctx.now, ctx.now
+                session.add(shipment)
     elif method == ReturnMethod.desk and not data.receiver_name:
         raise Invalid("Trả kết quả tại quầy cần ghi người nhận (receiver_name).", code="receiver_required")
     dossier.returned_at = ctx.now

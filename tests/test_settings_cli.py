@@ -1,0 +1,64 @@
+"""Settings refuse unsafe production values; the operators' CLI answers clearly."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from app.cli import app as cli
+from app.settings import Settings
+
+
+def test_default_secret_refused_outside_dev():
+    Settings(env="dev")  # fine for a laptop
+    with pytest.raises(ValidationError, match="MOTCUA_JWT_SECRET"):
+        Settings(env="prod")
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(env="prod", jwt_secret="short")
+
+
+def test_bad_working_hours_refused():
+    with pytest.raises(ValidationError):
+        Settings(working_hours="17:00-07:30")
+
+
+def test_secret_masked_in_repr():
+    settings = Settings(env="dev", jwt_secret="a-very-secret-value-that-is-long-enough")
+    assert "a-very-secret" not in repr(settings)
+
+
+@pytest.fixture
+def cli_env(monkeypatch, settings, demo):
+    from app.settings import get_settings
+
+    monkeypatch.setenv("MOTCUA_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MOTCUA_PASSWORD_TIME_COST", "1")
+    monkeypatch.setenv("MOTCUA_PASSWORD_MEMORY_COST", "1024")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_cli_create_agency_and_user(cli_env):
+    runner = cli_env
+    ok = runner.invoke(cli, ["create-agency", "--code", "000.00.19.H28", "--name", "Sở GD&ĐT thử"])
+    assert ok.exit_code == 0, ok.output
+    dup = runner.invoke(cli, ["create-agency", "--code", "000.00.19.H28", "--name", "Trùng"])
+    assert dup.exit_code == 1 and "đã tồn tại" in dup.output
+    user = runner.invoke(cli, ["create-user", "--username", "lan2", "--password", "matkhau123", "--full-name",
+                               "Lan", "--agency-code", "000.00.19.H28", "--role", "desk"])
+    assert user.exit_code == 0, user.output
+    unknown = runner.invoke(cli, ["create-user", "--username", "lan3", "--password", "matkhau123", "--full-name",
+                                  "Lan", "--agency-code", "NOPE", "--role", "desk"])
+    assert unknown.exit_code == 1 and "NOPE" in unknown.output
+    bad_role = runner.invoke(cli, ["create-user", "--username", "lan4", "--password", "matkhau123", "--full-name",
+                                   "Lan", "--agency-code", "000.00.19.H28", "--role", "king"])
+    assert bad_role.exit_code == 1 and "Vai trò" in bad_role.output
+
+
+def test_cli_seed_demo_is_idempotent(cli_env):
+    first = cli_env.invoke(cli, ["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "agencies=0" in first.output and "users=0" in first.output  # the fixture already seeded
+    assert "procedures_created=0" in first.output
