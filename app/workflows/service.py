@@ -79,10 +79,17 @@ def _guard(dossier: Dossier, procedure: Procedure, transition: Transition, princ
             and dossier.supplement_count >= settings.max_supplement_requests):
         return ("supplement_already_requested",
                 "Hồ sơ đã được yêu cầu bổ sung; quy định chỉ yêu cầu bổ sung một lần.")
+    if (transition.action == Action.return_result and _postal_only(principal)
+            and dossier.return_method != ReturnMethod.postal):
+        return ("postal_only", "Nhân viên bưu chính chỉ trả kết quả của hồ sơ đăng ký nhận qua bưu chính.")
     if not transition.step_bound:
         return None
     why = _step_reason(dossier, procedure, transition, principal)
     return ("step_not_allowed", why) if why else None
+
+
+def _postal_only(principal: Principal) -> bool:
+    return principal.has(Role.postal) and not principal.has(Role.desk)
 
 
 def _step_reason(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal) -> str | None:
@@ -194,7 +201,7 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     if data.channel == Channel.postal and not procedure.postal_receipt_allowed:
         raise Invalid("Thủ tục này không tiếp nhận hồ sơ qua dịch vụ bưu chính công ích.",
                       code="postal_receipt_not_allowed")
-    if principal.has(Role.postal) and not principal.has(Role.desk) and data.channel != Channel.postal:
+    if _postal_only(principal) and data.channel != Channel.postal:
         raise NotPermitted("Nhân viên bưu chính chỉ tiếp nhận hồ sơ gửi qua bưu chính.", code="postal_only")
     _check_return_method(procedure, data.return_method)
     documents = [doc.model_dump() for doc in data.documents]
@@ -554,7 +561,7 @@ def _on_resolve(session, dossier, procedure, transition, data, ctx, cal) -> Hand
 def _on_return_result(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
     method = data.method or ReturnMethod(dossier.return_method)
     _check_return_method(procedure, method)
-    if ctx.principal.has(Role.postal) and not ctx.principal.has(Role.desk) and method != ReturnMethod.postal:
+    if _postal_only(ctx.principal) and method != ReturnMethod.postal:
         raise NotPermitted("Nhân viên bưu chính chỉ xác nhận trả kết quả qua bưu chính.", code="postal_only")
     if method == ReturnMethod.postal:
         shipment = session.exec(select(Shipment).where(Shipment.dossier_id == dossier.id,
