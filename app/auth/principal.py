@@ -31,3 +31,12 @@ def scope_agency_of(agency: Agency) -> int:
         return agency.parent_id
     assert agency.id is not None
     return agency.id
+
+
+def principal_for(session, username: str) -> Principal:  # noqa: ANN001
+    """The Principal of a user by name, for work done outside a request (CLI, demo data, tests)."""
+    from sqlmodel import select
+
+    user = session.exec(select(User).where(User.username == username)).one()
+    agency = session.get(Agency, user.agency_id)
+    return Principal(user=user, roles=frozenset(user.roles), scope_agency_id=scope_agency_of(agency), agency=agency)

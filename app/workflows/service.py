@@ -417,10 +417,14 @@ def _open_step(session: Session, dossier: Dossier, procedure: Procedure, index: 
     sla.refresh_next_alert(dossier)
 
 
+def _open_step_record(session: Session, dossier: Dossier) -> StepRecord | None:
+    return session.exec(select(StepRecord).where(StepRecord.dossier_id == dossier.id,
+                                                 StepRecord.finished_at.is_(None))  # type: ignore[union-attr]
+                        .order_by(StepRecord.id.desc())).first()  # type: ignore[union-attr]
+
+
 def _close_step(session: Session, dossier: Dossier, ctx: Context, result: str, note: str | None) -> None:
-    record = session.exec(select(StepRecord).where(StepRecord.dossier_id == dossier.id,
-                                                   StepRecord.finished_at.is_(None))  # type: ignore[union-attr]
-                          .order_by(StepRecord.id.desc())).first()  # type: ignore[union-attr]
+    record = _open_step_record(session, dossier)
     if record is not None:
         record.finished_at = ctx.now
         record.result = result
@@ -505,6 +509,10 @@ def _on_supplement_received(session, dossier, procedure, transition, data, ctx, 
         step = workflow_of(procedure)[dossier.current_step or 0]
         dossier.step_started_at = ctx.now
         dossier.step_due_at = cal.add_working_minutes(ctx.now, int(step["budget_hours"]) * 60)
+        record = _open_step_record(session, dossier)
+        if record is not None:  # the slip (form 6) judges the step against its new deadline
+            record.due_at = dossier.step_due_at
+            session.add(record)
         sla.refresh_next_alert(dossier)
     dossier.resume_status = dossier.resume_step = None
     notify = ("received", None) if effect == "start" else None

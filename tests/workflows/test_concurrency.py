@@ -10,19 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlmodel import select
 
 from app.api.idempotency import fingerprint, run_idempotent
-from app.auth.principal import Principal, scope_agency_of
+from app.auth.principal import principal_for
 from app.db import transaction
 from app.errors import DomainError
-from app.models import Agency, Dossier, DossierEvent, User
+from app.models import Dossier, DossierEvent
 from app.workflows import service
 from app.workflows.schemas import ActionIn, IntakeIn
 from tests.workflows.test_scenarios import PROCEDURE, intake_body, receive
 
 
-def principal(session, username: str) -> Principal:
-    user = session.exec(select(User).where(User.username == username)).one()
-    agency = session.get(Agency, user.agency_id)
-    return Principal(user=user, roles=frozenset(user.roles), scope_agency_id=scope_agency_of(agency), agency=agency)
+principal = principal_for
 
 
 def intake(app, clock, documents) -> str:

@@ -1,0 +1,117 @@
+"""Demo dossiers for `make run`: a few weeks of one-stop work, made through the real service
+functions with a clock set in the past, so every row, event, slip line and outbox message is
+what the product itself writes. Runs once per database (skipped when dossiers exist)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, func, select
+
+from app.auth.principal import principal_for
+from app.catalog.service import get_procedure
+from app.models import Dossier
+from app.settings import Settings
+from app.sla import service as sla
+from app.workflows import codes, service
+from app.workflows.schemas import ActionIn, IntakeIn
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+DEMO_SECRET = "MCDM-2026"  # the first demo dossier's lookup secret, printed by seed-demo and the README
+
+APPLICANTS = [
+    ("Nguyễn Văn An", "001099012345", "0912345678"), ("Trần Thị Bình", "001199000111", "0987654321"),
+    ("Lê Hoàng Cường", "034098001234", "0905111222"), ("Phạm Thu Dung", "036197004567", "0936222333"),
+    ("Hoàng Minh Đức", "038096007890", "0977333444"), ("Vũ Thị Giang", "040195001122", "0918444555"),
+    ("Đặng Quốc Huy", "042094003344", "0968555666"), ("Bùi Thanh Hương", "044193005566", "0909666777"),
+]
+# (days ago received, procedure code, channel, how far it went)
+PLAN = [
+    (0, "1.005092", "direct", "received"),
+    (1, "2.001914", "direct", "processing"),
+    (3, "2.001914", "postal", "processing"),
+    (6, "2.001914", "direct", "overdue"),
+    (8, "1.005092", "direct", "returned"),
+    (12, "2.002478", "direct", "returned"),
+    (15, "2.001914", "direct", "supplement"),
+    (18, "1.004889", "direct", "returned"),
+    (20, "2.001914", "direct", "late_returned"),
+    (25, "1.005092", "postal", "returned_by_post"),
+    (30, "2.002855", "direct", "refused"),
+    (35, "2.001914", "direct", "withdrawn"),
+]
+
+
+class _Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def later(self, hours: float) -> datetime:
+        self.at += timedelta(hours=hours)
+        return self.at
+
+
+def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -> tuple[int, str | None]:
+    """Create the demo dossiers; returns (how many, code of the one whose secret is DEMO_SECRET)."""
+    if session.exec(select(func.count()).select_from(Dossier)).one():
+        return 0, None
+    desk, specialist = principal_for(session, "motcua"), principal_for(session, "chuyenvien")
+    head, director, postal = (principal_for(session, u) for u in ("truongphong", "giamdoc", "buudien"))
+    cal = sla.calendar_for(session, desk.scope_agency_id, settings)
+    first_code = None
+    for index, (days_ago, procedure_code, channel, stage) in enumerate(PLAN):
+        local = (now.astimezone(VN) - timedelta(days=days_ago)).replace(hour=8, minute=15, second=0, microsecond=0)
+        at = cal.next_working_moment(local) + timedelta(minutes=30 + 7 * index)
+        clock = _Clock(at)
+        procedure = get_procedure(session, procedure_code)
+        name, id_number, phone = APPLICANTS[index % len(APPLICANTS)]
+        body = {"procedure_code": procedure_code, "channel": channel,
+                "applicant": {"full_name": name, "id_number": id_number, "phone": phone,
+                              "address": "Phường Mẫu, tỉnh Mẫu"},
+                "documents": [{"name": d["name"], "kind": d.get("kind", "either")} for d in procedure.required_documents],
+                "return_method": "postal" if stage == "returned_by_post" else "desk"}
+        if stage == "refused":
+            body.update(documents=[], decision="refuse", reason="Hồ sơ không thuộc thẩm quyền giải quyết của Sở.")
+        if channel == "postal":
+            body["postal"] = {"tracking_number": f"EB{index:03d}DEMO{days_ago:03d}VN", "handed_over_at": at.isoformat()}
+        who = postal if channel == "postal" else desk
+        dossier, secret = service.receive(session, IntakeIn.model_validate(body),
+                                          service.Context(who, clock.at, settings))
+        if first_code is None:
+            first_code = dossier.code
+            dossier.lookup_secret_hash = codes.hash_secret(DEMO_SECRET)
+
+        def step(principal, action, hours=2.0, **payload):  # noqa: ANN001, ANN202
+            nonlocal dossier
+            dossier = service.act(session, dossier.code, action, ActionIn(**payload),
+                                  service.Context(principal, clock.later(hours), settings), dossier.version)
+
+        if stage in {"received", "refused"}:
+            continue
+        step(desk, "forward", 0.5, assignee="chuyenvien")
+        if stage == "supplement":
+            step(specialist, "request_supplement", 3, items=["Bản sao giấy khai sinh", "Ảnh 3x4"])
+            continue
+        if stage == "withdrawn":
+            step(desk, "withdraw", 5, reason="Người nộp xin rút hồ sơ để bổ sung thông tin.")
+            continue
+        if stage == "processing":
+            continue
+        step(specialist, "forward", 6)
+        if stage == "overdue":
+            continue
+        if dossier.current_step is not None and procedure.workflow[dossier.current_step]["role"] == "leader" \
+                and procedure.workflow[dossier.current_step].get("scope") == "division":
+            step(head, "forward", 3)
+        late = 24 * 9 if stage == "late_returned" else 3
+        step(director, "resolve", late, result_reference=f"{index + 1:02d}/QĐ-SGDĐT")
+        if stage == "returned_by_post":
+            step(desk, "return_result", 2, method="postal", tracking_number=f"RR{index:03d}DEMO{days_ago:03d}VN")
+        else:
+            step(desk, "return_result", 2, method="desk", receiver_name=name)
+    session.flush()
+    return len(PLAN), first_code
+
+
+
