@@ -219,3 +219,48 @@ def test_online_submission_is_accepted_at_the_desk(client, login, app, clock):
     assert set(dossier["allowed_actions"]) == {"accept", "refuse", "request_supplement", "withdraw"}
     dossier = act(client, desk, dossier, "accept")
     assert dossier["status"] == "received" and dossier["due_at"]
+
+
+def test_postal_dossier_from_post_office_to_result_by_post(client, login, clock):
+    """BCCI both ways: the post office hands the package over; transit time is not processing time."""
+    postal = login("buudien")
+    handed_over = datetime(2026, 11, 20, 15, 0, tzinfo=VN)  # Friday: in transit over the weekend
+    body = intake_body(channel="postal", return_method="postal",
+                       documents=required_documents(client, postal),
+                       postal={"tracking_number": "EB123456789VN", "handed_over_at": handed_over.isoformat()})
+    response = client.post("/api/v1/dossiers", json=body, headers=postal)
+    assert response.status_code == 201, response.text
+    dossier = response.json()
+    assert datetime.fromisoformat(dossier["postal_handed_over_at"]) == handed_over
+    # The clock starts when the agency accepts the package (Monday 09:00), not at the hand-over.
+    assert datetime.fromisoformat(dossier["received_at"]).astimezone(VN) == datetime(2026, 11, 23, 9, 0, tzinfo=VN)
+    # A postal clerk may only take in postal dossiers.
+    direct = client.post("/api/v1/dossiers", json=intake_body(documents=required_documents(client, postal)),
+                         headers=postal)
+    assert direct.status_code == 403
+    desk, specialist, head, director = (login(u) for u in ("motcua", "chuyenvien", "truongphong", "giamdoc"))
+    dossier = act(client, desk, dossier, "forward")
+    dossier = act(client, specialist, dossier, "forward")
+    dossier = act(client, head, dossier, "forward")
+    clock.advance(hours=2)
+    dossier = act(client, director, dossier, "resolve")
+    missing = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/return_result",
+                          json={"version": dossier["version"], "method": "postal"}, headers=desk)
+    assert missing.status_code == 422 and missing.json()["code"] == "reason_required"
+    dossier = act(client, postal, dossier, "return_result", method="postal", tracking_number="RR987654321VN")
+    assert dossier["status"] == "returned"
+
+
+def test_postal_not_allowed_for_the_procedure_is_422(client, login):
+    admin = login("admin")
+    assert client.patch(f"/api/v1/procedures/{PROCEDURE}", json={"postal_receipt_allowed": False,
+                                                                  "postal_return_allowed": False},
+                        headers=admin).status_code == 200
+    desk = login("motcua")
+    body = intake_body(channel="postal", documents=required_documents(client, desk),
+                       postal={"tracking_number": "EB000000001VN"})
+    response = client.post("/api/v1/dossiers", json=body, headers=desk)
+    assert response.status_code == 422 and response.json()["code"] == "postal_receipt_not_allowed"
+    body = intake_body(return_method="postal", documents=required_documents(client, desk))
+    response = client.post("/api/v1/dossiers", json=body, headers=desk)
+    assert response.status_code == 422 and response.json()["code"] == "postal_return_not_allowed"
