@@ -1,0 +1,81 @@
+"""Printable forms (Circular 03/2025/TT-VPCP, Mẫu số 01–07) as A4 HTML pages to print from the browser."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.deps import ClockDep, SessionDep, SettingsDep
+from app.api.dossiers import CodePath
+from app.auth.deps import Staff
+from app.web import forms
+from app.web.render import render
+
+router = APIRouter(tags=["biểu mẫu in"])
+
+# The pages carry personal data: never cached, never scripted, never sniffed as anything but HTML.
+PRINT_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"}
+HTML_PAGE = {200: {"content": {"text/html": {}}, "description": "Trang HTML khổ A4 để in"},
+             409: {"description": "Biểu mẫu không áp dụng cho trạng thái hiện tại của hồ sơ"}}
+
+DossierForm = StrEnum("DossierForm", {spec.slug.replace("-", "_"): spec.slug for spec in forms.DOSSIER_FORMS})
+
+
+class FormOut(BaseModel):
+    number: str = Field(description="Số mẫu theo Phụ lục I Thông tư 03/2025/TT-VPCP")
+    slug: str
+    title: str
+    available: bool
+    reason: str | None = Field(description="Vì sao chưa in được (khi available = false)")
+    path: str
+
+
+class ReceiptPrintIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    lookup_secret: str = Field(min_length=8, max_length=16, description="Mã bí mật tra cứu nhận khi tiếp nhận")
+
+
+def _page(form: object) -> HTMLResponse:
+    return HTMLResponse(render(form), headers=PRINT_HEADERS)
+
+
+@router.get("/api/v1/dossiers/{code}/forms", response_model=list[FormOut],
+            summary="Các biểu mẫu in được của hồ sơ")
+def list_forms(code: CodePath, session: SessionDep, principal: Staff) -> list[FormOut]:
+    return [FormOut(number=a.spec.number, slug=a.spec.slug, title=a.spec.title, available=a.reason is None,
+                    reason=a.reason, path=f"/api/v1/dossiers/{code}/forms/{a.spec.slug}")
+            for a in forms.available_forms(session, code, principal)]
+
+
+@router.post("/api/v1/dossiers/{code}/forms/receipt", response_class=HTMLResponse, responses=HTML_PAGE,
+             summary="In giấy tiếp nhận (mẫu 01) kèm mã bí mật tra cứu trên liên giao người nộp")
+def print_receipt_with_secret(code: CodePath, data: ReceiptPrintIn, session: SessionDep, principal: Staff,
+                              clock: ClockDep, settings: SettingsDep) -> HTMLResponse:
+    return _page(forms.receipt(session, code, principal, now=clock.now(), settings=settings,
+                               lookup_secret=data.lookup_secret))
+
+
+@router.get("/api/v1/dossiers/{code}/forms/{form}", response_class=HTMLResponse, responses=HTML_PAGE,
+            summary="In biểu mẫu của hồ sơ (mẫu 01–06)")
+def print_dossier_form(code: CodePath, form: DossierForm, session: SessionDep, principal: Staff, clock: ClockDep,
+                       settings: SettingsDep) -> HTMLResponse:
+    build = forms.DOSSIER_BUILDERS[form.value]
+    return _page(build(session, code, principal, now=clock.now(), settings=settings))
+
+
+@router.get("/api/v1/forms/tracking-book", response_class=HTMLResponse, responses=HTML_PAGE,
+            summary="In sổ theo dõi hồ sơ (mẫu 07) theo khoảng ngày tiếp nhận")
+def print_tracking_book(
+    session: SessionDep, principal: Staff, clock: ClockDep, settings: SettingsDep,
+    date_from: Annotated[date, Query(alias="from", description="Từ ngày tiếp nhận (YYYY-MM-DD)")],
+    date_to: Annotated[date, Query(alias="to", description="Đến hết ngày (YYYY-MM-DD)")],
+) -> HTMLResponse:
+    return _page(forms.tracking_book(session, principal, date_from=date_from, date_to=date_to, now=clock.now(),
+                                     settings=settings))
