@@ -96,9 +96,11 @@ class PortalClient:
             raise PortalUnavailable("lookup answer without a data object", status_code=200)
         return data
 
-    def pull_submissions(self, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def pull_submissions(self, after: str | None, *, limit: int | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """Online submissions made on the portal after the opaque cursor ``after``; returns (items, next)."""
-        params = {"after": after} if after else None
+        params: dict[str, Any] | None = {"after": after} if after else None
+        if limit is not None:
+            params = {**(params or {}), "limit": limit}
         payload = self._call("GET", "/submissions", params=params)
         items = payload.get("items")
         if not isinstance(items, list):

@@ -1,7 +1,11 @@
 """Our dossier as the national public-service portal (DVCQG) expects it.
 
-Pure functions: the workflow service calls them inside its transaction to snapshot what the
-portal must receive into the outbox; the dispatcher only sends what was written.
+Pure functions (plus `dossier_snapshot`, which reads the dossier's supplement requests): the
+workflow service calls them inside its transaction to snapshot what the portal must receive into
+the outbox; the dispatcher only sends what was written.
+
+Optional fields whose value does not exist yet (a receipt date before reception, an appointment
+before the clock starts) are left out rather than sent as null.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.models import Agency, Channel, Dossier, DossierEvent, Procedure, ReturnMethod
-from app.workflows.transitions import ACTION_LABELS, PORTAL_STATUS, Action
+from sqlmodel import Session, select
+
+from app.models import Agency, Channel, Dossier, DossierEvent, Procedure, ReturnMethod, SupplementRequest, User
+from app.workflows.transitions import PORTAL_STATUS, event_label
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CHANNEL_CODE = {Channel.direct: 1, Channel.online: 2, Channel.postal: 3}
@@ -21,9 +27,17 @@ def portal_time(value: datetime | None) -> str | None:
     return value.astimezone(VN).strftime("%Y%m%d%H%M%S") if value else None
 
 
-def dossier_payload(dossier: Dossier, procedure: Procedure, agency: Agency) -> dict[str, Any]:
-    """DongBoHoSoMC item."""
-    return {
+# Optional fields left out when they have no value (the portal reads null and "" as absent anyway).
+_OPTIONAL = ("SoDienThoai", "Email", "NgayTiepNhan", "NgayHenTra", "NgayHenTraMoi", "NgayKetThucXuLy", "NgayTra",
+             "NgayTuChoi")
+SUPPLEMENT_PENDING, SUPPLEMENT_RECEIVED = 0, 1  # TrangThaiBoSung
+
+
+def dossier_payload(dossier: Dossier, procedure: Procedure, agency: Agency, *,
+                    supplements: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """DongBoHoSoMC item. `NgayHenTra` is the legal appointment; an issued apology's new
+    appointment goes in `NgayHenTraMoi`. `supplements`: `DanhSachBoSung` rows, sent when any."""
+    item = {
         "MaHoSo": dossier.code,
         "MaTTHC": procedure.code,
         "TenTTHC": procedure.name,
@@ -38,7 +52,8 @@ def dossier_payload(dossier: Dossier, procedure: Procedure, agency: Agency) -> d
         "TrichYeuHoSo": dossier.summary or procedure.name,
         "NgayNopHoSo": portal_time(dossier.submitted_at or dossier.received_at),
         "NgayTiepNhan": portal_time(dossier.received_at),
-        "NgayHenTra": portal_time(dossier.new_due_at or dossier.due_at),
+        "NgayHenTra": portal_time(dossier.due_at),
+        "NgayHenTraMoi": portal_time(dossier.new_due_at),
         "TrangThaiHoSo": PORTAL_STATUS[dossier.status],  # type: ignore[index]
         "NgayKetThucXuLy": portal_time(dossier.resolved_at),
         "NgayTra": portal_time(dossier.returned_at),
@@ -47,15 +62,48 @@ def dossier_payload(dossier: Dossier, procedure: Procedure, agency: Agency) -> d
         "NgayTuChoi": portal_time(dossier.refused_at),
         "DuocThanhToanTrucTuyen": 1 if dossier.channel == Channel.online and procedure.fee > 0 else 0,
     }
+    for key in _OPTIONAL:
+        if item[key] is None:
+            del item[key]
+    if supplements:
+        item["DanhSachBoSung"] = supplements
+    return item
+
+
+def supplement_row(request: SupplementRequest, *, requested_by: str | None) -> dict[str, Any]:
+    """One DanhSachBoSung row for a supplement request (form 02)."""
+    content = "; ".join(request.items)
+    if request.note:
+        content = f"{content}. {request.note}" if content else request.note
+    row = {
+        "NguoiYeuCauBoSung": requested_by or "Hệ thống",
+        "NoiDungBoSung": content[:2000],
+        "NgayBoSung": portal_time(request.requested_at),
+        "NgayTiepNhanBoSung": portal_time(request.received_at),
+        "TrangThaiBoSung": SUPPLEMENT_RECEIVED if request.received_at else SUPPLEMENT_PENDING,
+        "NgayHenTraTruoc": portal_time(request.due_before),
+        "NgayHenTraMoi": portal_time(request.due_after),
+    }
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def dossier_snapshot(session: Session, dossier: Dossier, procedure: Procedure, agency: Agency) -> dict[str, Any]:
+    """`dossier_payload` with the dossier's supplement records read from the database."""
+    requests = session.exec(select(SupplementRequest).where(SupplementRequest.dossier_id == dossier.id)
+                            .order_by(SupplementRequest.id)).all()  # type: ignore[arg-type]
+    names: dict[int, str] = {}
+    ids = {r.requested_by_id for r in requests if r.requested_by_id is not None}
+    if ids:
+        names = {u.id: u.full_name for u in session.exec(select(User).where(User.id.in_(ids))).all()}  # type: ignore[union-attr, misc]
+    rows = [supplement_row(r, requested_by=names.get(r.requested_by_id) if r.requested_by_id else None)
+            for r in requests]
+    return dossier_payload(dossier, procedure, agency, supplements=rows)
 
 
 def history_row(dossier: Dossier, event: DossierEvent, *, actor_name: str | None, actor_title: str | None,
                 division_name: str | None) -> dict[str, Any]:
     """One QuaTrinhXuLy row for an event."""
-    try:
-        content = ACTION_LABELS[Action(event.action)]
-    except ValueError:
-        content = {"receive": "Tiếp nhận hồ sơ", "submit": "Nộp hồ sơ trực tuyến"}.get(event.action, event.action)
+    content = event_label(event.action) or event.action
     if event.note:
         content = f"{content}: {event.note}"
     return {

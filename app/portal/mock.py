@@ -68,8 +68,11 @@ DOSSIER_STR_FIELDS = (
     "SoDienThoai", "Email", "TrichYeuHoSo", "DonViXuLy",
 )
 DOSSIER_DATE_FIELDS = (
-    "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi",
+    "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayHenTraMoi", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi",
 )
+# Statuses that only a received dossier can have: they need the receipt and appointment dates.
+# 5 (supplement), 7 (withdrawn) and 8 (stopped) can also happen before reception.
+RECEIVED_STATUSES = (2, 4, 6, 9, 10)
 HISTORY_STR_FIELDS = ("MaHoSo", "NguoiXuLy", "ChucDanh", "PhongBanXuLy", "NoiDungXuLy")
 HISTORY_DATE_FIELDS = ("ThoiDiemXuLy", "NgayBatDau", "NgayKetThucTheoQuyDinh")
 SUPPLEMENT_STR_FIELDS = ("NguoiYeuCauBoSung", "NoiDungBoSung")
@@ -250,8 +253,7 @@ def _validate_dossier(raw: Any, loc: str) -> dict[str, Any]:
         where = f"{loc}.DuocThanhToanTrucTuyen"
         raise _invalid(where, f"Trường DuocThanhToanTrucTuyen ({where}) phải là 0/1 hoặc true/false")
     _date(d, "NgayNopHoSo", loc, required=True)
-    # Once received (any status but "not received"), the portal needs the receipt and appointment dates.
-    received = d["TrangThaiHoSo"] >= 2 and d["TrangThaiHoSo"] != 3
+    received = d["TrangThaiHoSo"] in RECEIVED_STATUSES
     for key in DOSSIER_DATE_FIELDS:
         _date(d, key, loc, required=received and key in ("NgayTiepNhan", "NgayHenTra"))
     if not _is_blank(d.get("DonViXuLy")) and not AGENCY_ID_RE.match(d["DonViXuLy"]):

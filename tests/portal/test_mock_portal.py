@@ -225,6 +225,15 @@ def test_receipt_dates_only_required_once_received(portal: TestClient, portal_se
     new = make_dossier(status=1, NgayTiepNhan=..., NgayHenTra=...)
     refused = make_dossier(CODE2, status=3, NgayTiepNhan=..., NgayHenTra=..., NgayTuChoi="20260315090000")
     assert sync(portal, portal_session, [new, refused]).json()["error_code"] == 0
+    # A supplement asked for at the desk, before reception: no receipt date or appointment yet.
+    waiting = make_dossier("000.00.17.H26-260315-0003", status=5, NgayTiepNhan=..., NgayHenTra=...)
+    assert sync(portal, portal_session, [waiting]).json()["error_code"] == 0
+    for status in (2, 4, 6, 9, 10):
+        r = sync(portal, portal_session, [make_dossier(f"000.00.17.H26-260315-{10 + status:04d}", status=status,
+                                                       NgayHenTra=...)])
+        assert r.status_code == 400 and r.json()["field"] == "data[0].NgayHenTra"
+    r = sync(portal, portal_session, [make_dossier("000.00.17.H26-260315-0099", NgayHenTraMoi="2026-03-30")])
+    assert r.status_code == 400 and r.json()["field"] == "data[0].NgayHenTraMoi"
 
 
 @pytest.mark.parametrize(

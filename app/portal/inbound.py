@@ -1,0 +1,193 @@
+"""Inbound: pull the dossiers citizens submitted online on the portal and create them here.
+
+`pull_submissions` reads the portal's opaque cursor from `SystemState["portal_cursor"]`, asks the
+portal for the next page, turns each submission into `OnlineSubmissionIn` and calls
+`app.workflows.service.submit_online` (idempotent on the portal's id), then saves the new cursor
+in the same transaction as the dossiers it created.
+
+The HTTP call happens before the writing transaction (on SQLite any transaction holds the whole
+database's write lock). The writing transaction takes the advisory lock
+`motcua.portal_pull.apply` (the scheduler job already holds `motcua.portal_pull` around the whole
+call, from another session) and checks that the cursor is still the one the page was asked with,
+so two pullers never apply the same page twice; a lost race just drops the page.
+
+A submission we cannot accept (unknown procedure, procedure not offered online, wrong agency,
+malformed applicant data) is skipped without blocking the others: it is logged without personal
+data and recorded as `SystemState["portal_skip:<portal id>"]` = JSON {portal_id, code, reason,
+MaTTHC, DonViXuLy, at}; `skipped_submissions()` lists them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
+from app.db import transaction, try_advisory_xact_lock
+from app.errors import DomainError
+from app.models import ApplicantType, OnlineLevel, ReturnMethod, SystemState
+from app.portal.client import PortalClient
+from app.portal.sync import open_client
+from app.settings import Settings
+from app.workflows import service
+from app.workflows.schemas import OnlineSubmissionIn
+
+log = logging.getLogger(__name__)
+
+CURSOR_KEY = "portal_cursor"
+SKIP_PREFIX = "portal_skip:"
+LOCK_NAME = "motcua.portal_pull.apply"  # not "motcua.portal_pull": the scheduler job holds that one around this call
+MAX_PAGES = 20  # per call; the scheduler calls again on its next tick
+
+LEVELS = {"toan_trinh": OnlineLevel.full, "mot_phan": OnlineLevel.partial}
+RETURN_METHODS = {0: ReturnMethod.desk, 1: ReturnMethod.postal, 2: ReturnMethod.online}
+_DATE_FORMAT = "%Y%m%d%H%M%S"
+
+
+class SubmissionRejected(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def to_online_submission(raw: dict[str, Any], *, now: datetime, timezone: str) -> OnlineSubmissionIn:
+    """Map one portal submission to our intake schema; `SubmissionRejected` when it cannot be read."""
+    portal_id = raw.get("portal_id")
+    if not isinstance(portal_id, str) or not portal_id.strip():
+        raise SubmissionRejected("missing_portal_id", "Hồ sơ từ Cổng không có mã (portal_id).")
+    submitted_at = now
+    if raw.get("NgayNopHoSo"):
+        try:
+            submitted_at = datetime.strptime(str(raw["NgayNopHoSo"]), _DATE_FORMAT).replace(tzinfo=ZoneInfo(timezone))
+        except ValueError:
+            raise SubmissionRejected("invalid_submission", "Trường NgayNopHoSo sai định dạng yyyyMMddHHmmss.") from None
+    level_code = raw.get("MucDo") or "toan_trinh"
+    level = LEVELS.get(level_code) if isinstance(level_code, str) else None
+    if level is None:
+        raise SubmissionRejected("invalid_submission", "Trường MucDo phải là toan_trinh hoặc mot_phan.")
+    method_code = raw.get("HinhThucNhanKetQua") or 0
+    method = RETURN_METHODS.get(method_code) if isinstance(method_code, int) else None
+    if method is None:
+        raise SubmissionRejected("invalid_submission", "Trường HinhThucNhanKetQua phải là 0, 1 hoặc 2.")
+    papers = raw.get("GiayTo") or []
+    if not isinstance(papers, list):
+        raise SubmissionRejected("invalid_submission", "Trường GiayTo phải là một danh sách.")
+    try:
+        return OnlineSubmissionIn(
+            portal_id=portal_id.strip(), procedure_code=raw.get("MaTTHC"), agency_code=raw.get("DonViXuLy"),
+            applicant={
+                "type": ApplicantType.organization if raw.get("LoaiDoiTuong") == 2 else ApplicantType.individual,
+                "full_name": raw.get("ChuHoSo"), "id_number": raw.get("SoGiayToChuHoSo"),
+                "phone": raw.get("SoDienThoai") or None, "email": raw.get("Email") or None,
+                "address": raw.get("DiaChi") or None,
+            },
+            summary=raw.get("TrichYeuHoSo") or None, submitted_at=submitted_at, online_level=level,
+            return_method=method,
+            documents=[{"name": p.get("TenGiayTo"), "count": p.get("SoLuong", 1)}
+                       for p in papers if isinstance(p, dict)],
+        )
+    except ValidationError as exc:
+        # Field paths only: pydantic's messages quote the offending (personal) values.
+        fields = sorted({".".join(str(part) for part in err["loc"]) for err in exc.errors()})
+        raise SubmissionRejected("invalid_submission", "Dữ liệu không hợp lệ ở trường: " + ", ".join(fields)) from None
+
+
+def _skip_key(portal_id: str) -> str:
+    key = SKIP_PREFIX + portal_id
+    if len(key) <= 64:
+        return key
+    return SKIP_PREFIX + hashlib.sha256(portal_id.encode()).hexdigest()[:64 - len(SKIP_PREFIX)]
+
+
+def _record_skip(session: Session, raw: dict[str, Any], code: str, reason: str, now: datetime) -> None:
+    portal_id = str(raw.get("portal_id") or "?")
+    value = json.dumps({"portal_id": portal_id[:64], "code": code, "reason": reason[:500],
+                        "MaTTHC": str(raw.get("MaTTHC") or "")[:32], "DonViXuLy": str(raw.get("DonViXuLy") or "")[:64],
+                        "at": now.isoformat()}, ensure_ascii=False)
+    key = _skip_key(portal_id)
+    row = session.get(SystemState, key)
+    if row is None:
+        session.add(SystemState(key=key, value=value[:1000], updated_at=now))
+    else:
+        row.value, row.updated_at = value[:1000], now
+        session.add(row)
+    log.warning("portal submission skipped", extra={"fields": {"portal_id": portal_id[:64], "code": code}})
+
+
+def skipped_submissions(session: Session) -> list[dict[str, Any]]:
+    """The portal submissions that were skipped, most recent first."""
+    rows = session.exec(select(SystemState).where(SystemState.key.startswith(SKIP_PREFIX, autoescape=True))  # type: ignore[attr-defined]
+                        .order_by(SystemState.updated_at.desc())).all()  # type: ignore[attr-defined]
+    return [json.loads(row.value) for row in rows]
+
+
+def read_cursor(session: Session) -> str | None:
+    row = session.get(SystemState, CURSOR_KEY)
+    return row.value if row else None
+
+
+def _save_cursor(session: Session, cursor: str | None, now: datetime) -> None:
+    if cursor is None:
+        return
+    row = session.get(SystemState, CURSOR_KEY)
+    if row is None:
+        session.add(SystemState(key=CURSOR_KEY, value=cursor, updated_at=now))
+    else:
+        row.value, row.updated_at = cursor, now
+        session.add(row)
+
+
+def _apply_page(session: Session, items: list[dict[str, Any]], settings: Settings, now: datetime) -> int:
+    ctx = service.Context(None, now, settings)
+    created = 0
+    for raw in items:
+        if not isinstance(raw, dict):
+            log.warning("portal submission skipped: not an object")
+            continue
+        try:
+            with session.begin_nested():  # one bad submission never undoes the others
+                data = to_online_submission(raw, now=now, timezone=settings.timezone)
+                _, secret = service.submit_online(session, data, ctx)
+        except SubmissionRejected as exc:
+            _record_skip(session, raw, exc.code, exc.reason, now)
+            continue
+        except DomainError as exc:
+            _record_skip(session, raw, exc.code, exc.message, now)
+            continue
+        if secret is not None:
+            created += 1
+    return created
+
+
+def pull_submissions(sessionmaker: sessionmaker[Session], settings: Settings, now: datetime,
+                     client: PortalClient | None = None, *, max_pages: int = MAX_PAGES) -> int:
+    """Pull new online submissions from the portal; returns how many dossiers were created."""
+    created = 0
+    with open_client(settings, client) as portal:
+        for _ in range(max_pages):
+            with sessionmaker() as session:
+                cursor = read_cursor(session)
+                session.rollback()
+            items, next_cursor = portal.pull_submissions(cursor, limit=settings.portal_pull_batch)
+            with transaction(sessionmaker) as session:
+                if not try_advisory_xact_lock(session, LOCK_NAME):
+                    log.info("portal pull: another scheduler holds the lock")
+                    return created
+                if read_cursor(session) != cursor:
+                    log.info("portal pull: cursor moved meanwhile; page dropped")
+                    return created
+                created += _apply_page(session, items, settings, now)
+                _save_cursor(session, next_cursor, now)
+            if not items or next_cursor == cursor:
+                break
+    if created:
+        log.info("portal pull: dossiers created", extra={"fields": {"created": created}})
+    return created
