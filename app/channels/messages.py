@@ -44,3 +44,44 @@ def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | No
     if kind == "stopped":
         return ("Dừng giải quyết hồ sơ " + code, f"Hồ sơ {code} ({name}) đã dừng giải quyết. Lý do: {extra or ''}.")
     raise ValueError(f"unknown notification kind {kind}")
+
+
+# --- to officials: deadline alerts and the leaders' daily digest ------------------------------
+
+ALERT_LABELS: dict[str, str] = {
+    "step_due_soon": "Bước xử lý sắp đến hạn",
+    "step_overdue": "Bước xử lý quá hạn",
+    "due_soon": "Hồ sơ sắp đến hạn trả kết quả",
+    "overdue": "Hồ sơ quá hạn trả kết quả",
+    "apology_missing": "Hồ sơ quá hạn chưa có văn bản xin lỗi",
+}
+
+
+def alert_text(kind: str, *, code: str, procedure_name: str, deadline: datetime, step_name: str | None = None,
+               is_new_appointment: bool = False) -> str:
+    """The in-app alert line for a deadline threshold (no applicant data: officials open the dossier)."""
+    appointment = "ngày hẹn trả mới" if is_new_appointment else "ngày hẹn trả kết quả"
+    if kind == "step_due_soon":
+        text = f"Hồ sơ {code}: bước “{step_name or ''}” sắp đến hạn ({_when(deadline)})."
+    elif kind == "step_overdue":
+        text = f"Hồ sơ {code}: bước “{step_name or ''}” đã quá hạn ({_when(deadline)})."
+    elif kind == "due_soon":
+        text = (f"Hồ sơ {code} ({procedure_name}) sắp đến {appointment} ({_when(deadline)}). "
+                "Cần hoàn thành, hoặc lập văn bản xin lỗi và hẹn lại ngày trả kết quả (mẫu 04).")
+    elif kind == "overdue":
+        text = f"Hồ sơ {code} ({procedure_name}) đã quá {appointment} ({_when(deadline)})."
+    elif kind == "apology_missing":
+        text = (f"Hồ sơ {code} ({procedure_name}) đã quá hạn trả kết quả nhưng chưa ban hành văn bản xin lỗi "
+                "và hẹn lại ngày trả kết quả (mẫu 04).")
+    else:
+        raise ValueError(f"unknown alert kind {kind}")
+    return text[:1000]
+
+
+def digest(*, agency_name: str, day: datetime, overdue: int, due_soon: int, apology_drafts: int) -> tuple[str, str]:
+    """(subject, text) of a leader's daily summary."""
+    when = day.astimezone(VN).strftime("%d/%m/%Y")
+    return (f"Tổng hợp hồ sơ ngày {when}",
+            f"{agency_name}: {overdue} hồ sơ quá hạn, {due_soon} hồ sơ sắp đến hạn đang giải quyết; "
+            f"{apology_drafts} văn bản xin lỗi, hẹn lại (mẫu 04) đang chờ ban hành. "
+            "Xem chi tiết tại mục Cảnh báo của hệ thống Một cửa.")
