@@ -1,0 +1,99 @@
+"""Citizen-facing routes, no login: the lookup API and the `/tra-cuu` page (with its assets).
+
+The secret travels in the request body only: a query string naming it is refused, the page never
+puts it in a URL or echoes it back, and every answer is `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from app.api.deps import ClockDep, SettingsDep
+from app.errors import NotFound, RateLimited
+from app.web import citizen, ratelimit
+from app.web.citizen import LookupFailed, LookupIn, PublicDossierOut, SecretInUrl
+
+router = APIRouter(tags=["tra cứu công khai"])
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+}
+
+
+def get_sessionmaker(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessionmaker
+
+
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_sessionmaker)]
+
+
+def _client(request: Request, settings) -> str:  # noqa: ANN001
+    return ratelimit.client_address(request.client.host if request.client else None,
+                                    request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+
+
+def _refuse_secret_in_url(request: Request) -> None:
+    if any(name.lower() in SecretInUrl.NAMES for name in request.query_params):
+        raise SecretInUrl()
+
+
+@router.post("/api/v1/public/lookup", response_model=PublicDossierOut,
+             summary="Tra cứu tình trạng hồ sơ bằng mã hồ sơ và mã tra cứu (không cần đăng nhập)",
+             responses={404: {"description": "Sai mã hồ sơ hoặc mã tra cứu (cùng một câu trả lời)"},
+                        429: {"description": "Tra cứu quá nhiều lần; xem header Retry-After"}})
+def lookup(data: LookupIn, request: Request, response: Response, factory: SessionFactoryDep, clock: ClockDep,
+           settings: SettingsDep) -> PublicDossierOut:
+    _refuse_secret_in_url(request)
+    response.headers["Cache-Control"] = "no-store"
+    return citizen.lookup(factory, code=data.code, secret=data.secret, client=_client(request, settings),
+                          now=clock.now(), settings=settings)
+
+
+@router.get("/tra-cuu", response_class=HTMLResponse, include_in_schema=False)
+def lookup_page(request: Request) -> HTMLResponse:
+    # A receipt's QR code may carry the dossier code; the secret is never read from the URL.
+    code = request.query_params.get("code", "")[:64]
+    return HTMLResponse(citizen.render_page(code=code), headers=PAGE_HEADERS)
+
+
+@router.post("/tra-cuu", response_class=HTMLResponse, include_in_schema=False)
+def lookup_page_submit(request: Request, factory: SessionFactoryDep, clock: ClockDep, settings: SettingsDep,
+                       code: Annotated[str, Form(max_length=200)] = "",
+                       secret: Annotated[str, Form(max_length=200)] = "") -> HTMLResponse:
+    """The same lookup for browsers without JavaScript: the form posts here, the page comes back."""
+    try:
+        _refuse_secret_in_url(request)
+    except SecretInUrl as exc:
+        return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=400, headers=PAGE_HEADERS)
+    errors = citizen.validate_form(code, secret)
+    if errors:
+        return HTMLResponse(citizen.render_page(code=code, field_errors=errors,
+                                                error="Vui lòng kiểm tra các ô được đánh dấu."),
+                            status_code=422, headers=PAGE_HEADERS)
+    try:
+        result = citizen.lookup(factory, code=code, secret=secret, client=_client(request, settings),
+                                now=clock.now(), settings=settings)
+    except LookupFailed as exc:
+        return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=404, headers=PAGE_HEADERS)
+    except RateLimited as exc:
+        return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=429,
+                            headers={**PAGE_HEADERS, **(exc.headers or {})})
+    return HTMLResponse(citizen.render_page(code=result.code, result=result), headers=PAGE_HEADERS)
+
+
+@router.get("/tra-cuu/static/{name}", include_in_schema=False)
+def static_asset(name: Annotated[str, Path(max_length=32)]) -> FileResponse:
+    media_type = citizen.STATIC_FILES.get(name)
+    if media_type is None:
+        raise NotFound(code="asset_not_found")
+    return FileResponse(citizen.STATIC_DIR / name, media_type=media_type,
+                        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,434 @@
+"""The citizen's view of a dossier (tra cứu hồ sơ): what a person holding the receipt may see.
+
+`lookup()` is the whole public lookup: rate limits (their own short transactions, so a rejected
+or failed lookup still counts), the secret check (a dummy secret is verified when the code is
+unknown, so both failures cost the same and answer the same 404), and the public view. It takes
+a sessionmaker rather than a session because it needs several independent transactions.
+
+The view shows status, dates, the public timeline, apologies, collection and postal tracking;
+never staff names, internal notes, id numbers, phones, e-mails or addresses of the applicant.
+Only the supplement items and the reason of a refusal or a stop are copied from events, because
+the citizen must act on them. Rendering of the page (Jinja2) is here too; no FastAPI import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
+from app.db import transaction
+from app.errors import DomainError, NotFound, RateLimited
+from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,
+                        ReturnMethod, Shipment, SupplementRequest)
+from app.settings import Settings
+from app.sla.calendar import parse_working_hours
+from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
+from app.web import ratelimit
+from app.workflows import codes
+from app.workflows.service import progress_of
+from app.workflows.transitions import STATUS_LABELS, Action, event_label
+
+log = logging.getLogger("motcua.public")
+S = DossierStatus
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+STATIC_FILES = {"citizen.css": "text/css; charset=utf-8", "citizen.js": "text/javascript; charset=utf-8"}
+
+LOOKUP_FAILED_MESSAGE = ("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu đã nhập. Vui lòng kiểm tra lại "
+                         "hai mã in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả.")
+
+# Verified when the code is unknown, so an unknown code costs the same as a wrong secret.
+_DUMMY_SECRET_HASH = codes.hash_secret("ZZZZ-ZZZZ")
+
+
+class LookupFailed(NotFound):
+    code = "lookup_failed"
+    message = LOOKUP_FAILED_MESSAGE
+
+
+class SecretInUrl(DomainError):
+    status_code = 400
+    code = "secret_in_url"
+    message = "Không gửi mã tra cứu trên địa chỉ (URL); vui lòng nhập mã vào biểu mẫu tra cứu."
+
+    NAMES = frozenset({"secret", "lookup_secret", "ma_tra_cuu"})
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+class LookupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=64, description="Mã hồ sơ, ví dụ 000.00.17.H26-261123-0001")
+    secret: str = Field(min_length=1, max_length=32, description="Mã tra cứu in trên giấy hẹn, ví dụ K7QM-4XPT")
+
+
+class TimelineItem(BaseModel):
+    at: datetime
+    date_text: str = Field(description="Ngày (giờ Việt Nam), dd/mm/yyyy")
+    action: str
+    label: str
+    reason: str | None = Field(default=None, description="Lý do từ chối tiếp nhận / dừng xử lý")
+    items: list[str] = Field(default_factory=list, description="Giấy tờ cần bổ sung")
+
+
+class ApologyOut(BaseModel):
+    issued_at: datetime
+    issued_text: str
+    reason: str | None
+    original_due_at: datetime
+    original_due_text: str
+    new_due_at: datetime | None
+    new_due_text: str | None
+    signer_title: str | None
+
+
+class CollectionOut(BaseModel):
+    method: str
+    method_label: str
+    how: str
+    place_name: str
+    address: str | None
+    phone: str | None
+    office_hours: str
+    bring: str | None
+
+
+class ShipmentOut(BaseModel):
+    direction: str
+    direction_label: str
+    carrier: str
+    tracking_number: str
+    status: str
+    status_label: str
+    handed_over_text: str | None
+    delivered_text: str | None
+
+
+class PublicDossierOut(BaseModel):
+    code: str
+    status: str
+    status_label: str
+    status_text: str = Field(description="Tình trạng hồ sơ bằng lời cho người dân")
+    procedure_code: str
+    procedure_name: str
+    agency_name: str
+    applicant_name: str = Field(description="Họ tên người nộp, đã che một phần")
+    channel: str
+    channel_label: str
+    submitted_at: datetime | None
+    received_at: datetime | None
+    received_text: str | None
+    due_at: datetime | None = Field(description="Ngày hẹn trả kết quả ban đầu")
+    due_text: str | None
+    new_due_at: datetime | None = Field(description="Ngày hẹn lại theo văn bản xin lỗi")
+    new_due_text: str | None
+    appointment_date: str | None = Field(description="Ngày hẹn đang có hiệu lực, dd/mm/yyyy")
+    appointment_detail: str | None = Field(description="Thứ và giờ của ngày hẹn đang có hiệu lực")
+    progress: str | None
+    progress_label: str | None
+    outcome: str | None
+    outcome_label: str | None
+    resolved_text: str | None
+    returned_text: str | None
+    pending_supplement_items: list[str]
+    closing_reason: str | None = Field(description="Lý do từ chối tiếp nhận / dừng xử lý")
+    timeline: list[TimelineItem]
+    apologies: list[ApologyOut]
+    collection: CollectionOut
+    shipments: list[ShipmentOut]
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+CHANNEL_LABELS = {"direct": "Nộp trực tiếp", "online": "Nộp trực tuyến", "postal": "Nộp qua bưu chính công ích"}
+RETURN_LABELS = {
+    ReturnMethod.desk: "Nhận trực tiếp tại Bộ phận Một cửa",
+    ReturnMethod.postal: "Nhận qua dịch vụ bưu chính công ích",
+    ReturnMethod.online: "Nhận trực tuyến trên Cổng Dịch vụ công",
+}
+SHIPMENT_DIRECTIONS = {"inbound": "Hồ sơ gửi đến cơ quan qua bưu điện",
+                       "outbound": "Kết quả gửi đến ông/bà qua bưu điện"}
+SHIPMENT_STATUSES = {
+    "created": "Đã tạo bưu gửi", "handed_over": "Đã giao cho bưu điện", "in_transit": "Đang vận chuyển",
+    "delivered": "Đã phát thành công", "failed": "Phát không thành công", "returned": "Đã chuyển hoàn",
+}
+
+
+def _local(dt: datetime, tz: ZoneInfo) -> datetime:
+    return dt.astimezone(tz)
+
+
+def date_text(dt: datetime | None, tz: ZoneInfo) -> str | None:
+    return f"{_local(dt, tz):%d/%m/%Y}" if dt else None
+
+
+def datetime_text(dt: datetime | None, tz: ZoneInfo) -> str | None:
+    return f"{_local(dt, tz):%H:%M} ngày {_local(dt, tz):%d/%m/%Y}" if dt else None
+
+
+def mask_name(name: str) -> str:
+    """Keep the family name, then only the first letter of every other word: "Nguyễn V** A*"."""
+    words = name.split()
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0][0] + "*" * (len(words[0]) - 1)
+    return " ".join([words[0], *(w[0] + "*" * (len(w) - 1) for w in words[1:])])
+
+
+def normalize_code(code: str) -> str:
+    return "".join(code.split()).upper()
+
+
+def office_hours_text(spec: str) -> str:
+    try:
+        periods = parse_working_hours(spec)
+    except ValueError:
+        periods = parse_working_hours("07:30-11:30,13:00-17:00")
+    hours = " và ".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in periods)
+    return f"Từ Thứ Hai đến Thứ Sáu, {hours} (trừ ngày nghỉ lễ, Tết)"
+
+
+def wait_text(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} giây"
+    return f"{(seconds + 59) // 60} phút"
+
+
+# --- the view --------------------------------------------------------------------------------
+
+def _timeline(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[TimelineItem]:
+    rows = session.exec(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id)
+                        .order_by(DossierEvent.seq)).all()  # type: ignore[arg-type]
+    items = []
+    for event in rows:
+        data = event.data or {}
+        action, reason, supplement = event.action, None, []
+        if action == "receive" and data.get("decision") == "refuse":
+            action, reason = Action.refuse.value, event.note
+        elif action == "receive" and data.get("decision") == "request_supplement":
+            action, supplement = Action.request_supplement.value, list(data.get("items") or [])
+        elif action == Action.request_supplement:
+            supplement = list(data.get("items") or [])
+        elif action in (Action.refuse, Action.stop):
+            reason = event.note
+        label = event_label(action)
+        if label is None or action == "import":
+            continue  # an internal event with no public meaning
+        items.append(TimelineItem(at=event.at, date_text=date_text(event.at, tz) or "", action=action, label=label,
+                                  reason=reason, items=[str(i) for i in supplement]))
+    return items
+
+
+def _apologies(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[ApologyOut]:
+    rows = session.exec(select(Apology).where(Apology.dossier_id == dossier.id, Apology.status == "issued")
+                        .order_by(Apology.issued_at)).all()  # type: ignore[arg-type]
+    out = []
+    for a in rows:
+        issued = a.issued_at or a.drafted_at
+        out.append(ApologyOut(issued_at=issued, issued_text=date_text(issued, tz) or "", reason=a.reason,
+                              original_due_at=a.original_due_at,
+                              original_due_text=datetime_text(a.original_due_at, tz) or "", new_due_at=a.new_due_at,
+                              new_due_text=datetime_text(a.new_due_at, tz), signer_title=a.signer_title))
+    return out
+
+
+def _shipments(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[ShipmentOut]:
+    rows = session.exec(select(Shipment).where(Shipment.dossier_id == dossier.id)
+                        .order_by(Shipment.id)).all()  # type: ignore[arg-type]
+    return [ShipmentOut(direction=s.direction, direction_label=SHIPMENT_DIRECTIONS.get(s.direction, s.direction),
+                        carrier=s.carrier, tracking_number=s.tracking_number, status=s.status,
+                        status_label=SHIPMENT_STATUSES.get(s.status, s.status),
+                        handed_over_text=datetime_text(s.handed_over_at, tz),
+                        delivered_text=datetime_text(s.delivered_at, tz))
+            for s in rows]
+
+
+def _collection(dossier: Dossier, place: Agency, settings: Settings) -> CollectionOut:
+    method = ReturnMethod(dossier.return_method)
+    hours = office_hours_text(place.working_hours or settings.working_hours)
+    if method == ReturnMethod.postal:
+        how = ("Kết quả được gửi qua dịch vụ bưu chính công ích đến địa chỉ ông/bà đã đăng ký; "
+               "phí chuyển phát theo quy định của bưu điện.")
+        bring = None
+    elif method == ReturnMethod.online:
+        how = "Kết quả điện tử được trả trên Cổng Dịch vụ công, trong tài khoản ông/bà đã dùng để nộp hồ sơ."
+        bring = None
+    else:
+        how = f"Ông/bà đến nhận kết quả tại Bộ phận Một cửa của {place.name}."
+        bring = ("Giấy tiếp nhận hồ sơ và hẹn trả kết quả, giấy tờ tùy thân (căn cước); nếu nhận thay cần có "
+                 "giấy ủy quyền.")
+    return CollectionOut(method=method.value, method_label=RETURN_LABELS[method], how=how, place_name=place.name,
+                         address=place.address, phone=place.phone, office_hours=hours, bring=bring)
+
+
+def _status_text(dossier: Dossier, procedure: Procedure, handler_name: str, place: Agency, tz: ZoneInfo) -> str:
+    status = S(dossier.status)
+    if status == S.submitted:
+        return "Hồ sơ đã được nộp trực tuyến và đang chờ Bộ phận Một cửa kiểm tra, tiếp nhận."
+    if status == S.received:
+        return f"Hồ sơ đã được tiếp nhận đầy đủ và đang được chuyển đến {handler_name} để xử lý."
+    if status == S.processing:
+        return f"Hồ sơ đang được xử lý tại {handler_name}."
+    if status == S.awaiting_supplement:
+        if dossier.clock_state == ClockState.paused and procedure.supplement_rule == "pause":
+            clock = "Thời hạn giải quyết tạm dừng cho đến khi nhận đủ giấy tờ bổ sung."
+        else:
+            clock = "Thời hạn giải quyết được tính lại từ ngày nhận đủ giấy tờ bổ sung."
+        return f"Hồ sơ cần bổ sung, hoàn thiện giấy tờ. Vui lòng nộp bổ sung các giấy tờ được liệt kê. {clock}"
+    if status == S.awaiting_payment:
+        return ("Hồ sơ đang chờ ông/bà thực hiện nghĩa vụ tài chính (nộp phí, lệ phí). "
+                "Thời hạn giải quyết tạm dừng trong thời gian chờ.")
+    if status == S.refused:
+        return "Hồ sơ không được tiếp nhận giải quyết. Lý do được ghi bên dưới."
+    if status == S.withdrawn:
+        return "Hồ sơ đã được rút theo đề nghị của người nộp; cơ quan không tiếp tục giải quyết."
+    if status == S.stopped:
+        return "Cơ quan đã dừng giải quyết hồ sơ. Lý do được ghi bên dưới."
+    if status == S.resolved:
+        method = ReturnMethod(dossier.return_method)
+        if method == ReturnMethod.postal:
+            return "Hồ sơ đã có kết quả; kết quả sẽ được gửi đến ông/bà qua dịch vụ bưu chính công ích."
+        if method == ReturnMethod.online:
+            return "Hồ sơ đã có kết quả; kết quả được trả trực tuyến trên Cổng Dịch vụ công."
+        return f"Hồ sơ đã có kết quả. Mời ông/bà đến nhận kết quả tại Bộ phận Một cửa của {place.name}."
+    via = {"postal": " qua dịch vụ bưu chính công ích", "online": " trực tuyến", "desk": " tại Bộ phận Một cửa"}
+    when = f" ngày {date_text(dossier.returned_at, tz)}" if dossier.returned_at else ""
+    return f"Kết quả đã được trả{via.get(dossier.returned_via or '', '')}{when}."
+
+
+def present(session: Session, dossier: Dossier, *, now: datetime, settings: Settings) -> PublicDossierOut:
+    tz = ZoneInfo(settings.timezone)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    agency = session.get(Agency, dossier.agency_id)
+    place = session.get(Agency, dossier.receiving_agency_id) or agency
+    assert procedure is not None and agency is not None and place is not None
+    division = session.get(Agency, dossier.assigned_division_id) if dossier.assigned_division_id else None
+    handler_name = division.name if division else agency.name
+    status = S(dossier.status)
+    progress = progress_of(dossier, now)
+    effective = dossier.new_due_at or dossier.due_at
+    pending = []
+    if status == S.awaiting_supplement:
+        open_request = select(SupplementRequest).where(
+            SupplementRequest.dossier_id == dossier.id,
+            SupplementRequest.received_at.is_(None))  # type: ignore[union-attr]
+        request = session.exec(open_request.order_by(SupplementRequest.id.desc())).first()  # type: ignore[union-attr]
+        pending = [str(i) for i in request.items] if request else []
+    return PublicDossierOut(
+        code=dossier.code, status=status.value, status_label=STATUS_LABELS[status],
+        status_text=_status_text(dossier, procedure, handler_name, place, tz), procedure_code=procedure.code,
+        procedure_name=procedure.name, agency_name=agency.name, applicant_name=mask_name(dossier.applicant_name),
+        channel=dossier.channel, channel_label=CHANNEL_LABELS.get(dossier.channel, dossier.channel),
+        submitted_at=dossier.submitted_at, received_at=dossier.received_at,
+        received_text=datetime_text(dossier.received_at, tz), due_at=dossier.due_at,
+        due_text=datetime_text(dossier.due_at, tz), new_due_at=dossier.new_due_at,
+        new_due_text=datetime_text(dossier.new_due_at, tz), appointment_date=date_text(effective, tz),
+        appointment_detail=(f"{WEEKDAYS[_local(effective, tz).weekday()]}, lúc {_local(effective, tz):%H:%M}"
+                            if effective else None),
+        progress=progress, progress_label=PROGRESS_LABELS.get(progress) if progress else None,
+        outcome=dossier.outcome, outcome_label=OUTCOME_LABELS.get(dossier.outcome) if dossier.outcome else None,
+        resolved_text=date_text(dossier.resolved_at, tz), returned_text=date_text(dossier.returned_at, tz),
+        pending_supplement_items=pending,
+        closing_reason=dossier.closing_reason if status in (S.refused, S.stopped) else None,
+        timeline=_timeline(session, dossier, tz), apologies=_apologies(session, dossier, tz),
+        collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz))
+
+
+def find(session: Session, *, code: str, secret: str, now: datetime, settings: Settings) -> PublicDossierOut | None:
+    """The public view when `secret` opens dossier `code`; None otherwise (same cost either way)."""
+    dossier = session.exec(select(Dossier).where(Dossier.code == normalize_code(code))).first()
+    opened = codes.verify_secret(secret, dossier.lookup_secret_hash if dossier else _DUMMY_SECRET_HASH)
+    if dossier is None or not opened:
+        return None
+    return present(session, dossier, now=now, settings=settings)
+
+
+def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: str, now: datetime,
+           settings: Settings) -> PublicDossierOut:
+    """Rate-limited lookup: `RateLimited` (429, Retry-After) or `LookupFailed` (404) or the view."""
+    code = normalize_code(code)
+    client_hash = ratelimit.fingerprint("addr", client, settings)
+    code_hash = ratelimit.fingerprint("code", code, settings)
+    with transaction(factory) as session:
+        blocked = ratelimit.hit(session, f"lookup:addr:{client_hash}", limit=settings.lookup_rate_per_minute,
+                                window_seconds=ratelimit.MINUTE, now=now)
+        scope = "address"
+        if not blocked.exceeded:
+            blocked = ratelimit.hit(session, f"lookup:code:{code_hash}", limit=settings.lookup_rate_per_code_per_hour,
+                                    window_seconds=ratelimit.HOUR, now=now)
+            scope = "code"
+    if blocked.exceeded:
+        log.warning("public lookup rate limited", extra={"fields": {
+            "client": client_hash, "scope": scope, "count": blocked.count, "retry_after": blocked.retry_after}})
+        raise RateLimited(f"Ông/bà đã tra cứu quá nhiều lần. Vui lòng thử lại sau {wait_text(blocked.retry_after)}.",
+                          detail={"retry_after": blocked.retry_after, "scope": scope},
+                          headers={"Retry-After": str(blocked.retry_after)})
+    with transaction(factory) as session:
+        view = find(session, code=code, secret=secret, now=now, settings=settings)
+    if view is None:
+        with transaction(factory) as session:
+            failures = ratelimit.hit(session, f"lookup:fail:{code_hash}", limit=settings.lookup_rate_per_code_per_hour,
+                                     window_seconds=ratelimit.HOUR, now=now)
+        log.warning("public lookup failed", extra={"fields": {
+            "client": client_hash, "code_hash": code_hash, "failures_for_code_this_hour": failures.count}})
+        raise LookupFailed()
+    return view
+
+
+def failed_attempts(session: Session, code: str, *, now: datetime, settings: Settings) -> int:
+    """Failed lookups of `code` in the current hour (for monitoring and tests)."""
+    key = f"lookup:fail:{ratelimit.fingerprint('code', normalize_code(code), settings)}"
+    return ratelimit.peek(session, key, window_seconds=ratelimit.HOUR, now=now)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+@lru_cache
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(WEB_DIR / "templates")),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+@lru_cache
+def asset_version(name: str) -> str:
+    """Content hash of a static file, appended to its URL so browsers refetch after a deploy."""
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+def render_page(*, result: PublicDossierOut | None = None, error: str | None = None,
+                field_errors: dict[str, str] | None = None, code: str = "", api_url: str = "/api/v1/public/lookup",
+                static_url: str = "/tra-cuu/static") -> str:
+    context: dict[str, Any] = {
+        "result": result, "error": error, "field_errors": field_errors or {}, "code": code,
+        "api_url": api_url, "css_url": f"{static_url}/citizen.css?v={asset_version('citizen.css')}",
+        "js_url": f"{static_url}/citizen.js?v={asset_version('citizen.js')}",
+    }
+    return _environment().get_template("citizen/lookup.html").render(**context)
+
+
+def validate_form(code: str, secret: str) -> dict[str, str]:
+    """Field errors of the no-JavaScript form, keyed by field name (empty when valid)."""
+    errors = {}
+    if not code.strip():
+        errors["code"] = "Vui lòng nhập mã hồ sơ."
+    elif len(code.strip()) > 64:
+        errors["code"] = "Mã hồ sơ quá dài; vui lòng kiểm tra lại."
+    if not secret.strip():
+        errors["secret"] = "Vui lòng nhập mã tra cứu."
+    elif len(secret.strip()) > 32:
+        errors["secret"] = "Mã tra cứu quá dài; vui lòng kiểm tra lại."
+    return errors

@@ -1,0 +1,146 @@
+"""Fixed-window request counters shared by every API worker (the `rate_counters` table).
+
+Each hit is one atomic upsert, `INSERT ... ON CONFLICT (key, window_start) DO UPDATE SET
+count = count + 1 RETURNING count`, on SQLite and PostgreSQL alike, so concurrent workers never
+lose a count. Callers run hits in their own short transaction (not the request's), so a request
+that is then rejected has still been counted.
+
+Counter keys never hold personal data: client addresses and the dossier codes people type are
+replaced by a keyed hash (`fingerprint`).
+
+Expired windows are deleted opportunistically: whenever a hit opens a new window (count == 1),
+at most `PURGE_BATCH` rows older than the longest window are removed in the same transaction.
+`purge_rate_counters(session, now)` does the same without the bound, for a scheduler job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from app.models import RateCounter
+from app.settings import Settings
+
+MINUTE = 60
+HOUR = 3600
+LONGEST_WINDOW = HOUR  # rows whose window ended before now - LONGEST_WINDOW are of no use
+PURGE_BATCH = 200
+
+_table = RateCounter.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Hit:
+    key: str
+    count: int
+    limit: int
+    window_start: datetime
+    window_seconds: int
+    now: datetime
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until this window ends (at least 1): the `Retry-After` header."""
+        end = self.window_start + timedelta(seconds=self.window_seconds)
+        return max(1, math.ceil((end - self.now).total_seconds()))
+
+
+def window_start(now: datetime, seconds: int) -> datetime:
+    """Start of the fixed window of `seconds` containing `now` (aligned on the Unix epoch)."""
+    if now.tzinfo is None:
+        raise ValueError("naive datetime given to the rate limiter")
+    stamp = int(now.timestamp())
+    return datetime.fromtimestamp(stamp - stamp % seconds, UTC)
+
+
+def hit(session: Session, key: str, *, limit: int, window_seconds: int, now: datetime) -> Hit:
+    """Count one request against `key` in the current window and return the new count."""
+    start = window_start(now, window_seconds)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (insert(_table).values(key=key, window_start=start, count=1)
+                 .on_conflict_do_update(index_elements=["key", "window_start"],
+                                        set_={"count": _table.c.count + 1})
+                 .returning(_table.c.count))
+    count = int(session.execute(statement).scalar_one())
+    if count == 1:
+        purge_rate_counters(session, now, limit=PURGE_BATCH)
+    return Hit(key=key, count=count, limit=limit, window_start=start, window_seconds=window_seconds, now=now)
+
+
+def peek(session: Session, key: str, *, window_seconds: int, now: datetime) -> int:
+    """Current count of `key` in the current window (0 when none), without counting."""
+    row = session.execute(select(_table.c.count).where(
+        _table.c.key == key, _table.c.window_start == window_start(now, window_seconds))).scalar()
+    return int(row or 0)
+
+
+def purge_rate_counters(session: Session, now: datetime, *, limit: int | None = None) -> int:
+    """Delete counters whose window ended more than an hour before `now`; returns how many.
+
+    Uses the `window_start` index. With `limit`, deletes at most that many (oldest first); on
+    PostgreSQL rows another purger is deleting are skipped rather than waited for.
+    """
+    cutoff = window_start(now, LONGEST_WINDOW) - timedelta(seconds=LONGEST_WINDOW)
+    expired = select(_table.c.key, _table.c.window_start).where(_table.c.window_start < cutoff)
+    if limit is not None:
+        expired = expired.order_by(_table.c.window_start).limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            expired = expired.with_for_update(skip_locked=True)
+    statement = delete(_table).where(tuple_(_table.c.key, _table.c.window_start).in_(expired))
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- who is asking ---------------------------------------------------------------------------
+
+def fingerprint(kind: str, value: str, settings: Settings) -> str:
+    """Keyed hash of an address or a typed dossier code: stable per deployment, not reversible
+    without the server secret. Used in counter keys and in logs instead of the value itself."""
+    key = b"motcua-ratelimit:" + settings.jwt_secret.get_secret_value().encode()
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+
+def _is_trusted(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: list[str]) -> str:
+    """The client's address: the TCP peer, unless the peer is a trusted proxy.
+
+    Behind trusted proxies, `X-Forwarded-For` is read right to left and the first address that is
+    not itself a trusted proxy is the client (the left-most entries are whatever the client sent,
+    so they are never believed). Garbage in the header falls back to the last good hop.
+    """
+    address = peer or "unknown"
+    networks = _networks(trusted_proxies)
+    if not forwarded_for or not networks or not _is_trusted(address, networks):
+        return address
+    for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break
+        address = hop
+        if not _is_trusted(hop, networks):
+            break
+    return address

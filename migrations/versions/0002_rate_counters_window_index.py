@@ -1,0 +1,25 @@
+"""index rate_counters.window_start so expired lookup windows are purged by range
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23 20:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = '0002'
+down_revision: str | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('rate_counters', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rate_counters_window_start'), ['window_start'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('rate_counters', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rate_counters_window_start'))
