@@ -1,0 +1,517 @@
+"""History import: past dossiers from an older one-stop system (CSV or JSON), and the stored
+working time of resolved dossiers that the reports average.
+
+Every row is validated first (reasons in Vietnamese, by row number); the valid rows then go in
+by batches, each batch atomic (a savepoint, committed by the caller's `commit` callback). A code
+already in the database is skipped and reported, so running the same file twice creates nothing
+new. Imported dossiers look like native ones to the reports: same columns, `outcome` from
+`classify_outcome`, an issued `Apology` row, one `import` event. Logs carry counts only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.errors import Invalid
+from app.models import (Agency, Apology, Channel, ClockPause, ClockState, Dossier, DossierEvent, DossierSequence,
+                        DossierStatus, OnlineLevel, Procedure, ReturnMethod, SupplementRequest)
+from app.settings import Settings
+from app.sla import service as sla
+from app.sla.calendar import WorkingCalendar
+from app.sla.deadlines import classify_outcome, due_soon_at, limit_minutes
+
+log = logging.getLogger("motcua.import")
+
+COLUMNS = ("code", "procedure_code", "agency_code", "channel", "online_level", "applicant_name",
+           "applicant_id_number", "applicant_phone", "return_method", "status", "received_at", "due_at",
+           "resolved_at", "returned_at", "refused_at", "withdrawn_at", "apology_issued_at", "new_due_at")
+OPTIONAL_COLUMNS = ("stopped_at",)  # the usual header has no column for "stopped"; accepted when present
+TIMESTAMPS = ("received_at", "due_at", "resolved_at", "returned_at", "refused_at", "withdrawn_at", "stopped_at",
+              "apology_issued_at", "new_due_at")
+PAST_ONLY = ("received_at", "resolved_at", "returned_at", "refused_at", "withdrawn_at", "stopped_at",
+             "apology_issued_at")
+S = DossierStatus
+OPEN = {S.received, S.processing, S.awaiting_supplement, S.awaiting_payment}
+CLOSING_FIELD = {S.refused: "refused_at", S.withdrawn: "withdrawn_at", S.stopped: "stopped_at"}
+IMPORTABLE = OPEN | {S.resolved, S.returned} | set(CLOSING_FIELD)
+MAX_ROWS = 200_000
+MIN_YEAR, MAX_YEAR = 1990, 2100  # outside: a typing error (and no datetime overflow when converting to UTC)
+BATCH_SIZE = 500
+IMPORT_NOTE = "Nhập từ hệ thống một cửa cũ"
+_CODE = re.compile(r"^[0-9A-Za-z.\-_/]{1,64}$")
+
+
+@dataclass
+class RowError:
+    row: int  # line of the CSV file (header = line 1), or position in the JSON list (from 1)
+    code: str | None
+    errors: list[str]
+
+
+@dataclass
+class ImportResult:
+    dry_run: bool
+    total_rows: int = 0
+    valid_rows: int = 0
+    created: int = 0
+    skipped_existing: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    batches: int = 0
+
+
+@dataclass
+class _Valid:
+    row: int
+    values: dict[str, Any]
+    agency: Agency
+    procedure: Procedure
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def read_rows(content: bytes, *, filename: str | None = None) -> list[tuple[int, dict[str, str | None]]]:
+    """(row number, values) from a CSV (header line) or a JSON list of objects (or {"rows": [...]})."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("Tệp phải mã hóa UTF-8.", code="import_encoding") from None
+    stripped = text.lstrip()
+    is_json = (filename or "").lower().endswith(".json") or stripped[:1] in ("[", "{")
+    rows = _read_json(stripped) if is_json else _read_csv(text)
+    if not rows:
+        raise Invalid("Tệp không có dòng dữ liệu nào.", code="import_empty")
+    if len(rows) > MAX_ROWS:
+        raise Invalid(f"Tệp có quá {MAX_ROWS:,} dòng; hãy chia nhỏ.".replace(",", "."), code="import_too_large")
+    return rows
+
+
+def _check_columns(names: Iterable[str]) -> None:
+    names = list(names)
+    missing = [c for c in COLUMNS if c not in names]
+    unknown = [c for c in names if c not in COLUMNS and c not in OPTIONAL_COLUMNS]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("thiếu cột " + ", ".join(missing))
+        if unknown:
+            parts.append("cột không được hỗ trợ " + ", ".join(n[:40] for n in unknown[:10]))
+        raise Invalid("Tiêu đề tệp không đúng mẫu: " + "; ".join(parts) + ".", code="import_header",
+                      detail={"missing": missing, "unknown": unknown[:10], "expected": list(COLUMNS)})
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _read_csv(text: str) -> list[tuple[int, dict[str, str | None]]]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise Invalid("Tệp rỗng.", code="import_empty") from None
+    except csv.Error as exc:
+        raise Invalid(f"Không đọc được tệp CSV: {exc}.", code="import_format") from None
+    _check_columns(header)
+    rows = []
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            values = {name: _clean(cells[i]) if i < len(cells) else None for i, name in enumerate(header)}
+            if len(cells) > len(header):
+                values["__extra__"] = "x"
+            rows.append((reader.line_num, values))
+    except csv.Error as exc:
+        raise Invalid(f"Không đọc được tệp CSV ở dòng {reader.line_num}: {exc}.", code="import_format") from None
+    return rows
+
+
+def _read_json(text: str) -> list[tuple[int, dict[str, str | None]]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"Không đọc được JSON (dòng {exc.lineno}, cột {exc.colno}).", code="import_format") from None
+    if isinstance(data, dict):
+        data = data.get("rows")
+    if not isinstance(data, list):
+        raise Invalid("JSON phải là một danh sách hồ sơ, hoặc {\"rows\": [...]}.", code="import_format")
+    rows = []
+    for i, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            rows.append((i, {"__not_object__": "x"}))
+            continue
+        rows.append((i, {str(k): _clean(v) for k, v in item.items()}))
+    # Keys are those of the CSV header; a key left out of an object means "empty".
+    names = set().union(*(r.keys() for _, r in rows)) - {"__not_object__"}
+    _check_columns([*COLUMNS, *sorted(names - set(COLUMNS))])
+    return rows
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+def _moment(value: str, name: str, errors: list[str]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        errors.append(f"{name}: '{value[:40]}' không phải thời điểm ISO 8601 (ví dụ 2026-01-05T08:30:00+07:00).")
+        return None
+    if moment.tzinfo is None:
+        errors.append(f"{name}: thiếu múi giờ (ví dụ +07:00).")
+        return None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        errors.append(f"{name}: năm {moment.year} nằm ngoài khoảng {MIN_YEAR}–{MAX_YEAR}.")
+        return None
+    return moment
+
+
+def _sequence_of(code: str, agency_code: str) -> tuple[date, int] | None:
+    """(day, number) when `code` has our format `{agency}-{yyMMdd}-{NNNN}`."""
+    prefix = agency_code + "-"
+    if not code.startswith(prefix):
+        return None
+    m = re.fullmatch(r"(\d{2})(\d{2})(\d{2})-(\d{4,6})", code[len(prefix):])
+    if m is None:
+        return None
+    try:
+        return date(2000 + int(m[1]), int(m[2]), int(m[3])), int(m[4])
+    except ValueError:
+        return None
+
+
+def _validate_row(number: int, raw: dict[str, str | None], *, agencies: dict[str, Agency],
+                  procedures: dict[str, Procedure], scope_agency_id: int | None, now: datetime,
+                  seen: dict[str, int]) -> _Valid | RowError:
+    errors: list[str] = []
+    if "__not_object__" in raw:
+        return RowError(number, None, ["Phần tử không phải một đối tượng JSON."])
+    if "__extra__" in raw:
+        errors.append("Dòng có nhiều ô hơn tiêu đề.")
+    code = raw.get("code")
+    if not code:
+        errors.append("code: thiếu mã hồ sơ.")
+    elif not _CODE.match(code):
+        errors.append("code: mã hồ sơ tối đa 64 ký tự, chỉ gồm chữ, số và . - _ /.")
+    elif code in seen:
+        errors.append(f"code: trùng với dòng {seen[code]} trong cùng tệp.")
+    else:
+        seen[code] = number
+
+    agency = agencies.get(raw.get("agency_code") or "")
+    if agency is None:
+        errors.append("agency_code: không có cơ quan mã này.")
+    elif scope_agency_id is not None and agency.id != scope_agency_id:
+        errors.append("agency_code: hồ sơ của cơ quan khác, không được nhập bằng tài khoản này.")
+    procedure = procedures.get(raw.get("procedure_code") or "")
+    if procedure is None:
+        errors.append("procedure_code: không có thủ tục mã này.")
+    elif agency is not None and procedure.agency_id != agency.id:
+        errors.append("procedure_code: thủ tục không thuộc thẩm quyền của cơ quan ở cột agency_code.")
+
+    values: dict[str, Any] = {"code": code}
+    for name, enum, default in (("channel", Channel, None), ("return_method", ReturnMethod, ReturnMethod.desk),
+                                ("online_level", OnlineLevel, OnlineLevel.none)):
+        text = raw.get(name)
+        if text is None and default is not None:
+            values[name] = default.value
+        elif text is None or text not in {e.value for e in enum}:
+            allowed = "|".join(e.value for e in enum)
+            errors.append(f"{name}: phải là một trong {allowed}.")
+        else:
+            values[name] = text
+    status_text = raw.get("status")
+    status = S(status_text) if status_text in {s.value for s in S} else None
+    if status is None:
+        errors.append("status: trạng thái không hợp lệ (" + "|".join(sorted(s.value for s in IMPORTABLE)) + ").")
+    elif status not in IMPORTABLE:
+        errors.append("status: không nhập hồ sơ chưa tiếp nhận (submitted); hồ sơ chờ tiếp nhận đi qua Cổng DVC.")
+    values["status"] = status
+
+    name, id_number, phone = raw.get("applicant_name"), raw.get("applicant_id_number"), raw.get("applicant_phone")
+    if not name or len(name) > 255:
+        errors.append("applicant_name: cần họ tên người nộp (tối đa 255 ký tự).")
+    if not id_number or len(id_number) > 32:
+        errors.append("applicant_id_number: cần số giấy tờ của người nộp (tối đa 32 ký tự).")
+    if phone is not None and len(phone) > 32:
+        errors.append("applicant_phone: tối đa 32 ký tự.")
+    values.update(applicant_name=name, applicant_id_number=id_number, applicant_phone=phone)
+
+    t: dict[str, datetime | None] = {}
+    for field_name in TIMESTAMPS:
+        text = raw.get(field_name)
+        t[field_name] = _moment(text, field_name, errors) if text else None
+    for field_name in PAST_ONLY:
+        if t[field_name] is not None and t[field_name] > now:  # type: ignore[operator]
+            errors.append(f"{field_name}: thời điểm ở tương lai.")
+    values.update(t)
+
+    if status is not None:
+        received, due = t["received_at"], t["due_at"]
+        closing = CLOSING_FIELD.get(status)
+        if received is None and status not in CLOSING_FIELD:
+            errors.append("received_at: bắt buộc với trạng thái này.")
+        if received is not None and due is None:
+            errors.append("due_at: cần ngày hẹn trả khi đã tiếp nhận.")
+        if received is not None and due is not None and due <= received:
+            errors.append("due_at: ngày hẹn trả phải sau thời điểm tiếp nhận.")
+        resolved_needed = status in (S.resolved, S.returned)
+        for field_name, needed in (("resolved_at", resolved_needed), ("returned_at", status == S.returned),
+                                   *((f, status == s) for s, f in CLOSING_FIELD.items())):
+            if needed and t[field_name] is None:
+                errors.append(f"{field_name}: bắt buộc với trạng thái {status.value}.")
+            if not needed and t[field_name] is not None:
+                errors.append(f"{field_name}: không dùng với trạng thái {status.value}.")
+        end = t["resolved_at"] or (t[closing] if closing else None)
+        if received is not None and end is not None and end < received:
+            errors.append("Thời điểm kết thúc (có kết quả, từ chối, rút, dừng) trước thời điểm tiếp nhận.")
+        if t["returned_at"] is not None and t["resolved_at"] is not None and t["returned_at"] < t["resolved_at"]:
+            errors.append("returned_at: trả kết quả trước khi có kết quả.")
+        apology = t["apology_issued_at"]
+        if apology is not None and (received is None or due is None):
+            errors.append("apology_issued_at: chỉ hồ sơ đã tiếp nhận, có ngày hẹn mới có văn bản xin lỗi.")
+        elif apology is not None and received is not None and apology < received:
+            errors.append("apology_issued_at: văn bản xin lỗi trước thời điểm tiếp nhận.")
+        if t["new_due_at"] is not None:
+            if apology is None:
+                errors.append("new_due_at: ngày hẹn mới đi kèm văn bản xin lỗi (apology_issued_at).")
+            elif due is not None and t["new_due_at"] <= due:
+                errors.append("new_due_at: ngày hẹn mới phải sau ngày hẹn ban đầu.")
+    if errors or agency is None or procedure is None:
+        return RowError(number, code, errors)
+    return _Valid(number, values, agency, procedure)
+
+
+def validate(session: Session, rows: list[tuple[int, dict[str, str | None]]], *, scope_agency_id: int | None,
+             now: datetime) -> tuple[list[_Valid], list[RowError]]:
+    agency_codes = {r.get("agency_code") for _, r in rows} - {None}
+    procedure_codes = {r.get("procedure_code") for _, r in rows} - {None}
+    agencies = {a.code: a for a in session.execute(select(Agency).where(
+        Agency.code.in_(agency_codes))).scalars()} if agency_codes else {}
+    procedures = {p.code: p for p in session.execute(select(Procedure).where(
+        Procedure.code.in_(procedure_codes))).scalars()} if procedure_codes else {}
+    valid, errors, seen = [], [], {}
+    for number, raw in rows:
+        outcome = _validate_row(number, raw, agencies=agencies, procedures=procedures,
+                                scope_agency_id=scope_agency_id, now=now, seen=seen)
+        (errors if isinstance(outcome, RowError) else valid).append(outcome)
+    return valid, errors
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def _existing_codes(session: Session, codes: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(codes), 500):
+        chunk = codes[i:i + 500]
+        found.update(session.execute(select(Dossier.code).where(Dossier.code.in_(chunk))).scalars())
+    return found
+
+
+def _build(item: _Valid, cal: WorkingCalendar, *, now: datetime, settings: Settings,
+           actor_id: int | None) -> dict[str, Any]:
+    """The dossier row (a dict for a bulk INSERT: building ORM objects costs more than the import)."""
+    v, procedure = item.values, item.procedure
+    status: S = v["status"]
+    received, due, resolved = v["received_at"], v["due_at"], v["resolved_at"]
+    closing = v.get(CLOSING_FIELD[status]) if status in CLOSING_FIELD else None
+    d = SimpleNamespace(
+        code=v["code"], agency_id=item.agency.id, receiving_agency_id=item.agency.id, procedure_id=procedure.id,
+        channel=v["channel"], online_level=v["online_level"], applicant_type="individual",
+        applicant_name=v["applicant_name"], applicant_id_number=v["applicant_id_number"],
+        applicant_phone=v["applicant_phone"], documents=[], return_method=v["return_method"], status=status.value,
+        version=1, created_by_id=actor_id, submitted_at=received or closing, received_at=received,
+        clock_state=ClockState.stopped.value, clock_started_at=None, limit_minutes=0, due_at=due, due_soon_at=None,
+        paused_at=None, resume_status=None, current_step=None, step_started_at=None, step_due_at=None,
+        next_alert_at=None,
+        resolved_at=resolved, outcome=None, returned_at=v["returned_at"],
+        returned_via=v["return_method"] if v["returned_at"] else None, refused_at=v["refused_at"],
+        withdrawn_at=v["withdrawn_at"], stopped_at=v["stopped_at"], supplement_count=0,
+        apology_count=1 if v["apology_issued_at"] else 0, new_due_at=v["new_due_at"], resolved_working_minutes=None,
+        lookup_secret_hash="imported$" + secrets.token_hex(16),  # matches no secret: no citizen lookup
+        assigned_division_id=procedure.division_id, is_imported=True, note=IMPORT_NOTE, created_at=now,
+        updated_at=now)
+    if received is not None:
+        d.clock_started_at = cal.next_working_moment(received)
+        d.limit_minutes = limit_minutes(procedure.time_limit_value, procedure.time_limit_unit,
+                                        minutes_per_day=cal.minutes_per_day)
+        d.due_soon_at = due_soon_at(cal, due, settings.due_soon_window_minutes)
+    if resolved is not None:
+        d.outcome = classify_outcome(resolved, due, settings.timezone).value
+        d.resolved_working_minutes = cal.working_minutes_between(received, resolved)
+    if status in OPEN:
+        paused = status in (S.awaiting_supplement, S.awaiting_payment)
+        d.clock_state = (ClockState.paused if paused else ClockState.running).value
+        if paused:  # the old system's pause start is unknown: taken as the reception moment
+            d.paused_at, d.resume_status = received, S.received.value
+            d.supplement_count = 1 if status == S.awaiting_supplement else 0
+        if status == S.processing:
+            d.current_step = 0
+        sla.refresh_next_alert(d)  # type: ignore[arg-type]
+    return vars(d)
+
+
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]], *, returning: bool = False) -> list[Any]:
+    if not rows:
+        return []
+    table = model.__table__
+    if returning:
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(session.execute(statement, rows).scalars())
+    session.execute(insert(table), rows)
+    return []
+
+
+def _write_batch(session: Session, batch: list[_Valid], dossiers: list[dict[str, Any]], *, now: datetime,
+                 actor_id: int | None, actor_role: str | None) -> None:
+    ids = _insert(session, Dossier, dossiers, returning=True)
+    events, apologies, requests, pauses = [], [], [], []
+    for item, d, dossier_id in zip(batch, dossiers, ids):
+        v = item.values
+        events.append(dict(dossier_id=dossier_id, seq=1, at=now, actor_id=actor_id, actor_role=actor_role,
+                           action="import", from_status=None, to_status=d["status"], from_step=None,
+                           to_step=d["current_step"], note=IMPORT_NOTE,
+                           data={"source": "import-history", "row": item.row}))
+        if v["apology_issued_at"] is not None:
+            apologies.append(dict(dossier_id=dossier_id, status="issued", reason=IMPORT_NOTE,
+                                  original_due_at=v["due_at"], proposed_due_at=v["new_due_at"],
+                                  new_due_at=v["new_due_at"], drafted_at=v["apology_issued_at"],
+                                  drafted_by_id=actor_id, issued_at=v["apology_issued_at"], issued_by_id=actor_id,
+                                  signer_name=None, signer_title=None))
+        if d["status"] == S.awaiting_supplement:
+            requests.append(dict(dossier_id=dossier_id, requested_at=d["received_at"], requested_by_id=actor_id,
+                                 items=[IMPORT_NOTE + ": chưa rõ nội dung yêu cầu bổ sung"], note=None,
+                                 received_at=None, received_by_id=None, due_before=d["due_at"], due_after=None))
+        if d["status"] in (S.awaiting_supplement, S.awaiting_payment):
+            supplement = d["status"] == S.awaiting_supplement
+            pauses.append(dict(dossier_id=dossier_id, reason="supplement" if supplement else "payment",
+                               rule=item.procedure.supplement_rule if supplement else "pause",
+                               started_at=d["received_at"], ended_at=None, working_minutes=None))
+    _insert(session, DossierEvent, events)
+    _insert(session, Apology, apologies)
+    _insert(session, SupplementRequest, requests)
+    _insert(session, ClockPause, pauses)
+
+
+def _bump_sequences(session: Session, batch: list[_Valid]) -> None:
+    """Our own codes in the file push the daily counters up, so new codes never collide."""
+    highest: dict[tuple[int, date], int] = {}
+    for item in batch:
+        parsed = _sequence_of(item.values["code"], item.agency.code)
+        if parsed is not None:
+            key = (item.agency.id, parsed[0])
+            highest[key] = max(highest.get(key, 0), parsed[1])
+    if not highest:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = DossierSequence.__table__  # type: ignore[attr-defined]
+    larger = func.greatest if dialect == "postgresql" else func.max
+    statement = insert(table).values([{"agency_id": a, "day": d, "last_value": n} for (a, d), n in highest.items()])
+    statement = statement.on_conflict_do_update(
+        index_elements=["agency_id", "day"], set_={"last_value": larger(table.c.last_value,
+                                                                        statement.excluded.last_value)})
+    session.execute(statement)
+
+
+def _calendar(session: Session, cache: dict[int, WorkingCalendar], agency_id: int,
+              settings: Settings) -> WorkingCalendar:
+    if agency_id not in cache:
+        cache[agency_id] = sla.calendar_for(session, agency_id, settings)
+    return cache[agency_id]
+
+
+def import_history(session: Session, rows: list[tuple[int, dict[str, str | None]]], *, now: datetime,
+                   settings: Settings, scope_agency_id: int | None, actor_id: int | None = None,
+                   actor_role: str | None = None, dry_run: bool = False, batch_size: int = BATCH_SIZE,
+                   commit: Callable[[], None] | None = None,
+                   progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Validate `rows`, skip codes already present, insert the rest by atomic batches.
+
+    `scope_agency_id`: rows of any other agency are rejected (None: any agency, for the CLI).
+    `commit` is called after each batch (the caller owns the transaction); `progress(n)` after
+    each batch with the number of rows it handled.
+    """
+    result = ImportResult(dry_run=dry_run, total_rows=len(rows))
+    valid, result.errors = validate(session, rows, scope_agency_id=scope_agency_id, now=now)
+    existing = _existing_codes(session, [item.values["code"] for item in valid])
+    result.skipped_existing = [item.values["code"] for item in valid if item.values["code"] in existing]
+    todo = [item for item in valid if item.values["code"] not in existing]
+    result.valid_rows = len(valid)
+    if progress:
+        progress(len(rows) - len(todo))
+    calendars: dict[int, WorkingCalendar] = {}
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start:start + batch_size]
+        # The calendar work runs in a dry run too, so it finds what the real run would.
+        dossiers = [_build(item, _calendar(session, calendars, item.agency.id, settings), now=now,
+                           settings=settings, actor_id=actor_id) for item in batch]
+        if not dry_run:
+            try:
+                with session.begin_nested():
+                    _write_batch(session, batch, dossiers, now=now, actor_id=actor_id, actor_role=actor_role)
+                    _bump_sequences(session, batch)
+            except IntegrityError:
+                message = "Không ghi được lô này: mã hồ sơ vừa được nhập đồng thời; chạy lại tệp để nhập tiếp."
+                result.errors += [RowError(item.row, item.values["code"], [message]) for item in batch]
+            else:
+                result.created += len(batch)
+                if commit:
+                    commit()
+        result.batches += 1
+        if progress:
+            progress(len(batch))
+    result.errors.sort(key=lambda e: e.row)
+    log.info("history import", extra={"fields": {
+        "dry_run": dry_run, "rows": result.total_rows, "created": result.created,
+        "skipped": len(result.skipped_existing), "rejected": len(result.errors), "agency_id": scope_agency_id}})
+    return result
+
+
+# --- working time of resolved dossiers -------------------------------------------------------------
+
+def fill_working_minutes(session: Session, *, settings: Settings, agency_id: int | None = None,
+                         limit: int = 5000) -> int:
+    """Store `resolved_working_minutes` where it is missing (resolved natively before it was stored).
+
+    Working minutes from reception to result, minus the working minutes of closed pauses (waiting
+    for the applicant) inside that span. Returns how many dossiers were filled.
+    """
+    query = select(Dossier).where(Dossier.resolved_at.is_not(None), Dossier.received_at.is_not(None),
+                                  Dossier.resolved_working_minutes.is_(None))
+    if agency_id is not None:
+        query = query.where(Dossier.agency_id == agency_id)
+    dossiers = list(session.execute(query.order_by(Dossier.id).limit(limit)).scalars())
+    if not dossiers:
+        return 0
+    waits = dict(session.execute(
+        select(ClockPause.dossier_id, func.sum(ClockPause.working_minutes))
+        .join(Dossier, Dossier.id == ClockPause.dossier_id)
+        .where(ClockPause.dossier_id.in_([d.id for d in dossiers]), ClockPause.ended_at.is_not(None),
+               ClockPause.started_at >= Dossier.received_at, ClockPause.ended_at <= Dossier.resolved_at)
+        .group_by(ClockPause.dossier_id)).all())
+    calendars: dict[int, WorkingCalendar] = {}
+    for d in dossiers:
+        cal = _calendar(session, calendars, d.agency_id, settings)
+        spent = cal.working_minutes_between(d.received_at, d.resolved_at)  # type: ignore[arg-type]
+        d.resolved_working_minutes = max(0, spent - int(waits.get(d.id) or 0))
+        session.add(d)
+    session.flush()
+    return len(dossiers)

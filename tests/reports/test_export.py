@@ -1,0 +1,85 @@
+"""XLSX and CSV exports of the periodic report reconcile with the JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import load_workbook
+
+from tests.reports.test_reports_api import COUNTS, resolve
+from tests.workflows.test_scenarios import act, intake_body, receive
+
+# JSON count -> the XLSX/CSV column (1-based) under the two-level header.
+COLUMN_OF = {"carried_over": 5, "received_total": 6, "new_online": 7, "new_direct": 8, "new_postal": 9,
+             "resolved_total": 10, "resolved_early": 11, "resolved_on_time": 12, "resolved_late": 13,
+             "in_progress_total": 14, "in_progress_within": 15, "in_progress_overdue": 16,
+             "awaiting_supplement": 17, "withdrawn_or_refused": 18, "returned_by_post": 19, "apologies": 20}
+
+
+def _some_dossiers(client, login):
+    desk = login("motcua")
+    d1 = resolve(client, login, receive(client, login))
+    act(client, desk, d1, "return_result", method="postal", tracking_number="EMS000555VN")
+    receive(client, login, channel="postal", postal={"tracking_number": "EMS000666VN"})
+    receive(client, login, "1.005092")
+    client.post("/api/v1/dossiers", json=intake_body(decision="refuse", reason="Sai thẩm quyền"), headers=desk)
+
+
+def test_xlsx_reconciles_with_json(client, login):
+    _some_dossiers(client, login)
+    headers = login("baocao")
+    report = client.get("/api/v1/reports/periodic", params={"period": "2026-Q4"}, headers=headers).json()
+    response = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2026-Q4"}, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert 'filename="bao-cao-dinh-ky_000.00.17.H26_2026-Q4.xlsx"' in response.headers["content-disposition"]
+    ws = load_workbook(io.BytesIO(response.content)).active
+    assert report["agency"]["name"].upper() == ws["A1"].value
+    assert "Quý IV năm 2026" in ws["A3"].value
+    # Two-level header: group headers over their sub-columns, merged.
+    merged = {str(r) for r in ws.merged_cells.ranges}
+    assert ws["D5"].value == "Số hồ sơ nhận giải quyết" and "D5:I5" in merged
+    assert ws["J5"].value == "Số hồ sơ đã giải quyết" and "J5:M5" in merged
+    assert ws["N5"].value == "Số hồ sơ đang giải quyết" and "N5:Q5" in merged
+    assert (ws["D6"].value, ws["E6"].value, ws["K6"].value, ws["M6"].value) == (
+        "Tổng số", "Kỳ trước chuyển sang", "Trước hạn", "Quá hạn")
+    assert ws.freeze_panes == "D8"
+    assert ws["A8"].border.left.style == "thin" and ws.column_dimensions["C"].width >= 40
+
+    rows = list(ws.iter_rows(min_row=8, values_only=True))
+    assert len(rows) == len(report["rows"]) + 1
+    for json_row, sheet_row in zip(report["rows"], rows):
+        assert sheet_row[1] == json_row["procedure_code"] and sheet_row[2] == json_row["procedure_name"]
+        assert sheet_row[3] == json_row["carried_over"] + json_row["received_total"]
+        assert {k: sheet_row[c - 1] for k, c in COLUMN_OF.items()} == {k: json_row[k] for k in COUNTS}
+    totals = rows[-1]
+    assert totals[2] == "Tổng cộng"
+    assert {k: totals[c - 1] for k, c in COLUMN_OF.items()} == report["totals"]
+    assert report["totals"]["received_total"] == 4 and report["totals"]["returned_by_post"] == 1
+
+
+def test_csv_has_bom_and_the_same_numbers(client, login):
+    _some_dossiers(client, login)
+    headers = login("giamdoc")
+    report = client.get("/api/v1/reports/periodic", params={"period": "2026-11"}, headers=headers).json()
+    response = client.get("/api/v1/reports/periodic.csv", params={"period": "2026-11"}, headers=headers)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert table[0][:4] == ["STT", "Mã thủ tục", "Tên thủ tục hành chính", "Số hồ sơ nhận giải quyết - Tổng số"]
+    assert table[0][COLUMN_OF["resolved_early"] - 1] == "Số hồ sơ đã giải quyết - Trước hạn"
+    assert len(table) == len(report["rows"]) + 2
+    for json_row, line in zip(report["rows"], table[1:]):
+        assert {k: int(line[c - 1]) for k, c in COLUMN_OF.items()} == {k: json_row[k] for k in COUNTS}
+    assert {k: int(table[-1][c - 1]) for k, c in COLUMN_OF.items()} == report["totals"]
+
+
+def test_export_needs_the_role_and_a_valid_period(client, login):
+    assert client.get("/api/v1/reports/periodic.xlsx", params={"period": "2026-Q4"},
+                      headers=login("motcua")).status_code == 403
+    bad = client.get("/api/v1/reports/periodic.csv", params={"period": "Q4"}, headers=login("baocao"))
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_period"
+    empty = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2020"}, headers=login("baocao"))
+    ws = load_workbook(io.BytesIO(empty.content)).active
+    assert ws["C8"].value == "Tổng cộng" and ws["D8"].value == 0

@@ -1,0 +1,118 @@
+"""The leaders' dashboard /bang-dieu-khien: the shell and its assets (both databases), and a real
+headless Chromium that logs in as the reporter and reads the chart and the tables (SQLite)."""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import VN
+
+AGENCY = "000.00.17.H26"
+PROCEDURES = ["1.005092", "2.001914", "1.004889", "1.006388"]
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=VN)  # the suite's frozen clock
+
+
+def test_shell_and_assets_are_self_contained(client):
+    page = client.get("/bang-dieu-khien")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert '<html lang="vi">' in html and "Bảng điều khiển" in html
+    assert '<label for="username">Tên đăng nhập</label>' in html and 'id="chart-trend"' in html
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    css = client.get(re.search(r'href="(/bang-dieu-khien/static/dashboard\.css\?v=\w+)"', html)[1])
+    js = client.get(re.search(r'src="(/bang-dieu-khien/static/dashboard\.js\?v=\w+)"', html)[1])
+    assert css.headers["content-type"].startswith("text/css") and js.headers["content-type"].startswith("text/java")
+    assert "sessionStorage" in js.text and "/api/v1/auth/token" in js.text
+    for text in (html, css.text, js.text):  # offline machines: nothing from another host
+        assert not re.search(r"(?:https?:)?//(?!www\.w3\.org/2000/svg)[a-z0-9.-]+\.[a-z]{2,}", text, flags=re.I)
+    assert client.get("/bang-dieu-khien/static/dashboard.py").status_code == 404
+    assert client.get("/bang-dieu-khien/static/..%2Fdashboard.py").status_code == 404
+
+
+def _history(n: int = 240, seed: int = 6) -> list[dict[str, str]]:
+    """A year of the demo Department's dossiers up to the frozen 'now', some overdue or due soon."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        received = NOW - timedelta(days=rng.uniform(3, 330))
+        due = received + timedelta(days=rng.randint(3, 20))
+        row = {"code": f"LS-{i:05d}", "procedure_code": rng.choice(PROCEDURES), "agency_code": AGENCY,
+               "channel": rng.choice(["direct", "online", "online", "postal"]), "applicant_name": "Người nộp thử",
+               "applicant_id_number": "001099000000", "received_at": received.isoformat(),
+               "due_at": due.isoformat()}
+        resolved = received + timedelta(days=rng.uniform(0.5, 22))
+        if i % 12 == 0:
+            row["status"] = "processing"  # open; overdue when its appointment has passed
+        elif resolved < NOW:
+            row |= {"status": "resolved", "resolved_at": resolved.isoformat()}
+            if i % 9 == 0:
+                row["apology_issued_at"] = (received + (due - received) / 2).isoformat()
+        else:
+            row["status"] = "processing"
+        rows.append(row)
+    rows.append({"code": "LS-SOON", "procedure_code": "2.001914", "agency_code": AGENCY, "channel": "direct",
+                 "applicant_name": "Người nộp thử", "applicant_id_number": "001099000000", "status": "received",
+                 "received_at": (NOW - timedelta(days=6)).isoformat(),
+                 "due_at": (NOW + timedelta(hours=3)).isoformat()})
+    return rows
+
+
+@pytest.mark.browser
+def test_reporter_sees_the_trend_chart_and_the_tables(live_server, live_api, browser_page, screenshot):
+    reporter = live_api.login("baocao")
+    imported = live_api.post("/api/v1/imports", json=_history(), headers=reporter)
+    assert imported.status_code == 200 and imported.json()["created"] == 241, imported.text
+    quarter = live_api.get("/api/v1/reports/periodic", params={"period": "2026-Q4"}, headers=reporter).json()
+
+    page = browser_page
+    page.goto(f"{live_server}/bang-dieu-khien")
+    page.get_by_label("Tên đăng nhập").fill("baocao")
+    page.get_by_label("Mật khẩu").fill("demo1234")
+    page.get_by_role("button", name="Đăng nhập").click()
+
+    page.wait_for_selector("#chart-trend svg rect.bar")
+    assert page.locator("#chart-trend svg rect.bar").count() >= 10  # one bar per month with results
+    assert page.locator("#chart-trend svg polyline.line").count() >= 1
+    assert page.locator("#chart-trend svg text").filter(has_text="11/2026").count() == 1
+    page.wait_for_selector("#procedure-table tbody tr td.num")
+    assert page.locator("#period").input_value() == "2026-Q4"
+    rows = page.locator("#procedure-table tbody tr")
+    assert rows.count() == len(quarter["rows"]) >= 3
+    first = rows.nth(0).locator("td")
+    assert first.nth(0).inner_text() == quarter["rows"][0]["procedure_code"]
+    assert first.nth(3).inner_text() == str(quarter["rows"][0]["received_total"])
+    totals = page.locator("#procedure-table tfoot td")
+    assert totals.nth(1).inner_text() == "Tổng cộng"
+    assert totals.nth(4).inner_text() == str(quarter["totals"]["resolved_total"])
+    assert page.locator("#kpi-received").inner_text() == str(quarter["totals"]["received_total"])
+    assert page.locator("#kpi-overdue").inner_text() == str(quarter["totals"]["in_progress_overdue"])
+    assert "%" in page.locator("#kpi-rate").inner_text()
+    assert page.locator("#chart-channels svg rect.seg").count() == 3
+    page.wait_for_selector("#overdue-table tbody tr td")
+    assert page.locator("#overdue-table tbody tr").count() >= 1
+    assert "LS-SOON" in page.locator("#due-soon-table").inner_text()
+    assert page.evaluate("sessionStorage.getItem('motcua.dashboard.token')")
+    screenshot(page, "dashboard")
+
+    # Another period reloads the table; a reload keeps the session (sessionStorage).
+    page.select_option("#period", "2026")
+    expect(page.locator("#status")).to_contain_text("Năm 2026")
+    year = live_api.get("/api/v1/reports/periodic", params={"period": "2026"}, headers=reporter).json()
+    assert page.locator("#kpi-received").inner_text() == f"{year['totals']['received_total']:,}".replace(",", ".")
+    page.reload()
+    page.wait_for_selector("#chart-trend svg rect.bar")
+    page.get_by_role("button", name="Đăng xuất").click()
+    assert page.locator("#login-panel").is_visible()
+    assert page.evaluate("sessionStorage.getItem('motcua.dashboard.token')") is None
+
+    # The desk officer has no reports role: told so, no board.
+    page.get_by_label("Tên đăng nhập").fill("motcua")
+    page.get_by_label("Mật khẩu").fill("demo1234")
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page.locator("#login-error")).to_contain_text("không có quyền")
+    assert not page.locator("#board").is_visible()
