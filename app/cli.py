@@ -45,10 +45,18 @@ def seed_demo() -> None:
     from app.clock import SystemClock
     from app.db import transaction
 
+    from app.catalog.demo_dossiers import DEMO_SECRET, seed_demo_dossiers
+
     settings, _, factory = _factory()
+    now = SystemClock().now()
     with transaction(factory) as session:
-        counts = run(session, settings=settings, now=SystemClock().now())
+        counts = run(session, settings=settings, now=now)
+    with transaction(factory) as session:
+        made, code = seed_demo_dossiers(session, settings=settings, now=now)
+    counts["dossiers"] = made
     typer.echo("Dữ liệu mẫu: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    if code:
+        typer.echo(f"Thử tra cứu tại http://127.0.0.1:8000/tra-cuu — mã hồ sơ {code}, mã bí mật {DEMO_SECRET}")
 
 
 @app.command("create-agency")
@@ -109,6 +117,186 @@ def serve(
 
     get_settings()  # fail fast on bad settings
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, access_log=False, log_config=None)
+
+
+@app.command()
+def scheduler(
+    once: Annotated[bool, typer.Option(help="Chạy mỗi việc một lần rồi thoát (quét hạn, gửi thông báo, tổng hợp)")] = False,
+) -> None:
+    """Chạy tiến trình lập lịch: quét hạn, cảnh báo, xin lỗi hẹn lại, gửi thông báo, đồng bộ Cổng DVCQG."""
+    from app.sla.scheduler import run_scheduler
+
+    settings = get_settings()
+    if not once:
+        run_scheduler(settings)
+        return
+    from app.clock import SystemClock
+    from app.sla.scheduler import run_daily_digest, run_deadline_scan, run_notify_dispatch
+
+    _, engine, factory = _factory()
+    clock = SystemClock()
+    for name, job in (("deadline_scan", run_deadline_scan), ("notify_dispatch", run_notify_dispatch),
+                      ("daily_digest", run_daily_digest)):
+        result = job(factory, settings, clock)
+        fields = getattr(result, "__dataclass_fields__", {})
+        typer.echo(f"{name}: " + ", ".join(f"{k}={getattr(result, k)}" for k in fields))
+    engine.dispose()
+
+
+@app.command("mock-portal")
+def mock_portal(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8001,
+) -> None:
+    """Chạy Cổng DVCQG giả lập (demo, kiểm thử) với tài khoản MOTCUA_PORTAL_USERNAME/PASSWORD."""
+    import uvicorn
+
+    from app.portal.mock import create_mock_portal
+
+    settings = get_settings()
+    portal = create_mock_portal(username=settings.portal_username,
+                                password=settings.portal_password.get_secret_value())
+    typer.echo(f"Cổng DVCQG giả lập: http://{host}:{port}/")
+    uvicorn.run(portal, host=host, port=port, access_log=False, log_config=None)
+
+
+@app.command("portal-pull")
+def portal_pull() -> None:
+    """Lấy ngay các hồ sơ nộp trực tuyến mới từ Cổng DVCQG (một lần)."""
+    from app.clock import SystemClock
+    from app.portal.client import PortalUnavailable
+    from app.portal.inbound import pull_submissions
+
+    settings, engine, factory = _factory()
+    try:
+        created = pull_submissions(factory, settings, SystemClock().now())
+    except PortalUnavailable as exc:
+        typer.secho(f"Không kết nối được Cổng DVCQG ({settings.portal_url}): {exc.message}", fg=typer.colors.RED,
+                    err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"Đã nhận {created} hồ sơ trực tuyến mới.")
+
+
+
+@app.command("import-history")
+def import_history(
+    file: Annotated[str, typer.Argument(help="Tệp CSV (có dòng tiêu đề) hoặc JSON của hồ sơ cũ")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Chỉ kiểm tra, không ghi gì")] = False,
+    agency: Annotated[str | None, typer.Option(help="Chỉ nhận dòng của cơ quan này (mã định danh)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Số hồ sơ mỗi giao dịch")] = 500,
+) -> None:
+    """Nhập hồ sơ lịch sử từ hệ thống một cửa cũ (CSV/JSON, xem docs/REPORTS.md); chạy lại không tạo trùng."""
+    from pathlib import Path
+
+    from app.auth.service import agency_by_code
+    from app.clock import SystemClock
+    from app.reports import history
+
+    path = Path(file)
+    if not path.is_file():
+        typer.secho(f"Không có tệp {file}.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    settings, engine, factory = _factory()
+    try:
+        rows = history.read_rows(path.read_bytes(), filename=path.name)
+        with factory() as session:
+            try:
+                scope = agency_by_code(session, agency).id if agency else None
+                label = "Đang kiểm tra" if dry_run else "Đang nhập"
+                with typer.progressbar(length=len(rows), label=label) as bar:
+                    result = history.import_history(session, rows, now=SystemClock().now(), settings=settings,
+                                                    scope_agency_id=scope, dry_run=dry_run, batch_size=batch_size,
+                                                    commit=session.commit, progress=bar.update)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    finally:
+        engine.dispose()
+    for error in result.errors[:50]:
+        typer.echo(f"Dòng {error.row}" + (f" ({error.code})" if error.code else "") + ": " + " ".join(error.errors),
+                   err=True)
+    if len(result.errors) > 50:
+        typer.echo(f"... và {len(result.errors) - 50} dòng lỗi khác.", err=True)
+    created = result.valid_rows - len(result.skipped_existing) if dry_run else result.created
+    typer.echo(f"{'Kiểm tra' if dry_run else 'Nhập'} {result.total_rows} dòng: "
+               f"{'sẽ tạo' if dry_run else 'đã tạo'} {created} hồ sơ, bỏ qua {len(result.skipped_existing)} mã đã có, "
+               f"{len(result.errors)} dòng lỗi.")
+    if result.errors:
+        raise typer.Exit(code=1)
+
+
+@app.command("report")
+def report(
+    agency: Annotated[str, typer.Option(help="Mã định danh cơ quan, ví dụ 000.00.17.H26")],
+    period: Annotated[str | None, typer.Option(help="Kỳ: 2026 (năm), 2026-H1, 2026-Q3 (quý), 2026-11 (tháng)")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="Từ ngày YYYY-MM-DD (cùng --to)")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Đến hết ngày YYYY-MM-DD")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | json | csv | xlsx")] = "table",
+    output: Annotated[str | None, typer.Option(help="Ghi ra tệp (bắt buộc với xlsx)")] = None,
+    fill_working_time: Annotated[bool, typer.Option(
+        "--fill-working-time", help="Trước đó, lưu thời gian giải quyết (giờ làm việc) cho hồ sơ còn thiếu")] = False,
+) -> None:
+    """Lập báo cáo định kỳ của một cơ quan (bảng, JSON, CSV hoặc XLSX)."""
+    from datetime import date
+    from pathlib import Path
+
+    from app.auth.service import agency_by_code
+    from app.clock import SystemClock
+    from app.db import transaction
+    from app.errors import Invalid
+    from app.reports import export, history, queries
+    from app.reports.periods import parse_period
+
+    if fmt not in ("table", "json", "csv", "xlsx"):
+        typer.secho("--format phải là table, json, csv hoặc xlsx.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    if fmt == "xlsx" and not output:
+        typer.secho("Báo cáo XLSX cần --output TỆP.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+    settings, engine, factory = _factory()
+    now = SystemClock().now()
+    try:
+        try:
+            start = date.fromisoformat(date_from) if date_from else None
+            end = date.fromisoformat(date_to) if date_to else None
+        except ValueError:
+            raise Invalid("--from/--to phải có dạng YYYY-MM-DD.", code="invalid_period") from None
+        chosen = parse_period(period, settings.timezone, from_=start, to=end)
+        with transaction(factory) as session:
+            agency_id = agency_by_code(session, agency).id
+            if fill_working_time:
+                filled = history.fill_working_minutes(session, settings=settings, agency_id=agency_id, limit=100_000)
+                typer.echo(f"Đã lưu thời gian giải quyết cho {filled} hồ sơ.", err=True)
+            result = queries.periodic_report(session, agency_id=agency_id, period=chosen, now=now)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    finally:
+        engine.dispose()
+    if fmt == "xlsx":
+        content = export.to_xlsx(result, generated_at=now, tz=settings.timezone)
+    elif fmt == "csv":
+        content = export.to_csv(result)
+    elif fmt == "json":
+        content = result.model_dump_json(indent=2).encode("utf-8")
+    else:
+        header = f"{'Mã thủ tục':<12} {'Kỳ trước':>8} {'Mới':>6} {'Đã GQ':>6} {'Trước':>6} {'Đúng':>6} {'Quá':>6} " \
+                 f"{'Đang GQ':>8} {'Quá hạn':>8} {'Rút/TC':>7}"
+        lines = [f"{result.agency.name} — {result.period.label}", header]
+        for code, c in [*((r.procedure_code, r) for r in result.rows), ("Tổng cộng", result.totals)]:
+            lines.append(f"{code:<12} {c.carried_over:>8} {c.received_total:>6} {c.resolved_total:>6} "
+                         f"{c.resolved_early:>6} {c.resolved_on_time:>6} {c.resolved_late:>6} "
+                         f"{c.in_progress_total:>8} {c.in_progress_overdue:>8} {c.withdrawn_or_refused:>7}")
+        content = ("\n".join(lines) + "\n").encode("utf-8")
+    if output:
+        Path(output).write_bytes(content)
+        typer.echo(f"Đã ghi {output}.")
+    else:
+        typer.echo(content.decode("utf-8-sig"), nl=False)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import time
 import uuid
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -87,7 +88,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
 
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    app = FastAPI(
+    # The machines are offline: /docs and /redoc serve Swagger UI and ReDoc from the package, no CDN.
+    app = FastAPIOffline(
         title="motcua — Bộ phận Một cửa",
         description="API tiếp nhận, xử lý và trả kết quả hồ sơ thủ tục hành chính (Sở Giáo dục và Đào tạo).",
         version="0.1.0",

@@ -166,8 +166,15 @@ class Dossier(SQLModel, table=True):
     __table_args__ = (
         Index("ix_dossiers_agency_status", "agency_id", "status"),
         Index("ix_dossiers_agency_received", "agency_id", "received_at"),
+        Index("ix_dossiers_receiving_received", "receiving_agency_id", "received_at"),  # scoped reads by period
         Index("ix_dossiers_agency_resolved", "agency_id", "resolved_at"),
         Index("ix_dossiers_procedure_received", "procedure_id", "received_at"),
+        # Reports (app/reports/queries.py): the moments a dossier enters and leaves the books, returns.
+        Index("ix_dossiers_agency_entered", "agency_id",
+              text("coalesce(received_at, refused_at, withdrawn_at, stopped_at)")),
+        Index("ix_dossiers_agency_closed", "agency_id",
+              text("coalesce(resolved_at, refused_at, withdrawn_at, stopped_at)")),
+        Index("ix_dossiers_agency_returned", "agency_id", "returned_at"),
         Index("ix_dossiers_assignee_status", "assignee_id", "status"),
         # The deadline scan reads only dossiers with an alert still ahead of them.
         Index("ix_dossiers_next_alert_at", "next_alert_at",
@@ -231,6 +238,8 @@ class Dossier(SQLModel, table=True):
     supplement_count: int = 0
     apology_count: int = 0
     new_due_at: datetime | None = _ts(default=None)  # appointment promised by an issued apology
+    # Working minutes from reception to result, waits for the applicant excluded (reports' average time).
+    resolved_working_minutes: int | None = None
 
     lookup_secret_hash: str = Field(max_length=255)
     portal_id: str | None = Field(default=None, max_length=64, unique=True)
@@ -421,7 +430,7 @@ class RateCounter(SQLModel, table=True):
     __tablename__ = "rate_counters"
 
     key: str = Field(max_length=128, primary_key=True)
-    window_start: datetime = _ts(primary_key=True)
+    window_start: datetime = _ts(primary_key=True, index=True)  # expired windows are purged by range
     count: int = 0
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 
@@ -36,17 +36,38 @@ class Settings(BaseSettings):
 
     lookup_rate_per_minute: int = 10
     lookup_rate_per_code_per_hour: int = 20
+    # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed for the citizen
+    # lookup's per-address limit; empty: the TCP peer is the client. Env: JSON list or comma list.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     portal_url: str = "http://127.0.0.1:8001"
     portal_username: str = "motcua"
     portal_password: SecretStr = SecretStr("motcua-demo")
+    portal_timeout_seconds: float = Field(default=10.0, gt=0)
+    portal_pull_batch: int = Field(default=100, ge=1, le=500)  # submissions pulled per page
+    # Outbox delivery (portal and notifications): retry with backoff 30 s, 60 s, ... capped at 1 h, jitter ±50%.
+    outbox_max_attempts: int = Field(default=10, ge=1)
+    outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
+    outbox_max_delay_seconds: float = Field(default=3600.0, gt=0)
 
     scan_interval_seconds: int = Field(default=60, ge=5)
     outbox_interval_seconds: int = Field(default=10, ge=1)
 
-    smtp_host: str | None = None
+    # Late-dossier automation (scheduler process): alert windows, scan batches, daily digest.
+    step_due_soon_window_minutes: int = Field(default=120, ge=0)  # a step is "due soon" 2 working hours ahead
+    scan_batch_size: int = Field(default=500, ge=1, le=5000)  # dossiers per scan transaction
+    scan_max_batches: int = Field(default=200, ge=1)  # per run; the rest waits for the next run
+    scheduler_misfire_grace_seconds: int = Field(default=300, ge=1)
+    digest_time: str = Field(default="07:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # working days, local
+
+    smtp_host: str | None = None  # None: no e-mail is sent (messages with only an e-mail address dead-letter)
     smtp_port: int = 25
     smtp_sender: str = "motcua@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    sms_backend: Literal["file", "console", "none"] = "file"  # development adapters; a gateway plugs in here
     sms_outbox_dir: str = "./var/sms"
 
     log_level: str = "INFO"
@@ -57,6 +78,27 @@ class Settings(BaseSettings):
         from app.sla.calendar import parse_working_hours
 
         parse_working_hours(value)
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")

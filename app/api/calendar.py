@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
@@ -77,7 +77,7 @@ def add_override(data: OverrideIn, session: SessionDep, admin: Admin, clock: Clo
 
 
 @router.delete("/overrides/{override_id}", response_model=OverrideChange, summary="Xóa một điều chỉnh lịch")
-def remove_override(override_id: int, session: SessionDep, admin: Admin, clock: ClockDep,
+def remove_override(override_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, admin: Admin, clock: ClockDep,
                     settings: SettingsDep) -> OverrideChange:
     changed = sla.remove_override(session, agency_id=admin.scope_agency_id, override_id=override_id, settings=settings)
     codes = _record_recompute(session, changed, principal=admin, now=clock.now(), reason="Hủy điều chỉnh lịch làm việc")

@@ -17,7 +17,7 @@ from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
 from app.workflows import service
 from app.workflows.schemas import (ActionIn, DeadlineOut, DossierOut, DossierPage, DossierSummary, EventOut,
                                    IntakeIn, IntakeOut, PauseOut, SkippedDayOut, StepOut)
-from app.workflows.transitions import ACTION_LABELS, PORTAL_STATUS, STATUS_LABELS, Action
+from app.workflows.transitions import PORTAL_STATUS, STATUS_LABELS, Action, event_label
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["hồ sơ"])
 CodePath = Annotated[str, Path(max_length=64, description="Mã hồ sơ, ví dụ 000.00.17.H26-261123-0001")]
@@ -78,7 +78,7 @@ def list_dossiers(
     overdue: Annotated[bool | None, Query(description="Chỉ hồ sơ quá hạn đang giải quyết")] = None,
     due_soon: Annotated[bool | None, Query(description="Chỉ hồ sơ sắp đến hạn")] = None,
     mine: Annotated[bool, Query(description="Chỉ hồ sơ đang giao cho tôi")] = False,
-    before: Annotated[int | None, Query(ge=1, description="Con trỏ trang (next_cursor)")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Con trỏ trang (next_cursor)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DossierPage:
     now = clock.now()
@@ -154,10 +154,7 @@ def events(code: CodePath, session: SessionDep, principal: Staff) -> list[EventO
         User.id.in_({r.actor_id for r in rows if r.actor_id}))).all()} if rows else {}  # type: ignore[union-attr]
     out = []
     for r in rows:
-        try:
-            label = ACTION_LABELS[Action(r.action)]
-        except ValueError:
-            label = {"receive": "Tiếp nhận hồ sơ", "submit": "Nộp hồ sơ trực tuyến"}.get(r.action, r.action)
+        label = event_label(r.action) or r.action
         out.append(EventOut(seq=r.seq, at=r.at, action=r.action, action_label=label,
                             actor=names.get(r.actor_id), actor_role=r.actor_role, from_status=r.from_status,
                             to_status=r.to_status, from_step=r.from_step, to_step=r.to_step, note=r.note,

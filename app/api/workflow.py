@@ -4,9 +4,12 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from app.auth.deps import CurrentUser
 from app.workflows.transitions import ACTION_LABELS, PORTAL_STATUS, STATUS_LABELS, TRANSITIONS
 
 router = APIRouter(prefix="/api/v1/workflow", tags=["quy trình"])
+# The printable table is public documentation of the rules, not data: it lives outside /api/v1.
+page_router = APIRouter(include_in_schema=False)
 
 
 class TransitionOut(BaseModel):
@@ -30,11 +33,11 @@ def _rows() -> list[TransitionOut]:
 
 
 @router.get("/transitions", response_model=list[TransitionOut], summary="Bảng chuyển trạng thái hồ sơ (dữ liệu)")
-def transitions() -> list[TransitionOut]:
+def transitions(_: CurrentUser) -> list[TransitionOut]:
     return _rows()
 
 
-@router.get("/transitions.html", response_class=HTMLResponse, summary="Bảng chuyển trạng thái (trang in)")
+@page_router.get("/quy-trinh", response_class=HTMLResponse)
 def transitions_page() -> str:
     from html import escape
 

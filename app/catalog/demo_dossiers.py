@@ -4,8 +4,7 @@ what the product itself writes. Runs once per database (skipped when dossiers ex
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlmodel import Session, func, select
 
@@ -17,7 +16,6 @@ from app.sla import service as sla
 from app.workflows import codes, service
 from app.workflows.schemas import ActionIn, IntakeIn
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 DEMO_SECRET = "MCDM-2026"  # the first demo dossier's lookup secret, printed by seed-demo and the README
 
 APPLICANTS = [
@@ -44,11 +42,13 @@ PLAN = [
 
 
 class _Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
+    """Moves in working time (officials act during office hours), never past `not_after`."""
+
+    def __init__(self, at: datetime, *, cal, not_after: datetime) -> None:  # noqa: ANN001
+        self.at, self.cal, self.not_after = at, cal, not_after
 
     def later(self, hours: float) -> datetime:
-        self.at += timedelta(hours=hours)
+        self.at = min(self.cal.add_working_minutes(self.at, int(hours * 60)), self.not_after)
         return self.at
 
 
@@ -61,9 +61,9 @@ def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -
     cal = sla.calendar_for(session, desk.scope_agency_id, settings)
     first_code = None
     for index, (days_ago, procedure_code, channel, stage) in enumerate(PLAN):
-        local = (now.astimezone(VN) - timedelta(days=days_ago)).replace(hour=8, minute=15, second=0, microsecond=0)
-        at = cal.next_working_moment(local) + timedelta(minutes=30 + 7 * index)
-        clock = _Clock(at)
+        # A working moment about `days_ago` working days back: never in the future, never on a holiday.
+        at = cal.subtract_working_minutes(now, days_ago * cal.minutes_per_day + 60 + 7 * index)
+        clock = _Clock(at, cal=cal, not_after=now)
         procedure = get_procedure(session, procedure_code)
         name, id_number, phone = APPLICANTS[index % len(APPLICANTS)]
         body = {"procedure_code": procedure_code, "channel": channel,
@@ -82,10 +82,13 @@ def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -
             first_code = dossier.code
             dossier.lookup_secret_hash = codes.hash_secret(DEMO_SECRET)
 
+        # Short procedures move faster: scale the hours each official takes to the time limit.
+        pace = min(1.0, dossier.limit_minutes / 60 / 40) if dossier.limit_minutes else 1.0
+
         def step(principal, action, hours=2.0, **payload):  # noqa: ANN001, ANN202
             nonlocal dossier
             dossier = service.act(session, dossier.code, action, ActionIn(**payload),
-                                  service.Context(principal, clock.later(hours), settings), dossier.version)
+                                  service.Context(principal, clock.later(hours * pace), settings), dossier.version)
 
         if stage in {"received", "refused"}:
             continue
@@ -104,7 +107,7 @@ def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -
         if dossier.current_step is not None and procedure.workflow[dossier.current_step]["role"] == "leader" \
                 and procedure.workflow[dossier.current_step].get("scope") == "division":
             step(head, "forward", 3)
-        late = 24 * 9 if stage == "late_returned" else 3
+        late = 8 * 9 if stage == "late_returned" else 3
         step(director, "resolve", late, result_reference=f"{index + 1:02d}/QĐ-SGDĐT")
         if stage == "returned_by_post":
             step(desk, "return_result", 2, method="postal", tracking_number=f"RR{index:03d}DEMO{days_ago:03d}VN")

@@ -9,6 +9,7 @@ always follows the calendar in force; the event keeps the previous date for the 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
@@ -25,9 +26,17 @@ def calendar_for(session: Session, agency_id: int, settings: Settings) -> Workin
     agency = session.get(Agency, agency_id)
     if agency is None:
         raise NotFound("Không có cơ quan.", code="agency_not_found")
-    rows = session.exec(select(CalendarOverride).where(CalendarOverride.agency_id == agency_id)).all()
-    return WorkingCalendar(tz=settings.timezone, periods=agency.working_hours or settings.working_hours,
-                           overrides=[DayOverride(r.day, r.is_working, r.reason) for r in rows])
+    rows = session.exec(select(CalendarOverride).where(CalendarOverride.agency_id == agency_id)
+                        .order_by(CalendarOverride.day)).all()
+    return _calendar(settings.timezone, agency.working_hours or settings.working_hours,
+                     tuple(DayOverride(r.day, r.is_working, r.reason) for r in rows))
+
+
+@lru_cache(maxsize=256)
+def _calendar(tz: str, periods: str, overrides: tuple[DayOverride, ...]) -> WorkingCalendar:
+    # Keyed by everything that defines the calendar, so a changed override is a new key; the
+    # calendar memoizes its working-day tables per year, which every action would rebuild otherwise.
+    return WorkingCalendar(tz=tz, periods=periods, overrides=overrides)
 
 
 def _pauses(session: Session, dossier: Dossier) -> list[ClockPause]:
@@ -50,17 +59,31 @@ def _set_due(session: Session, dossier: Dossier, cal: WorkingCalendar, settings:
     refresh_next_alert(dossier)
 
 
-def refresh_next_alert(dossier: Dossier) -> None:
+def refresh_next_alert(dossier: Dossier, *, cal: WorkingCalendar | None = None, now: datetime | None = None,
+                       settings: Settings | None = None) -> None:
     """The next moment the deadline scan must look at this dossier (indexed; None when nothing is ahead).
 
-    While the clock runs, that is the earliest of the step deadline and the dossier's due-soon
-    moment, due moment; the scan moves it forward as each alert fires.
+    With the calendar, `now` and the settings (the deadline scan), that is the earliest alert
+    threshold still ahead of `now` (`app.sla.scan.alert_thresholds`: step due soon / overdue,
+    due soon / overdue against the appointment and an apology's new one, the daily reminder for
+    an overdue dossier without an apology). Without them (a workflow change), it is the earliest
+    raw moment: the start of the current step (so the scan places the step's due-soon moment on
+    the calendar at its next pass), the step deadline, the due-soon and due moments. A moment in
+    the past only makes the scan look again; alerts are unique, so nothing fires twice.
     """
     if dossier.clock_state != ClockState.running:
         dossier.next_alert_at = None
         return
-    candidates = [t for t in (dossier.step_due_at, dossier.due_soon_at, dossier.due_at) if t is not None]
-    dossier.next_alert_at = min(candidates) if candidates else None
+    if cal is None or now is None or settings is None:
+        step_start = dossier.step_started_at if dossier.step_due_at is not None else None
+        candidates = [t for t in (step_start, dossier.step_due_at, dossier.due_soon_at, dossier.due_at,
+                                  dossier.new_due_at) if t is not None]
+        dossier.next_alert_at = min(candidates) if candidates else None
+        return
+    from app.sla.scan import alert_thresholds  # the scan owns the thresholds; it imports this module
+
+    ahead = [t.fires_at for t in alert_thresholds(dossier, cal, now=now, settings=settings) if t.fires_at > now]
+    dossier.next_alert_at = min(ahead) if ahead else None
 
 
 def start_clock(session: Session, dossier: Dossier, procedure: Procedure, cal: WorkingCalendar, *, now: datetime,
@@ -108,6 +131,16 @@ def resume_clock(session: Session, dossier: Dossier, procedure: Procedure, cal: 
         return "reset"
     _set_due(session, dossier, cal, settings)
     return "resume"
+
+
+def working_minutes_spent(session: Session, dossier: Dossier, cal: WorkingCalendar, *, now: datetime) -> int | None:
+    """Working time from reception to `now`, less the time waiting for the applicant (closed pauses):
+    what the average-resolution-time indicator reads."""
+    if dossier.received_at is None:
+        return None
+    waited = sum(p.working_minutes or 0 for p in _pauses(session, dossier)
+                 if p.ended_at is not None and p.started_at >= dossier.received_at)
+    return max(0, cal.working_minutes_between(dossier.received_at, now) - waited)
 
 
 def stop_clock(dossier: Dossier, *, now: datetime, settings: Settings, resolved: bool) -> None:

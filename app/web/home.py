@@ -18,7 +18,7 @@ text-decoration:none}a:focus,a:hover{background:#eef3fb;outline:3px solid #0b3d9
 <a href="/tra-cuu">Tra cứu tình trạng hồ sơ (dành cho người dân)</a>
 <a href="/bang-dieu-khien">Bảng điều khiển (lãnh đạo, văn phòng)</a>
 <a href="/docs">Tài liệu API và thử nghiệm (cán bộ, tích hợp)</a>
-<a href="/api/v1/workflow/transitions.html">Bảng chuyển trạng thái hồ sơ</a>
+<a href="/quy-trinh">Bảng chuyển trạng thái hồ sơ</a>
 </body></html>"""
 
 

@@ -556,6 +556,7 @@ def _on_resolve(session, dossier, procedure, transition, data, ctx, cal) -> Hand
     dossier.result_reference = data.result_reference
     _close_step(session, dossier, ctx, "resolved", data.note)
     sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=True)
+    dossier.resolved_working_minutes = sla.working_minutes_spent(session, dossier, cal, now=ctx.now)
     steps = workflow_of(procedure)
     hand_over = last_work_step(procedure) + 1
     if hand_over < len(steps):

@@ -128,6 +128,24 @@ ACTION_LABELS: dict[Action, str] = {
 }
 
 
+# Events that are not transitions of the table but appear in a dossier's timeline.
+OTHER_EVENT_LABELS: dict[str, str] = {
+    "submit": "Nộp hồ sơ trực tuyến",
+    "receive": "Tiếp nhận hồ sơ",
+    "deadline_recomputed": "Điều chỉnh ngày hẹn do thay đổi lịch làm việc",
+    "apology_issued": "Gửi văn bản xin lỗi và hẹn lại ngày trả kết quả",
+    "import": "Nhập từ hệ thống một cửa cũ",
+}
+
+
+def event_label(action: str) -> str | None:
+    """Vietnamese label of a timeline event; None for an internal event with no public meaning."""
+    try:
+        return ACTION_LABELS[Action(action)]
+    except ValueError:
+        return OTHER_EVENT_LABELS.get(action)
+
+
 def find(status: S | str, action: Action | str) -> Transition | None:
     try:
         return _BY_KEY.get((S(status), Action(action)))
