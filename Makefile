@@ -32,3 +32,50 @@ mock-portal: venv
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
+
+## --- proof (issue 7): fuzzing, faults, benchmarks (docs/BENCHMARKS.md) ---
+.PHONY: fuzz fuzz-strict fault-pg bench bench-generate bench-generate-scan bench-intake bench-action \
+        bench-lookup bench-reports bench-scan bench-calendar bench-explain
+BENCH_DB ?= motcua_bench
+
+## fuzz: schemathesis over every operation, 200 fresh examples each, as the roles allowed
+fuzz: venv
+	FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
+
+## fuzz-strict: the same, also demanding that schema-violating input is rejected
+fuzz-strict: venv
+	FUZZ_EXAMPLES=50 FUZZ_RANDOM=1 FUZZ_STRICT=1 $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
+
+## fault-pg: restart PostgreSQL (a private cluster on port 8178) under load
+fault-pg: venv
+	bash tests/faults/pg_cluster.sh start
+	MOTCUA_FAULT_PG=1 MOTCUA_FAULT_PG_URL=postgresql://postgres@127.0.0.1:8178/postgres \
+	MOTCUA_FAULT_PG_RESTART="bash tests/faults/pg_cluster.sh restart" \
+	$(BIN)/python -m pytest tests/faults/test_pg_restart.py -q -rxs -s; status=$$?; \
+	bash tests/faults/pg_cluster.sh stop; exit $$status
+
+## bench-generate: the province in PostgreSQL database $(BENCH_DB) (2 million dossiers, COPY)
+bench-generate: venv
+	$(BIN)/python bench/generate.py --dossiers 2000000 --db $(BENCH_DB)
+
+## bench-generate-scan: 500,000 open dossiers in motcua_bench_scan (deadline-scan data)
+bench-generate-scan: venv
+	$(BIN)/python bench/generate.py --open-only 500000 --db motcua_bench_scan
+
+bench-intake: venv
+	$(BIN)/python bench/api_bench.py intake --db $(BENCH_DB)
+bench-action: venv
+	$(BIN)/python bench/api_bench.py action --db $(BENCH_DB)
+bench-lookup: venv
+	$(BIN)/python bench/api_bench.py lookup --db $(BENCH_DB)
+bench-reports: venv
+	$(BIN)/python bench/reports_bench.py --db $(BENCH_DB)
+bench-scan: venv
+	$(BIN)/python bench/scan_bench.py --template motcua_bench_scan
+bench-calendar: venv
+	$(BIN)/python bench/calendar_bench.py
+bench-explain: venv
+	$(BIN)/python bench/explain.py --db $(BENCH_DB)
+
+## bench: every benchmark in order (generate first: make bench-generate bench-generate-scan)
+bench: bench-calendar bench-intake bench-action bench-lookup bench-reports bench-scan bench-explain

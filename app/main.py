@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.clock import Clock, SystemClock
@@ -57,6 +58,14 @@ def install_error_handlers(app: FastAPI) -> None:
         code, message = _HTTP_MESSAGES.get(exc.status_code, ("http_error", str(exc.detail)))
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    async def _database_away(_: Request, exc: OperationalError) -> JSONResponse:
+        # The database restarted or is unreachable: a clean, retryable answer (the pool's pre-ping
+        # reconnects on the next request), not an internal error.
+        log.warning("database unavailable", extra={"fields": {"error": type(exc.orig).__name__}})
+        return JSONResponse(error_body("unavailable", "Cơ sở dữ liệu tạm thời không sẵn sàng; vui lòng thử lại sau."),
+                            status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

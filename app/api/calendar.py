@@ -85,8 +85,9 @@ def remove_override(override_id: Annotated[int, Path(ge=1, le=2**31 - 1)], sessi
 
 
 @router.get("/days", response_model=list[DayOut], summary="Ngày làm việc / ngày nghỉ trong khoảng (tối đa 366 ngày)")
-def days(session: SessionDep, principal: Staff, settings: SettingsDep, start: date,
-         end: date) -> list[DayOut]:
+def days(session: SessionDep, principal: Staff, settings: SettingsDep,
+         start: Annotated[date, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))],
+         end: Annotated[date, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))]) -> list[DayOut]:
     from app.errors import Invalid
 
     if end < start or (end - start).days > 366:

@@ -74,8 +74,10 @@ def print_dossier_form(code: CodePath, form: DossierForm, session: SessionDep, p
             summary="In sổ theo dõi hồ sơ (mẫu 07) theo khoảng ngày tiếp nhận")
 def print_tracking_book(
     session: SessionDep, principal: Staff, clock: ClockDep, settings: SettingsDep,
-    date_from: Annotated[date, Query(alias="from", description="Từ ngày tiếp nhận (YYYY-MM-DD)")],
-    date_to: Annotated[date, Query(alias="to", description="Đến hết ngày (YYYY-MM-DD)")],
+    date_from: Annotated[date, Query(alias="from", ge=date(1990, 1, 1), le=date(2100, 12, 31),
+                                     description="Từ ngày tiếp nhận (YYYY-MM-DD)")],
+    date_to: Annotated[date, Query(alias="to", ge=date(1990, 1, 1), le=date(2100, 12, 31),
+                                   description="Đến hết ngày (YYYY-MM-DD)")],
 ) -> HTMLResponse:
     return _page(forms.tracking_book(session, principal, date_from=date_from, date_to=date_to, now=clock.now(),
                                      settings=settings))
