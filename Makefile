@@ -34,7 +34,7 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
 
 ## --- proof (issue 7): fuzzing, faults, benchmarks (docs/BENCHMARKS.md) ---
-.PHONY: fuzz fuzz-strict fault-pg bench bench-generate bench-generate-scan bench-intake bench-action \
+.PHONY: fuzz fuzz-strict fault-pg bench bench-generate bench-generate-scan bench-intake bench-intake-spread bench-action \
         bench-lookup bench-reports bench-scan bench-calendar bench-explain
 BENCH_DB ?= motcua_bench
 
@@ -64,6 +64,8 @@ bench-generate-scan: venv
 
 bench-intake: venv
 	$(BIN)/python bench/api_bench.py intake --db $(BENCH_DB)
+bench-intake-spread: venv
+	$(BIN)/python bench/api_bench.py intake --spread --db $(BENCH_DB)
 bench-action: venv
 	$(BIN)/python bench/api_bench.py action --db $(BENCH_DB)
 bench-lookup: venv

@@ -70,6 +70,23 @@ def intake(args: argparse.Namespace) -> None:
                               "email": "bench@example.vn", "address": "Số 1 Lê Lợi"},
                 "documents": documents, "return_method": "desk"}
         warm = [("POST", "/api/v1/dossiers", body, desk)]
+        if args.spread:
+            # One desk per agency, each with a procedure of its own agency: intakes of different
+            # agencies do not queue on the same (agency, day) sequence row.
+            warm = [warm[0]]
+            engine = _engine(url)
+            with engine.connect() as conn:
+                pairs = conn.execute(text(
+                    "SELECT DISTINCT ON (a.code) a.code, p.code FROM agencies a JOIN procedures p ON p.agency_id = a.id "
+                    "WHERE a.code LIKE '000.__.31.H26' ORDER BY a.code, p.id")).all()
+            engine.dispose()
+            for agency_code, procedure_code in pairs:
+                user = f"h{agency_code.split('.')[1]}_motcua"
+                headers = login(base, user)
+                proc = httpx.get(f"{base}/api/v1/procedures/{procedure_code}", headers=headers, timeout=30).json()
+                docs = [{"name": d["name"], "kind": d["kind"], "count": d["count"]} for d in proc["required_documents"]]
+                warm.append(("POST", "/api/v1/dossiers", {**body, "procedure_code": procedure_code, "documents": docs},
+                             headers))
         run_load(base, warm, count=50, seconds=30, concurrency=args.concurrency)  # warm-up (not counted)
         baseline_requests = [("POST", "/bench/insert", None, {})]
         run_load(base, baseline_requests, count=200, seconds=30, concurrency=args.concurrency)
@@ -79,7 +96,8 @@ def intake(args: argparse.Namespace) -> None:
         peaks = worker_peaks(server)
     ratio = measured["per_second"] / baseline["per_second"] if baseline["per_second"] else None
     record("intake", {
-        "what": "dossiers received per second through POST /api/v1/dossiers (uvicorn, 2 workers)",
+        "what": "dossiers received per second through POST /api/v1/dossiers (uvicorn, 2 workers)"
+                + (", spread over the 20 agencies" if args.spread else ", all into the demo Department"),
         "baseline": "POST /bench/insert (one row, same SessionDep), averaged before/after",
         "db": args.db, "database": pg_version(url), "machine": machine(), "load_before": load_before,
         "intake": _strip(measured), "baseline_result": baseline, "ratio": round(ratio, 3) if ratio else None,
@@ -158,6 +176,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--spread", action="store_true",
+                        help="intake: rotate over the 20 agencies' desks instead of one Department desk")
     args = parser.parse_args()
     {"intake": intake, "action": action, "lookup": lookup}[args.kind](args)
 

@@ -13,7 +13,8 @@ Measured (median of `--repeat` runs, after one warm-up run each):
    three statements) without the agency condition, run in process;
 4. the bare SQL: the very statements the report runs (compiled with their literal values by
    SQLAlchemy), executed on a plain psycopg connection; the province-year variant without the
-   agency condition.
+   agency condition; and the same with `SET jit = off` (PostgreSQL's JIT compiles these
+   aggregates for 100-300 ms each, more than some of them take to run).
 
 Targets: province-year under 1 s; API within 1.5x of the bare SQL.
 """
@@ -104,8 +105,10 @@ def main() -> None:
                "province_year": _statements(s, ProvinceFilters(), year, now)}
         count = s.execute(text("SELECT count(*) FROM dossiers")).scalar_one()
 
-    def bare(statements: list[str]) -> None:
+    def bare(statements: list[str], jit: bool = True) -> None:
         with raw.connect() as conn:
+            if not jit:
+                conn.exec_driver_sql("SET jit = off")
             for statement in statements:
                 conn.exec_driver_sql(statement).all()
 
@@ -116,7 +119,8 @@ def main() -> None:
     results: dict[str, dict] = {}
     for name, statements in sql.items():
         bare(statements)
-        results[name] = {"bare_sql_ms": _median_ms(timed(lambda st=statements: bare(st), args.repeat))}
+        results[name] = {"bare_sql_ms": _median_ms(timed(lambda st=statements: bare(st), args.repeat)),
+                         "bare_sql_jit_off_ms": _median_ms(timed(lambda st=statements: bare(st, False), args.repeat))}
     module_province()
     results["province_year"]["report_module_in_process_ms"] = _median_ms(timed(module_province, args.repeat))
 

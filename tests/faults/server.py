@@ -21,7 +21,16 @@ PORTS = range(8150, 8180)
 
 
 def free_port() -> int:
-    for port in PORTS:
+    """A free port of 8150-8179; each xdist worker has its own slice, so a client of one test never
+    reaches the server of a test running beside it on a reused port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    ports = list(PORTS)
+    if worker.startswith("gw") and worker[2:].isdigit():
+        n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "2") or 2)
+        size = max(1, len(ports) // max(n, 1))
+        i = int(worker[2:]) % max(n, 1)
+        ports = ports[i * size:(i + 1) * size]
+    for port in ports:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))

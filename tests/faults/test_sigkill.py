@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from sqlalchemy import text
 
 from tests.faults.server import Load, Server, intake_body, token
@@ -67,6 +68,7 @@ def _invariants(engine) -> list[str]:  # noqa: ANN001
     return problems
 
 
+@pytest.mark.xdist_group("faults")  # one at a time: each starts uvicorn on a port of 8150-8179
 def test_sigkill_during_intake_load(database_url: str, engine, demo) -> None:  # noqa: ANN001
     server = Server(database_url, workers=2)
     try:
@@ -79,8 +81,7 @@ def test_sigkill_during_intake_load(database_url: str, engine, demo) -> None:  #
         time.sleep(0.13)  # land somewhere in the middle of requests in flight
         server.kill()  # SIGKILL to every uvicorn process
         killed_at = len(load.acknowledged)
-        time.sleep(0.3)
-        load.stop()
+        load.stop()  # before anything else may listen on that port
     finally:
         server.kill()
     assert killed_at >= 5, f"the load did not get going: {load.outcomes}"

@@ -128,40 +128,54 @@ def documented_or_error_shape(ctx, response, case) -> bool | None:  # noqa: ANN0
     return True
 
 
-_rotation: dict[str, itertools.cycle] = {}
-
 # 5xx found by fuzzing in routes this file does not own, reported to the lead (docs/BENCHMARKS.md).
 # The fuzz run of such an operation is an expected failure while the server error persists.
 KNOWN_5XX: dict[str, str] = {}
 
 
-def _roles_for(case) -> list[str | None]:  # noqa: ANN001
-    rule = MATRIX.get(f"{case.operation.method.upper()} {case.operation.path}")
-    if rule is None:
-        pytest.fail(f"{case.operation.label} is not in tests/security/test_authz_matrix.py MATRIX")
-    if rule.roles is PUBLIC:
-        return [None]
-    return sorted(rule.roles)
+def _operations() -> dict[str, object]:
+    """Every operation of the schema, by label ("POST /api/v1/dossiers")."""
+    return {op.label: op for op in (result.ok() for result in schema.get_all_operations())}
 
 
-@schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, print_blob=True,
-          suppress_health_check=list(HealthCheck))
-def test_fuzz(case, fuzz_world) -> None:  # noqa: ANN001
+OPERATIONS = _operations()
+
+
+# One pytest item per operation with its own id (schemathesis' own `@schema.parametrize()` gives
+# every item the same node id under pytest 9, which pytest-xdist then runs only once).
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_fuzz(label: str, fuzz_world) -> None:  # noqa: ANN001
+    from hypothesis import given
+    from schemathesis import GenerationMode
+
     app, login = fuzz_world
-    label = case.operation.label
-    if label not in _rotation:
-        _rotation[label] = itertools.cycle(_roles_for(case))
-    role = next(_rotation[label])
-    headers = dict(case.headers or {})
-    if role is not None:
-        headers.update(login(OWN_USERS[role]))
-    checks = [not_a_server_error, documented_or_error_shape] + ([negative_data_rejection] if STRICT else [])
-    response = case.call(headers=headers, app=app)
-    known = KNOWN_5XX.get(f"{case.operation.method.upper()} {case.operation.path}")
-    if known and response.status_code >= 500:
-        pytest.xfail(f"known server error, reported to the lead: {known}")
-    case.validate_response(response, checks=checks, headers=headers)
+    operation = OPERATIONS[label]
+    roles = itertools.cycle(_roles_for_label(label))
+    strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE)
+
+    @given(case=strategy)
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, print_blob=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case) -> None:  # noqa: ANN001
+        role = next(roles)
+        headers = dict(case.headers or {})
+        if role is not None:
+            headers.update(login(OWN_USERS[role]))
+        checks = [not_a_server_error, documented_or_error_shape] + ([negative_data_rejection] if STRICT else [])
+        response = case.call(headers=headers, app=app)
+        known = KNOWN_5XX.get(label)
+        if known and response.status_code >= 500:
+            pytest.xfail(f"known server error, reported to the lead: {known}")
+        case.validate_response(response, checks=checks, headers=headers)
+
+    run()
+
+
+def _roles_for_label(label: str) -> list[str | None]:
+    rule = MATRIX.get(label)
+    if rule is None:
+        pytest.fail(f"{label} is not in tests/security/test_authz_matrix.py MATRIX")
+    return [None] if rule.roles is PUBLIC else sorted(rule.roles)
 
 
 # Edge values probed by hand around the fuzzing (bounds of ints and dates).
