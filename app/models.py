@@ -180,6 +180,9 @@ class Dossier(SQLModel, table=True):
         Index("ix_dossiers_next_alert_at", "next_alert_at",
               postgresql_where=text("next_alert_at IS NOT NULL"),
               sqlite_where=text("next_alert_at IS NOT NULL")),
+        # The overdue / due-soon lists walk only the dossiers whose clock runs, newest first.
+        Index("ix_dossiers_running", "id", postgresql_where=text("clock_state = 'running'"),
+              sqlite_where=text("clock_state = 'running'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
