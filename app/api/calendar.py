@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
-from app.auth.deps import Admin, Staff
+from app.auth.deps import Admin, CurrentUser, Staff
 from app.models import DossierEvent
 from app.sla import service as sla
 
@@ -55,7 +55,7 @@ def _record_recompute(session, changed, *, principal, now, reason: str) -> list[
 
 
 @router.get("/overrides", response_model=list[OverrideOut], summary="Các ngày điều chỉnh lịch làm việc của cơ quan")
-def list_overrides(session: SessionDep, principal: Staff,
+def list_overrides(session: SessionDep, principal: CurrentUser,  # the admin who adds them lists them too
                    year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> list[OverrideOut]:
     return [OverrideOut(id=o.id, day=o.day, is_working=o.is_working, reason=o.reason)  # type: ignore[arg-type]
             for o in sla.list_overrides(session, principal.scope_agency_id, year=year)]

@@ -94,7 +94,7 @@ MATRIX: dict[str, Rule] = {
     "POST /api/v1/procedures/{code}/deactivate": Rule(ADMIN, obj="procedure"),
     "POST /api/v1/procedures/{code}/activate": Rule(ADMIN, obj="procedure"),
     # calendar
-    "GET /api/v1/calendar/overrides": Rule(STAFF),
+    "GET /api/v1/calendar/overrides": Rule(ANY),
     "POST /api/v1/calendar/overrides": Rule(ADMIN, json={}),
     "DELETE /api/v1/calendar/overrides/{override_id}": Rule(ADMIN, obj="override"),
     "GET /api/v1/calendar/days": Rule(STAFF, query="start=2026-11-01&end=2026-11-30"),
