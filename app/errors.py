@@ -8,6 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
+
+class ErrorOut(BaseModel):
+    """What every 4xx and 5xx answers (documented as such in the OpenAPI schema)."""
+
+    code: str = Field(description="Mã lỗi cho máy đọc, ví dụ validation_error, dossier_not_found")
+    message: str = Field(description="Thông báo tiếng Việt cho người dùng")
+    detail: Any = Field(default=None, description="Chi tiết (trường sai, giấy tờ còn thiếu...)")
+
 
 class DomainError(Exception):
     status_code = 400

@@ -9,13 +9,14 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.clock import Clock, SystemClock
 from app.db import make_engine, make_sessionmaker
-from app.errors import DomainError
+from app.errors import DomainError, ErrorOut
 from app.logging import configure_logging, request_id_var
 from app.settings import Settings, get_settings
 
@@ -92,6 +93,31 @@ def install_middleware(app: FastAPI) -> None:
         return response
 
 
+def install_error_schema(app: FastAPI) -> None:
+    """Document the error shape the handlers above answer: every error response of the OpenAPI
+    schema (FastAPI's own 422 `HTTPValidationError` included) is `ErrorOut`."""
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+            error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+            for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
+                for status, response in operation.get("responses", {}).items():
+                    if status[0] in "45":
+                        response["content"] = error
+                    if status == "422":
+                        response["description"] = "Dữ liệu không hợp lệ (validation_error)"
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, engine=None) -> FastAPI:  # noqa: ANN001
     from app.api import router as api_router
 
@@ -110,4 +136,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     install_error_handlers(app)
     install_middleware(app)
     app.include_router(api_router)
+    install_error_schema(app)
     return app
