@@ -51,8 +51,11 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    # JIT off: PostgreSQL compiled the report aggregates for 130-310 ms each, more than some take
+    # to run (docs/BENCHMARKS.md); the service's queries are short or index-driven.
     return create_engine(url, echo=settings.db_echo, pool_pre_ping=True,
-                         pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
+                         pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
+                         connect_args={"options": "-c jit=off"})
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -75,7 +78,36 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, class_=Session, expire_on_commit=False, autoflush=True)
+    factory = sessionmaker(engine, class_=Session, expire_on_commit=False, autoflush=True)
+    _keep_reference_rows(factory)
+    return factory
+
+
+def _keep_reference_rows(factory: sessionmaker[Session]) -> None:
+    """Hold agencies, procedures and users strongly for the session's life.
+
+    The identity map is weak: a procedure read at the start of a request and no longer referenced
+    is gone when the response is built, and `session.get` reads it again (two to four extra round
+    trips per intake or action). SQLAlchemy's "session referencing behavior" recipe, limited to
+    these few small rows so that a scheduler batch does not pin the dossiers it walks.
+    """
+    from app.models import Agency, Procedure, User
+
+    kept = (Agency, Procedure, User)
+
+    @event.listens_for(factory, "pending_to_persistent")
+    @event.listens_for(factory, "deleted_to_persistent")
+    @event.listens_for(factory, "detached_to_persistent")
+    @event.listens_for(factory, "loaded_as_persistent")
+    def _keep(session, instance):  # noqa: ANN001, ANN202
+        if isinstance(instance, kept):
+            session.info.setdefault("kept", {})[id(instance)] = instance  # models are unhashable
+
+    @event.listens_for(factory, "persistent_to_detached")
+    @event.listens_for(factory, "persistent_to_deleted")
+    @event.listens_for(factory, "persistent_to_transient")
+    def _release(session, instance):  # noqa: ANN001, ANN202
+        session.info.get("kept", {}).pop(id(instance), None)
 
 
 @contextmanager

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import aliased
+from sqlmodel import select
 
 from app.api.deps import SessionDep, SettingsDep
 from app.auth.tokens import verify_token
@@ -21,11 +23,15 @@ def get_principal(session: SessionDep, settings: SettingsDep,
     if not token:
         raise NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
     user_id = verify_token(token, settings)
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
+    # One round trip: the user, their agency and (for a division) its Department, which every
+    # service call of the request then finds in the session instead of reading it again.
+    department = aliased(Agency)
+    row = session.exec(select(User, Agency, department).join(Agency, Agency.id == User.agency_id)
+                       .outerjoin(department, department.id == Agency.parent_id)
+                       .where(User.id == user_id)).first()
+    if row is None or not row[0].is_active:
         raise NotAuthenticated("Tài khoản không tồn tại hoặc đã bị khóa.", code="invalid_token")
-    agency = session.get(Agency, user.agency_id)
-    assert agency is not None
+    user, agency, _ = row
     return Principal(user=user, roles=frozenset(user.roles), scope_agency_id=scope_agency_of(agency),
                      agency=agency)
 

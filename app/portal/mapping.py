@@ -90,7 +90,7 @@ def supplement_row(request: SupplementRequest, *, requested_by: str | None) -> d
 def dossier_snapshot(session: Session, dossier: Dossier, procedure: Procedure, agency: Agency) -> dict[str, Any]:
     """`dossier_payload` with the dossier's supplement records read from the database."""
     requests = session.exec(select(SupplementRequest).where(SupplementRequest.dossier_id == dossier.id)
-                            .order_by(SupplementRequest.id)).all()  # type: ignore[arg-type]
+                            .order_by(SupplementRequest.id)).all() if dossier.supplement_count else []  # type: ignore[arg-type]
     names: dict[int, str] = {}
     ids = {r.requested_by_id for r in requests if r.requested_by_id is not None}
     if ids:

@@ -40,7 +40,7 @@ from app.settings import Settings
 
 log = logging.getLogger("motcua.scheduler")
 
-JOB_IDS = ("deadline_scan", "notify_dispatch", "portal_dispatch", "portal_pull", "daily_digest")
+JOB_IDS = ("deadline_scan", "notify_dispatch", "portal_dispatch", "portal_pull", "daily_digest", "rate_counter_purge")
 NOTIFY_LOCK = "motcua.notify_dispatch"
 PORTAL_DISPATCH_LOCK = "motcua.portal_dispatch"
 PORTAL_PULL_LOCK = "motcua.portal_pull"
@@ -119,6 +119,15 @@ def run_daily_digest(factory: sessionmaker[Session], settings: Settings, clock: 
     return send_daily_digest(factory, now=clock.now(), settings=settings)
 
 
+def run_rate_counter_purge(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> int:
+    """Delete the lookup rate-limit windows that have ended (the lookup itself never purges)."""
+    from app.db import transaction
+    from app.web.ratelimit import purge_rate_counters
+
+    with transaction(factory) as session:
+        return purge_rate_counters(session, clock.now())
+
+
 def _job(job_id: str, body: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     def run() -> Any:
         result = _guarded(job_id, lambda: body(*args))
@@ -157,6 +166,8 @@ def build_scheduler(settings: Settings, sessionmaker: sessionmaker[Session], clo
         sessionmaker, settings, clock)
     add("portal_pull", "Nhận hồ sơ trực tuyến", run_portal_pull, every(60), sessionmaker, settings, clock,
         at_start=False)
+    add("rate_counter_purge", "Dọn bộ đếm giới hạn tra cứu", run_rate_counter_purge, every(600), sessionmaker,
+        settings, clock)
     hour, minute = (int(x) for x in settings.digest_time.split(":"))
     add("daily_digest", "Tổng hợp hằng ngày cho lãnh đạo", run_daily_digest,
         CronTrigger(day_of_week="mon-fri", hour=hour, minute=minute, timezone=tz), sessionmaker, settings, clock,

@@ -45,6 +45,8 @@ def _pauses(session: Session, dossier: Dossier) -> list[ClockPause]:
 
 
 def _closed_pauses_since_start(session: Session, dossier: Dossier) -> list[Pause]:
+    if dossier.id is None:
+        return []  # not written yet (an intake starting its clock): no pauses to read
     start = dossier.clock_started_at
     return [Pause(p.started_at, p.ended_at, p.reason) for p in _pauses(session, dossier)
             if p.ended_at is not None and start is not None and p.started_at >= start]

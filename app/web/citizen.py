@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import aliased, sessionmaker
 from sqlmodel import Session, select
 
 from app.db import transaction
@@ -233,6 +233,8 @@ def _timeline(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[Timeline
 
 
 def _apologies(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[ApologyOut]:
+    if not dossier.apology_count:  # counts the issued ones, the only ones shown: nothing to read
+        return []
     rows = session.exec(select(Apology).where(Apology.dossier_id == dossier.id, Apology.status == "issued")
                         .order_by(Apology.issued_at)).all()  # type: ignore[arg-type]
     out = []
@@ -349,7 +351,15 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
 
 def find(session: Session, *, code: str, secret: str, now: datetime, settings: Settings) -> PublicDossierOut | None:
     """The public view when `secret` opens dossier `code`; None otherwise (same cost either way)."""
-    dossier = session.exec(select(Dossier).where(Dossier.code == normalize_code(code))).first()
+    # The procedure, agency and handling division come in the same round trip; `present` then
+    # finds them in the session.
+    division = aliased(Agency)
+    row = session.exec(select(Dossier, Procedure, Agency, division)
+                       .join(Procedure, Procedure.id == Dossier.procedure_id)
+                       .join(Agency, Agency.id == Dossier.agency_id)
+                       .outerjoin(division, division.id == Dossier.assigned_division_id)
+                       .where(Dossier.code == normalize_code(code))).first()
+    dossier = row[0] if row else None
     opened = codes.verify_secret(secret, dossier.lookup_secret_hash if dossier else _DUMMY_SECRET_HASH)
     if dossier is None or not opened:
         return None
@@ -362,28 +372,30 @@ def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: st
     code = normalize_code(code)
     client_hash = ratelimit.fingerprint("addr", client, settings)
     code_hash = ratelimit.fingerprint("code", code, settings)
+    # One transaction, committed whatever the outcome: the counts of a refused or failed lookup
+    # must stay counted. Both windows are counted in one statement, before anything is read.
+    view = failures = None
     with transaction(factory) as session:
-        blocked = ratelimit.hit(session, f"lookup:addr:{client_hash}", limit=settings.lookup_rate_per_minute,
-                                window_seconds=ratelimit.MINUTE, now=now)
-        scope = "address"
+        by_address, by_code = ratelimit.hit_all(session, [
+            (f"lookup:addr:{client_hash}", settings.lookup_rate_per_minute, ratelimit.MINUTE),
+            (f"lookup:code:{code_hash}", settings.lookup_rate_per_code_per_hour, ratelimit.HOUR)], now=now)
+        blocked, scope = (by_address, "address") if by_address.exceeded else (by_code, "code")
         if not blocked.exceeded:
-            blocked = ratelimit.hit(session, f"lookup:code:{code_hash}", limit=settings.lookup_rate_per_code_per_hour,
-                                    window_seconds=ratelimit.HOUR, now=now)
-            scope = "code"
+            view = find(session, code=code, secret=secret, now=now, settings=settings)
+            if view is None:
+                failures = ratelimit.hit(session, f"lookup:fail:{code_hash}",
+                                         limit=settings.lookup_rate_per_code_per_hour,
+                                         window_seconds=ratelimit.HOUR, now=now)
     if blocked.exceeded:
         log.warning("public lookup rate limited", extra={"fields": {
             "client": client_hash, "scope": scope, "count": blocked.count, "retry_after": blocked.retry_after}})
         raise RateLimited(f"Ông/bà đã tra cứu quá nhiều lần. Vui lòng thử lại sau {wait_text(blocked.retry_after)}.",
                           detail={"retry_after": blocked.retry_after, "scope": scope},
                           headers={"Retry-After": str(blocked.retry_after)})
-    with transaction(factory) as session:
-        view = find(session, code=code, secret=secret, now=now, settings=settings)
     if view is None:
-        with transaction(factory) as session:
-            failures = ratelimit.hit(session, f"lookup:fail:{code_hash}", limit=settings.lookup_rate_per_code_per_hour,
-                                     window_seconds=ratelimit.HOUR, now=now)
         log.warning("public lookup failed", extra={"fields": {
-            "client": client_hash, "code_hash": code_hash, "failures_for_code_this_hour": failures.count}})
+            "client": client_hash, "code_hash": code_hash,
+            "failures_for_code_this_hour": failures.count if failures else None}})
         raise LookupFailed()
     return view
 

@@ -8,9 +8,8 @@ that is then rejected has still been counted.
 Counter keys never hold personal data: client addresses and the dossier codes people type are
 replaced by a keyed hash (`fingerprint`).
 
-Expired windows are deleted opportunistically: whenever a hit opens a new window (count == 1),
-at most `PURGE_BATCH` rows older than the longest window are removed in the same transaction.
-`purge_rate_counters(session, now)` does the same without the bound, for a scheduler job.
+Expired windows are deleted by the scheduler (`purge_rate_counters`, every few minutes), never
+on the request path: a lookup costs one counting statement, whatever the table holds.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from app.settings import Settings
 MINUTE = 60
 HOUR = 3600
 LONGEST_WINDOW = HOUR  # rows whose window ended before now - LONGEST_WINDOW are of no use
-PURGE_BATCH = 200
 
 _table = RateCounter.__table__  # type: ignore[attr-defined]
 
@@ -68,16 +66,22 @@ def window_start(now: datetime, seconds: int) -> datetime:
 
 def hit(session: Session, key: str, *, limit: int, window_seconds: int, now: datetime) -> Hit:
     """Count one request against `key` in the current window and return the new count."""
-    start = window_start(now, window_seconds)
+    return hit_all(session, [(key, limit, window_seconds)], now=now)[0]
+
+
+def hit_all(session: Session, counters: list[tuple[str, int, int]], *, now: datetime) -> list[Hit]:
+    """Count one request against each `(key, limit, window_seconds)` in one statement (one round
+    trip); the hits come back in the order given."""
+    starts = {key: window_start(now, seconds) for key, _, seconds in counters}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (insert(_table).values(key=key, window_start=start, count=1)
+    statement = (insert(_table).values([{"key": key, "window_start": starts[key], "count": 1}
+                                        for key, _, _ in counters])
                  .on_conflict_do_update(index_elements=["key", "window_start"],
                                         set_={"count": _table.c.count + 1})
-                 .returning(_table.c.count))
-    count = int(session.execute(statement).scalar_one())
-    if count == 1:
-        purge_rate_counters(session, now, limit=PURGE_BATCH)
-    return Hit(key=key, count=count, limit=limit, window_start=start, window_seconds=window_seconds, now=now)
+                 .returning(_table.c.key, _table.c.count))
+    counts = {key: int(count) for key, count in session.execute(statement).all()}
+    return [Hit(key=key, count=counts[key], limit=limit, window_start=starts[key], window_seconds=seconds, now=now)
+            for key, limit, seconds in counters]
 
 
 def peek(session: Session, key: str, *, window_seconds: int, now: datetime) -> int:

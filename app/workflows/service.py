@@ -214,14 +214,12 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
 
     agency = session.get(Agency, procedure.agency_id)
     assert agency is not None and agency.id is not None
-    local_day = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    number = codes.next_sequence(session, agency.id, local_day)
+    cal = sla.calendar_for(session, agency.id, ctx.settings)
     secret = codes.new_lookup_secret()
     applicant = data.applicant
     dossier = Dossier(
-        code=codes.format_code(agency.code, local_day, number), agency_id=agency.id,
-        receiving_agency_id=principal.scope_agency_id, procedure_id=procedure.id, channel=data.channel,
-        online_level=data.online_level or OnlineLevel.none, applicant_type=applicant.type,
+        code="", agency_id=agency.id, receiving_agency_id=principal.scope_agency_id, procedure_id=procedure.id,
+        channel=data.channel, online_level=data.online_level or OnlineLevel.none, applicant_type=applicant.type,
         applicant_name=applicant.full_name, applicant_id_number=applicant.id_number, applicant_phone=applicant.phone,
         applicant_email=applicant.email, applicant_address=applicant.address, summary=data.summary,
         documents=documents, return_method=data.return_method, note=data.note, status=S.received,
@@ -230,35 +228,40 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     if data.postal is not None:
         dossier.postal_handed_over_at = data.postal.handed_over_at or ctx.now
         dossier.submitted_at = dossier.postal_handed_over_at
+    if data.decision == "receive":
+        sla.start_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings)
+        kind, extra, note, event_data = "received", None, data.note, None
+    elif data.decision == "request_supplement":
+        dossier.status = S.awaiting_supplement
+        dossier.resume_status = S.received
+        items = data.missing_items or missing
+        kind, extra, note = "supplement_requested", "; ".join(items), data.note
+        event_data = {"decision": "request_supplement", "items": items}
+    else:
+        dossier.status = S.refused
+        dossier.refused_at = ctx.now
+        dossier.closing_reason = data.reason
+        dossier.clock_state = ClockState.stopped
+        kind, extra, note, event_data = "refused", data.reason, data.reason, {"decision": "refuse"}
+
+    if procedure.division_id is not None:
+        session.get(Agency, procedure.division_id)  # read now, found in the session by _sync_portal
+    # The day's number comes last: its row lock is held until commit (that keeps codes gap-free),
+    # so everything computed or read above (secret hash, due dates, agencies) runs outside it.
+    local_day = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    dossier.code = codes.format_code(agency.code, local_day, codes.next_sequence(session, agency.id, local_day))
     session.add(dossier)
     session.flush()
     if data.postal is not None:
         _add_shipment(session, dossier, direction="inbound", tracking_number=data.postal.tracking_number,
                       carrier=data.postal.carrier, fee=data.postal.fee, status="delivered",
                       handed_over_at=dossier.postal_handed_over_at, delivered_at=ctx.now, now=ctx.now)
-
-    cal = sla.calendar_for(session, agency.id, ctx.settings)
-    if data.decision == "receive":
-        sla.start_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings)
-        event = _append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None, note=data.note)
-        _notify(session, dossier, procedure, "received", ctx)
-    elif data.decision == "request_supplement":
-        dossier.status = S.awaiting_supplement
-        dossier.resume_status = S.received
-        items = data.missing_items or missing
-        _add_supplement_request(session, dossier, items, data.note, ctx)
-        event = _append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None,
-                              note=data.note, data={"decision": "request_supplement", "items": items})
-        _notify(session, dossier, procedure, "supplement_requested", ctx, extra="; ".join(items))
-    else:
-        dossier.status = S.refused
-        dossier.refused_at = ctx.now
-        dossier.closing_reason = data.reason
-        dossier.clock_state = ClockState.stopped
-        event = _append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None,
-                              note=data.reason, data={"decision": "refuse"})
-        _notify(session, dossier, procedure, "refused", ctx, extra=data.reason)
+    if data.decision == "request_supplement":
+        _add_supplement_request(session, dossier, event_data["items"], data.note, ctx)  # type: ignore[index]
+    event = _append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None, note=note,
+                          data=event_data)
     _sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
+    _notify(session, dossier, procedure, kind, ctx, extra=extra)
     session.flush()
     return dossier, secret
 

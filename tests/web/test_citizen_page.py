@@ -187,7 +187,7 @@ def test_apology_post_and_timeline_render_alike_with_and_without_javascript(
         session.add(Apology(dossier_id=row.id, status="issued", reason="Cần xác minh văn bằng với trường cấp",
                             original_due_at=row.due_at, new_due_at=new_due, drafted_at=row.received_at,
                             issued_at=datetime(2026, 11, 30, 10, 0, tzinfo=VN), signer_title="Phó Giám đốc Sở"))
-        row.new_due_at = new_due
+        row.new_due_at, row.apology_count = new_due, 1  # as app.sla.apology.issue_apology leaves it
         session.add(row)
 
     page = browser_phone_page

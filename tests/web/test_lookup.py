@@ -305,31 +305,31 @@ def _counter_keys(session: Session) -> int:
     return session.exec(select(func.count()).select_from(RateCounter)).one()
 
 
-def test_expired_counters_are_purged(engine, settings, session, clock):
+def test_expired_counters_are_purged_by_the_scheduler_not_by_lookups(engine, settings, session, clock):
+    from app.db import make_sessionmaker
+    from app.sla.scheduler import run_rate_counter_purge
+
     now = clock.now()
     old = now - timedelta(hours=3)
-    for i in range(ratelimit.PURGE_BATCH + 50):
+    for i in range(250):
         session.add(RateCounter(key=f"lookup:addr:old{i}", window_start=old, count=3))
     session.add(RateCounter(key="lookup:code:recent", window_start=ratelimit.window_start(now, 3600), count=2))
     session.commit()
-    # A hit that opens a new window removes a bounded batch of expired rows.
-    first = ratelimit.hit(session, "lookup:addr:new", limit=10, window_seconds=60, now=now)
+    # Counting is one statement and deletes nothing, even when it opens a new window.
+    hits = ratelimit.hit_all(session, [("lookup:addr:new", 10, 60), ("lookup:code:recent", 20, 3600)], now=now)
     session.commit()
-    assert first.count == 1
-    assert _counter_keys(session) == 50 + 2
-    again = ratelimit.hit(session, "lookup:addr:new", limit=10, window_seconds=60, now=now)
-    session.commit()
-    assert again.count == 2 and _counter_keys(session) == 52  # no purge on an existing window
-    # The scheduler-callable purge takes the rest and keeps live windows.
-    assert ratelimit.purge_rate_counters(session, now) == 50
-    session.commit()
+    assert [(h.key, h.count) for h in hits] == [("lookup:addr:new", 1), ("lookup:code:recent", 3)]
+    assert _counter_keys(session) == 250 + 2
+    session.commit()  # SQLite: let the job's transaction take the write lock
+    # The scheduler's job removes the ended windows and keeps live ones.
+    assert run_rate_counter_purge(make_sessionmaker(engine), settings, clock) == 250
+    session.expire_all()
     assert {row.key for row in session.exec(select(RateCounter)).all()} == {"lookup:code:recent", "lookup:addr:new"}
     # An hour-long window stays until it has ended, plus one hour.
     later = ratelimit.window_start(now, 3600) + timedelta(hours=1, minutes=59)
     assert ratelimit.purge_rate_counters(session, later) == 0
     assert ratelimit.purge_rate_counters(session, later + timedelta(minutes=1)) == 2
     session.commit()
-
 
 
 def test_concurrent_hits_are_all_counted(engine, settings, clock):
