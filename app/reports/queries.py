@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -230,6 +230,10 @@ def period_facts(session: Session, filters: Filters, period: Period, group: str 
     """All counts of COUNT_FIELDS (and, with `extras`, the indicator sums) per group key."""
     facts: dict[Any, dict[str, Any]] = {}
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # psycopg prepares a statement run 5 times on a connection, and PostgreSQL may then keep a
+        # generic plan; how many rows a period selects varies too much for one plan to fit all.
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     for statement in fact_statements(filters, period, group, now=now, dialect=dialect, extras=extras):
         for row in _rows(session, statement):
             facts.setdefault(row.pop("key"), {}).update(row)
