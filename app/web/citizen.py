@@ -372,20 +372,18 @@ def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: st
     code = normalize_code(code)
     client_hash = ratelimit.fingerprint("addr", client, settings)
     code_hash = ratelimit.fingerprint("code", code, settings)
-    # One transaction, committed whatever the outcome: the counts of a refused or failed lookup
-    # must stay counted. Both windows are counted in one statement, before anything is read.
-    view = failures = None
+    # One transaction, committed whatever the outcome (a refused or failed lookup stays counted).
+    # The read comes first and the counting last, in one statement: the counter rows, which every
+    # lookup from one address shares, are then locked only for the commit. Nothing read is shown
+    # when a limit is exceeded.
     with transaction(factory) as session:
-        by_address, by_code = ratelimit.hit_all(session, [
-            (f"lookup:addr:{client_hash}", settings.lookup_rate_per_minute, ratelimit.MINUTE),
-            (f"lookup:code:{code_hash}", settings.lookup_rate_per_code_per_hour, ratelimit.HOUR)], now=now)
-        blocked, scope = (by_address, "address") if by_address.exceeded else (by_code, "code")
-        if not blocked.exceeded:
-            view = find(session, code=code, secret=secret, now=now, settings=settings)
-            if view is None:
-                failures = ratelimit.hit(session, f"lookup:fail:{code_hash}",
-                                         limit=settings.lookup_rate_per_code_per_hour,
-                                         window_seconds=ratelimit.HOUR, now=now)
+        view = find(session, code=code, secret=secret, now=now, settings=settings)
+        counters = [(f"lookup:addr:{client_hash}", settings.lookup_rate_per_minute, ratelimit.MINUTE),
+                    (f"lookup:code:{code_hash}", settings.lookup_rate_per_code_per_hour, ratelimit.HOUR)]
+        if view is None:
+            counters.append((f"lookup:fail:{code_hash}", settings.lookup_rate_per_code_per_hour, ratelimit.HOUR))
+        by_address, by_code, *failures = ratelimit.hit_all(session, counters, now=now)
+    blocked, scope = (by_address, "address") if by_address.exceeded else (by_code, "code")
     if blocked.exceeded:
         log.warning("public lookup rate limited", extra={"fields": {
             "client": client_hash, "scope": scope, "count": blocked.count, "retry_after": blocked.retry_after}})
@@ -395,7 +393,7 @@ def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: st
     if view is None:
         log.warning("public lookup failed", extra={"fields": {
             "client": client_hash, "code_hash": code_hash,
-            "failures_for_code_this_hour": failures.count if failures else None}})
+            "failures_for_code_this_hour": failures[0].count}})
         raise LookupFailed()
     return view
 

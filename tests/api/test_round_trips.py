@@ -13,7 +13,7 @@ from tests.workflows.test_scenarios import act, intake_body, required_documents
 # Without BEGIN/COMMIT. Intake: principal, procedure, agency, calendar overrides, division, day
 # number, dossier, event, outbox (both rows in one INSERT). Forward: principal, dossier (locked),
 # procedure, overrides, dossier update, step record, event, division, outbox.
-# Lookup: both rate-limit counters, the dossier with its procedure, agency and division, timeline, shipments.
+# Lookup: the dossier with its procedure, agency and division, timeline, shipments, both rate-limit counters.
 MOST = {"intake": 9, "forward": 9, "lookup": 4}
 
 
