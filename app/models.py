@@ -161,6 +161,12 @@ class CalendarOverride(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+# What app/reports/queries.py reads of a dossier besides agency and procedure (migration 0006).
+REPORT_COLUMNS = ("id", "assigned_division_id", "channel", "received_at", "refused_at", "withdrawn_at", "stopped_at",
+                  "resolved_at", "clock_state", "paused_at", "due_at", "outcome", "returned_at", "returned_via",
+                  "portal_synced_at", "resolved_working_minutes")
+
+
 class Dossier(SQLModel, table=True):
     __tablename__ = "dossiers"
     __table_args__ = (
@@ -180,6 +186,8 @@ class Dossier(SQLModel, table=True):
         Index("ix_dossiers_next_alert_at", "next_alert_at",
               postgresql_where=text("next_alert_at IS NOT NULL"),
               sqlite_where=text("next_alert_at IS NOT NULL")),
+        # Reports read these columns of every dossier of an agency: index-only scans (PostgreSQL).
+        Index("ix_dossiers_report", "agency_id", "procedure_id", postgresql_include=list(REPORT_COLUMNS)),
         # The overdue / due-soon lists walk only the dossiers whose clock runs, newest first.
         Index("ix_dossiers_running", "id", postgresql_where=text("clock_state = 'running'"),
               sqlite_where=text("clock_state = 'running'")),
