@@ -199,29 +199,34 @@ def _rows(session: Session, statement: Any) -> list[dict[str, Any]]:
 
 def fact_statements(filters: Filters, period: Period, group: str | None, *, now: datetime, dialect: str,
                     extras: bool = False) -> list[Any]:
-    """The three statements behind `period_facts`: the flows (the period's population, one pass,
-    with the supplement requests still open at its end), the results returned in the period, the
-    apologies issued in it. Each yields a `key` column plus counts."""
+    """The two statements behind `period_facts`: the flows (one pass over the period's population
+    and the results returned in it, with the supplement requests still open at its end) and the
+    apologies issued in it. Each yields a `key` column plus counts.
+
+    Every count carries its own condition, so the pass reads the union of the two populations
+    once; a dossier resolved before the period and returned in it counts only as returned.
+    """
     key = _group_column(group)
     start, end = period.start, period.end
     requests = _open_requests(end)
+    returned = and_(Dossier.returned_at >= start, Dossier.returned_at < end)
     flows = select(key.label("key"), *_window_columns(start, end, now, open_request=requests.c.dossier_id,
-                                                       extras=extras)).select_from(Dossier).outerjoin(
-        requests, requests.c.dossier_id == Dossier.id).where(*filters.dossier_clauses(), _population(start, end))
+                                                       extras=extras),
+                   _n(returned).label("returned_total"),
+                   _n(and_(returned, Dossier.returned_via == "postal")).label("returned_by_post"),
+                   _n(and_(returned, Dossier.returned_via == "online")).label("returned_online")).select_from(
+        Dossier).outerjoin(requests, requests.c.dossier_id == Dossier.id).where(
+        *filters.dossier_clauses(), or_(_population(start, end), returned))
     if extras:
         resolved = and_(CLOSED_AT >= start, CLOSED_AT < end, Dossier.resolved_at.is_not(None))
         flows = flows.add_columns(
             func.sum(_days_between(dialect, Dossier.received_at, Dossier.resolved_at)).filter(resolved)
             .label("calendar_days"))
-    returned = select(key.label("key"), func.count().label("returned_total"),
-                      _n(Dossier.returned_via == "postal").label("returned_by_post"),
-                      _n(Dossier.returned_via == "online").label("returned_online")).where(
-        *filters.dossier_clauses(), Dossier.returned_at >= start, Dossier.returned_at < end)
     apologies = select(key.label("key"), func.count().label("apologies")).select_from(Apology).join(
         Dossier, Dossier.id == Apology.dossier_id).where(
         *filters.dossier_clauses(), Apology.status == "issued", Apology.issued_at >= start,
         Apology.issued_at < end)
-    statements = [flows, returned, apologies]
+    statements = [flows, apologies]
     return statements if group is None else [q.group_by(key) for q in statements]
 
 
