@@ -62,11 +62,14 @@ def main() -> None:
             return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
         desk, reporter = headers("motcua"), headers("baocao")
+        district_desk = headers("h18_motcua")  # 000.18.31.H26: few overdue dossiers, the walk's worst case
         calls = [
             ("dossier list, filtered", lambda: client.get(
                 f"/api/v1/dossiers?status=returned&procedure_code={procedure}&received_from=2025-01-01T00:00:00Z"
                 "&received_to=2025-07-01T00:00:00Z", headers=desk)),
             ("dossier list, overdue", lambda: client.get("/api/v1/dossiers?overdue=true", headers=desk)),
+            ("dossier list, overdue, a district", lambda: client.get("/api/v1/dossiers?overdue=true",
+                                                                     headers=district_desk)),
             ("dossier list, first page", lambda: client.get("/api/v1/dossiers", headers=desk)),
             ("dossier detail by code", lambda: client.get(f"/api/v1/dossiers/{code}", headers=desk)),
             ("citizen lookup by code", lambda: client.post("/api/v1/public/lookup",
