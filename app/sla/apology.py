@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from app.auth.principal import Principal
@@ -107,6 +108,14 @@ def draft_rows(session: Session, dossiers: list[Dossier], *, now: datetime,
                      "drafted_at": now})
         have.add(dossier.id)
     return rows
+
+
+def cancel_drafts(session: Session, dossier: Dossier) -> int:
+    """The dossier left processing (result, refusal, withdrawal, stop): a draft can no longer be
+    issued (`issue` refuses a closed dossier), so it is cancelled and leaves the leaders' list."""
+    result = session.execute(update(Apology).where(Apology.dossier_id == dossier.id, Apology.status == DRAFT)
+                             .values(status=CANCELLED))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def create_draft(session: Session, code: str, principal: Principal, *, now: datetime, settings: Settings) -> Apology:

@@ -23,6 +23,7 @@ from app.models import (Agency, Channel, ClockState, Dossier, DossierEvent, Doss
                         OutboxMessage, Procedure, ReturnMethod, Role, Shipment, StepRecord, SupplementRequest, User)
 from app.portal.mapping import dossier_snapshot, history_row
 from app.settings import Settings
+from app.sla import apology
 from app.sla import service as sla
 from app.sla.calendar import WorkingCalendar
 from app.sla.deadlines import classify_progress
@@ -371,6 +372,8 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
     cal = sla.calendar_for(session, dossier.agency_id, ctx.settings)
     handler = _HANDLERS[action_enum]
     note, event_data, notification = handler(session, dossier, procedure, transition, data, ctx, cal)
+    if transition.clock == ClockEffect.stop:
+        apology.cancel_drafts(session, dossier)
     if transition.to_status is not None:
         dossier.status = transition.to_status
     dossier.version += 1

@@ -170,3 +170,15 @@ def test_apology_policy_allows_more_new_appointments_when_configured(client, log
     issued = client.get("/api/v1/apologies?status=issued", headers=director).json()["items"]
     assert len(issued) == 2
     assert client.get(f"/api/v1/dossiers/{dossier['code']}", headers=director).json()["apology_count"] == 2
+
+
+def test_a_draft_is_cancelled_when_the_dossier_leaves_processing(client, login, app, clock):
+    dossier, draft = drafted(client, login, app, clock)
+    director = login("giamdoc")
+    withdrawn = act(client, login("motcua"), dossier, "withdraw", reason="Người nộp xin rút hồ sơ")
+    assert withdrawn["status"] == "withdrawn"
+    assert client.get("/api/v1/apologies?status=draft", headers=director).json()["items"] == []
+    listed = client.get(f"/api/v1/dossiers/{dossier['code']}/apologies", headers=director).json()
+    assert [(a["id"], a["status"]) for a in listed] == [(draft["id"], "cancelled")]
+    refused = client.post(f"/api/v1/apologies/{draft['id']}/issue", json={"reason": "Chậm xác minh"}, headers=director)
+    assert refused.status_code == 409 and refused.json()["code"] == "apology_not_draft"
