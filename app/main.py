@@ -9,7 +9,6 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -97,10 +96,11 @@ def install_error_schema(app: FastAPI) -> None:
     """Document the error shape the handlers above answer: every error response of the OpenAPI
     schema (FastAPI's own 422 `HTTPValidationError` included) is `ErrorOut`."""
 
+    generate = app.openapi  # FastAPI's own generator; its result is amended once, then cached
+
     def openapi() -> dict:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
+            schema = generate()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components.pop(name, None)

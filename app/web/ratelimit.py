@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -91,20 +91,11 @@ def peek(session: Session, key: str, *, window_seconds: int, now: datetime) -> i
     return int(row or 0)
 
 
-def purge_rate_counters(session: Session, now: datetime, *, limit: int | None = None) -> int:
-    """Delete counters whose window ended more than an hour before `now`; returns how many.
-
-    Uses the `window_start` index. With `limit`, deletes at most that many (oldest first); on
-    PostgreSQL rows another purger is deleting are skipped rather than waited for.
-    """
+def purge_rate_counters(session: Session, now: datetime) -> int:
+    """Delete counters whose window ended more than an hour before `now` (the `window_start`
+    index); returns how many. Run by the scheduler's `rate_counter_purge` job."""
     cutoff = window_start(now, LONGEST_WINDOW) - timedelta(seconds=LONGEST_WINDOW)
-    expired = select(_table.c.key, _table.c.window_start).where(_table.c.window_start < cutoff)
-    if limit is not None:
-        expired = expired.order_by(_table.c.window_start).limit(limit)
-        if session.get_bind().dialect.name == "postgresql":
-            expired = expired.with_for_update(skip_locked=True)
-    statement = delete(_table).where(tuple_(_table.c.key, _table.c.window_start).in_(expired))
-    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+    return int(session.execute(delete(_table).where(_table.c.window_start < cutoff)).rowcount or 0)  # type: ignore[attr-defined]
 
 
 # --- who is asking ---------------------------------------------------------------------------

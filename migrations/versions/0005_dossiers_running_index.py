@@ -3,7 +3,7 @@
 `GET /api/v1/dossiers?overdue=true` (and `due_soon=true`) walks dossiers newest first until a
 page of matches is found. With only the primary key to walk, an agency with few overdue dossiers
 made PostgreSQL read the whole table (959 ms at 2,000,000 dossiers, docs/BENCHMARKS.md); this
-partial index holds only the dossiers whose clock runs (the open ones), 26 ms there.
+partial index holds only the dossiers whose clock runs (the open ones): 67 ms there.
 
 Revision ID: 0005
 Revises: 0004
