@@ -1,7 +1,7 @@
 """The one outbox engine: deliver `outbox` rows of one topic through a handler.
 
 Every state change writes its outbox rows in the same transaction as the change (see
-`app.workflows.service._outbox`). A dispatcher (scheduler process) then calls
+`app.effects.outbox`). A dispatcher (scheduler process) then calls
 `dispatch_pending(sessionmaker, topic=..., handler=..., now=...)`:
 
 * rows with `topic == topic`, `status == "pending"`, `next_attempt_at <= now`, oldest id first;

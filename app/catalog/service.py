@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from app.catalog.schemas import LEVEL_TO_LEGACY, ProcedureIn, ProcedurePublic, ProcedureUpdate
 from app.errors import Conflict, Invalid, NotFound
-from app.models import Agency, OnlineLevel, Procedure
+from app.models import Agency, OnlineLevel, Procedure, Role
 
 
 def get_procedure(session: Session, code: str, *, active_only: bool = False) -> Procedure:
@@ -128,3 +128,16 @@ def to_public(session: Session, procedure: Procedure) -> ProcedurePublic:
         supplement_rule=procedure.supplement_rule, division=division.code if division else None,
         workflow=procedure.workflow, agency_code=agency.code, is_active=procedure.is_active,
         online_level_legacy=LEVEL_TO_LEGACY[OnlineLevel(procedure.online_level)], agency_name=agency.name)
+
+
+# --- a procedure's workflow -------------------------------------------------------------------
+
+def workflow_of(procedure: Procedure) -> list[dict[str, Any]]:
+    return procedure.workflow
+
+
+def last_work_step(procedure: Procedure) -> int:
+    """The last step that produces the result; desk steps after it only hand it over."""
+    steps = workflow_of(procedure)
+    work = [i for i, step in enumerate(steps) if step["role"] != Role.desk]
+    return work[-1] if work else len(steps) - 1

@@ -10,7 +10,7 @@ from app.models import Dossier, Procedure
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def _when(value: datetime | None) -> str:
+def when_text(value: datetime | None) -> str:
     return value.astimezone(VN).strftime("%H giờ %M ngày %d/%m/%Y") if value else "(chưa xác định)"
 
 
@@ -20,8 +20,8 @@ def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | No
     code = dossier.code
     if kind == "received":
         return ("Đã tiếp nhận hồ sơ " + code,
-                f"Hồ sơ {code} ({name}) đã được tiếp nhận lúc {_when(dossier.received_at)}. "
-                f"Ngày hẹn trả kết quả: {_when(dossier.due_at)}. Tra cứu bằng mã hồ sơ và mã bí mật trên giấy tiếp nhận.")
+                f"Hồ sơ {code} ({name}) đã được tiếp nhận lúc {when_text(dossier.received_at)}. "
+                f"Ngày hẹn trả kết quả: {when_text(dossier.due_at)}. Tra cứu bằng mã hồ sơ và mã bí mật trên giấy tiếp nhận.")
     if kind == "submitted":
         return ("Đã nhận hồ sơ trực tuyến " + code,
                 f"Hồ sơ trực tuyến {code} ({name}) đã được gửi tới cơ quan và đang chờ tiếp nhận. "
@@ -38,9 +38,9 @@ def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | No
     if kind == "apology_issued":
         return ("Thư xin lỗi và hẹn lại ngày trả kết quả hồ sơ " + code,
                 f"Cơ quan xin lỗi vì hồ sơ {code} ({name}) chưa giải quyết kịp hạn. Lý do: {extra or ''}. "
-                f"Ngày hẹn trả mới: {_when(dossier.new_due_at)}.")
+                f"Ngày hẹn trả mới: {when_text(dossier.new_due_at)}.")
     if kind == "returned":
-        return ("Đã trả kết quả hồ sơ " + code, f"Kết quả hồ sơ {code} ({name}) đã được trả lúc {_when(dossier.returned_at)}.")
+        return ("Đã trả kết quả hồ sơ " + code, f"Kết quả hồ sơ {code} ({name}) đã được trả lúc {when_text(dossier.returned_at)}.")
     if kind == "stopped":
         return ("Dừng giải quyết hồ sơ " + code, f"Hồ sơ {code} ({name}) đã dừng giải quyết. Lý do: {extra or ''}.")
     raise ValueError(f"unknown notification kind {kind}")
@@ -62,14 +62,14 @@ def alert_text(kind: str, *, code: str, procedure_name: str, deadline: datetime,
     """The in-app alert line for a deadline threshold (no applicant data: officials open the dossier)."""
     appointment = "ngày hẹn trả mới" if is_new_appointment else "ngày hẹn trả kết quả"
     if kind == "step_due_soon":
-        text = f"Hồ sơ {code}: bước “{step_name or ''}” sắp đến hạn ({_when(deadline)})."
+        text = f"Hồ sơ {code}: bước “{step_name or ''}” sắp đến hạn ({when_text(deadline)})."
     elif kind == "step_overdue":
-        text = f"Hồ sơ {code}: bước “{step_name or ''}” đã quá hạn ({_when(deadline)})."
+        text = f"Hồ sơ {code}: bước “{step_name or ''}” đã quá hạn ({when_text(deadline)})."
     elif kind == "due_soon":
-        text = (f"Hồ sơ {code} ({procedure_name}) sắp đến {appointment} ({_when(deadline)}). "
+        text = (f"Hồ sơ {code} ({procedure_name}) sắp đến {appointment} ({when_text(deadline)}). "
                 "Cần hoàn thành, hoặc lập văn bản xin lỗi và hẹn lại ngày trả kết quả (mẫu 04).")
     elif kind == "overdue":
-        text = f"Hồ sơ {code} ({procedure_name}) đã quá {appointment} ({_when(deadline)})."
+        text = f"Hồ sơ {code} ({procedure_name}) đã quá {appointment} ({when_text(deadline)})."
     elif kind == "apology_missing":
         text = (f"Hồ sơ {code} ({procedure_name}) đã quá hạn trả kết quả nhưng chưa ban hành văn bản xin lỗi "
                 "và hẹn lại ngày trả kết quả (mẫu 04).")

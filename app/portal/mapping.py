@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from app.models import Agency, Channel, Dossier, DossierEvent, Procedure, ReturnMethod, SupplementRequest, User
-from app.workflows.transitions import PORTAL_STATUS, event_label
+from app.statuses import PORTAL_STATUS, event_label
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CHANNEL_CODE = {Channel.direct: 1, Channel.online: 2, Channel.postal: 3}

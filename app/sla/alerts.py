@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from app.access import scoped
 from app.auth.principal import Principal
 from app.errors import NotFound, NotPermitted
 from app.models import Alert, Dossier, Role, User
@@ -18,8 +19,6 @@ def list_alerts(session: Session, principal: Principal, *, scope: str = "mine", 
 
     `mine`: alerts addressed to the caller. `agency`: every alert on the agency's dossiers
     (leaders only)."""
-    from app.workflows.service import scoped
-
     query = (select(Alert, Dossier.code, User.username).join(Dossier, Dossier.id == Alert.dossier_id)
              .join(User, User.id == Alert.recipient_id))
     if scope == "agency":

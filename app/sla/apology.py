@@ -18,7 +18,10 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from app.auth.principal import Principal
-from app.channels.messages import _when
+from app import effects
+from app.access import get_dossier, scoped
+from app.catalog.service import last_work_step
+from app.channels.messages import when_text
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Agency, Apology, ClockState, Dossier, DossierStatus, Procedure
 from app.settings import Settings
@@ -43,8 +46,6 @@ def propose_due_at(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar,
     """A new appointment: now + the working time the workflow still needs (what is left of the
     current step plus the budgets of the work steps after it), at least one working day after the
     original appointment; rounded up to the end of that working day (citizens are given a day)."""
-    from app.workflows.service import last_work_step  # workflows imports the sla package
-
     steps = procedure.workflow
     last = last_work_step(procedure) if steps else -1
     minutes = 0
@@ -120,8 +121,6 @@ def cancel_drafts(session: Session, dossier: Dossier) -> int:
 
 def create_draft(session: Session, code: str, principal: Principal, *, now: datetime, settings: Settings) -> Apology:
     """An officer drafts an apology ahead of the scan (they know the dossier will be late)."""
-    from app.workflows.service import get_dossier
-
     dossier = get_dossier(session, code, principal, for_update=True)
     if dossier.clock_state not in _OPEN_CLOCK or dossier.due_at is None:
         raise Conflict("Hồ sơ không trong thời hạn giải quyết: không lập văn bản xin lỗi, hẹn lại.",
@@ -145,8 +144,6 @@ def create_draft(session: Session, code: str, principal: Principal, *, now: date
 # --- reads (scoped by the caller's agency) ----------------------------------------------------
 
 def _scoped_query(principal: Principal):  # noqa: ANN202
-    from app.workflows.service import scoped
-
     query = (select(Apology, Dossier, Procedure).join(Dossier, Dossier.id == Apology.dossier_id)
              .join(Procedure, Procedure.id == Dossier.procedure_id))
     return scoped(query, principal)
@@ -168,8 +165,6 @@ def list_apologies(session: Session, principal: Principal, *, status: str | None
 
 
 def dossier_apologies(session: Session, code: str, principal: Principal) -> list[tuple[Apology, Dossier, Procedure]]:
-    from app.workflows.service import get_dossier
-
     dossier = get_dossier(session, code, principal)
     rows = session.exec(_scoped_query(principal).where(Apology.dossier_id == dossier.id)
                         .order_by(Apology.id)).all()  # type: ignore[arg-type]
@@ -185,8 +180,6 @@ def get_apology(session: Session, apology_id: int, principal: Principal) -> tupl
 
 def _lock(session: Session, apology_id: int, principal: Principal) -> tuple[Apology, Dossier, Procedure]:
     """Lock the dossier row (which serializes every change of it), then re-read the apology."""
-    from app.workflows.service import get_dossier
-
     _, dossier, procedure = get_apology(session, apology_id, principal)
     dossier = get_dossier(session, dossier.code, principal, for_update=True)
     apology = session.exec(select(Apology).where(Apology.id == apology_id).with_for_update()
@@ -221,8 +214,6 @@ def update_draft(session: Session, apology_id: int, principal: Principal, *, cha
 def issue(session: Session, apology_id: int, principal: Principal, *, now: datetime, settings: Settings,
           reason: str | None = None, new_due_at: datetime | None = None) -> tuple[Apology, Dossier, Procedure]:
     """A leader issues the apology: the new appointment is promised to the applicant."""
-    from app.workflows.service import Context, _append_event, _notify, _sync_portal
-
     apology, dossier, procedure = _lock(session, apology_id, principal)
     if apology.status != DRAFT:
         raise Conflict("Văn bản xin lỗi này đã được ban hành hoặc đã hủy.", code="apology_not_draft",
@@ -265,14 +256,14 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     session.add(dossier)
     session.flush()
 
-    ctx = Context(principal, now, settings)
-    event = _append_event(session, dossier, ctx, action="apology_issued", from_status=dossier.status,
+    ctx = effects.Context(principal, now, settings)
+    event = effects.append_event(session, dossier, ctx, action="apology_issued", from_status=dossier.status,
                           from_step=dossier.current_step,
-                          note=f"Xin lỗi và hẹn lại ngày trả kết quả: {_when(when)}. Lý do: {text}"[:2000],
+                          note=f"Xin lỗi và hẹn lại ngày trả kết quả: {when_text(when)}. Lý do: {text}"[:2000],
                           data={"apology_id": apology.id, "original_due_at": dossier.due_at.isoformat(),
                                 "new_due_at": when.isoformat()})
     # The full record carries the new appointment (NgayHenTraMoi) beside the legal one (NgayHenTra).
-    _sync_portal(session, dossier, procedure, event, ctx, full=True)
-    _notify(session, dossier, procedure, "apology_issued", ctx, extra=text)
+    effects.sync_portal(session, dossier, procedure, event, ctx, full=True)
+    effects.notify(session, dossier, procedure, "apology_issued", ctx, extra=text)
     session.flush()
     return apology, dossier, procedure

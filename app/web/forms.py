@@ -29,7 +29,7 @@ from app.settings import Settings
 from app.sla.apology import CANCELLED, ISSUED
 from app.sla.deadlines import OUTCOME_LABELS, classify_outcome
 from app.workflows import codes
-from app.workflows.service import get_dossier, scoped
+from app.access import get_dossier, scoped
 from app.workflows.transitions import STATUS_LABELS
 
 S = DossierStatus

@@ -7,21 +7,20 @@ applicant notification), all in the caller's transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
 from sqlmodel import Session, select
 
+from app import effects
+from app.access import get_dossier, scoped  # noqa: F401 (the service's reads, used by its callers)
 from app.auth.principal import Principal
-from app.catalog.service import get_procedure
-from app.channels import messages
+from app.catalog.service import get_procedure, last_work_step, workflow_of
+from app.effects import Context
 from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
-from app.models import (Agency, Channel, ClockState, Dossier, DossierEvent, DossierStatus, OnlineLevel,
-                        OutboxMessage, Procedure, ReturnMethod, Role, Shipment, StepRecord, SupplementRequest, User)
-from app.portal.mapping import dossier_snapshot, history_row
+from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, OnlineLevel, Procedure, ReturnMethod,
+                        Role, Shipment, StepRecord, SupplementRequest, User)
 from app.settings import Settings
 from app.sla import apology
 from app.sla import service as sla
@@ -32,45 +31,6 @@ from app.workflows.schemas import ActionIn, IntakeIn, OnlineSubmissionIn
 from app.workflows.transitions import Action, ClockEffect, Transition, find, from_status
 
 S = DossierStatus
-
-
-@dataclass
-class Context:
-    """What every service call needs besides the session: who, when, with which settings.
-    `principal` is None for the system itself (portal pull, scheduler)."""
-
-    principal: Principal | None
-    now: datetime
-    settings: Settings
-
-
-# --- reads, scoped by the caller's agency ----------------------------------------------------
-
-def scoped(query, principal: Principal):  # noqa: ANN001, ANN201
-    """Restrict a dossier query to the caller's agency (handling or receiving)."""
-    return query.where(or_(Dossier.agency_id == principal.scope_agency_id,
-                           Dossier.receiving_agency_id == principal.scope_agency_id))
-
-
-def get_dossier(session: Session, code: str, principal: Principal, *, for_update: bool = False) -> Dossier:
-    query = scoped(select(Dossier).where(Dossier.code == code), principal)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    dossier = session.exec(query).first()
-    if dossier is None:
-        raise NotFound(f"Không tìm thấy hồ sơ {code}.", code="dossier_not_found")
-    return dossier
-
-
-def workflow_of(procedure: Procedure) -> list[dict[str, Any]]:
-    return procedure.workflow
-
-
-def last_work_step(procedure: Procedure) -> int:
-    """The last step that produces the result; desk steps after it only hand it over."""
-    steps = workflow_of(procedure)
-    work = [i for i, step in enumerate(steps) if step["role"] != Role.desk]
-    return work[-1] if work else len(steps) - 1
 
 
 def _guard(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal,
@@ -126,59 +86,6 @@ def progress_of(dossier: Dossier, now: datetime) -> str | None:
         return None
     assert dossier.due_soon_at is not None
     return classify_progress(now, due_at=dossier.due_at, due_soon_at=dossier.due_soon_at).value
-
-
-# --- events and outbox -----------------------------------------------------------------------
-
-def _append_event(session: Session, dossier: Dossier, ctx: Context, *, action: str, from_status: str | None,
-                  from_step: int | None, note: str | None = None, data: dict[str, Any] | None = None) -> DossierEvent:
-    event = DossierEvent(dossier_id=dossier.id, seq=dossier.version, at=ctx.now,
-                         actor_id=ctx.principal.id if ctx.principal else None,
-                         actor_role=_acting_role(ctx.principal) if ctx.principal else None, action=action, from_status=from_status,
-                         to_status=dossier.status, from_step=from_step, to_step=dossier.current_step, note=note,
-                         data=data or {})
-    session.add(event)
-    session.flush()
-    return event
-
-
-def _acting_role(principal: Principal) -> str | None:
-    return sorted(principal.roles)[0] if principal.roles else None
-
-
-def _outbox(session: Session, dossier: Dossier, *, topic: str, kind: str, payload: dict[str, Any], now: datetime) -> None:
-    session.add(OutboxMessage(topic=topic, kind=kind, dossier_id=dossier.id, payload=payload, status="pending",
-                              next_attempt_at=now, created_at=now))
-
-
-def _sync_portal(session: Session, dossier: Dossier, procedure: Procedure, event: DossierEvent, ctx: Context,
-                 *, full: bool, is_new: bool = False) -> None:
-    """Snapshot what the portal must learn from this event (full dossier, or progress only)."""
-    division = session.get(Agency, dossier.assigned_division_id) if dossier.assigned_division_id else None
-    actor = ctx.principal
-    row = history_row(dossier, event, actor_name=actor.user.full_name if actor else None,
-                      actor_title=actor.user.title if actor else None,
-                      division_name=division.name if division else (actor.agency.name if actor else None))
-    if full:
-        agency = session.get(Agency, dossier.agency_id)
-        assert agency is not None
-        item = dossier_snapshot(session, dossier, procedure, agency) | {"QuaTrinhXuLy": [row]}
-        _outbox(session, dossier, topic="portal", kind="sync_new" if is_new else "sync_update",
-                payload={"isUpdating": not is_new, "data": [item]}, now=ctx.now)
-    else:
-        _outbox(session, dossier, topic="portal", kind="progress",
-                payload={"data": [{"MaHoSo": dossier.code, "TrangThaiHoSo": row["TrangThai"], "QuaTrinhXuLy": [row]}]},
-                now=ctx.now)
-
-
-def _notify(session: Session, dossier: Dossier, procedure: Procedure, kind: str, ctx: Context,
-            extra: str | None = None) -> None:
-    if not (dossier.applicant_phone or dossier.applicant_email):
-        return
-    subject, text = messages.render(kind, dossier, procedure, extra=extra)
-    _outbox(session, dossier, topic="notify", kind=kind, now=ctx.now,
-            payload={"to_email": dossier.applicant_email, "to_phone": dossier.applicant_phone,
-                     "subject": subject, "text": text})
 
 
 # --- intake ----------------------------------------------------------------------------------
@@ -259,10 +166,10 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
                       handed_over_at=dossier.postal_handed_over_at, delivered_at=ctx.now, now=ctx.now)
     if data.decision == "request_supplement":
         _add_supplement_request(session, dossier, event_data["items"], data.note, ctx)  # type: ignore[index]
-    event = _append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None, note=note,
+    event = effects.append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None, note=note,
                           data=event_data)
-    _sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
-    _notify(session, dossier, procedure, kind, ctx, extra=extra)
+    effects.sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
+    effects.notify(session, dossier, procedure, kind, ctx, extra=extra)
     session.flush()
     return dossier, secret
 
@@ -299,11 +206,11 @@ def submit_online(session: Session, data: OnlineSubmissionIn, ctx: Context) -> t
         updated_at=ctx.now)
     session.add(dossier)
     session.flush()
-    event = _append_event(session, dossier, ctx, action="submit", from_status=None, from_step=None,
+    event = effects.append_event(session, dossier, ctx, action="submit", from_status=None, from_step=None,
                           data={"portal_id": data.portal_id})
     # The portal holds the submission, not yet a dossier under our code: the first message creates it.
-    _sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
-    _notify(session, dossier, procedure, "submitted", ctx, extra=secret)
+    effects.sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
+    effects.notify(session, dossier, procedure, "submitted", ctx, extra=secret)
     session.flush()
     return dossier, secret
 
@@ -380,13 +287,13 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
     dossier.updated_at = ctx.now
     session.add(dossier)
     session.flush()
-    event = _append_event(session, dossier, ctx, action=action_enum.value, from_status=from_status,
+    event = effects.append_event(session, dossier, ctx, action=action_enum.value, from_status=from_status,
                           from_step=from_step, note=note, data=event_data)
     full = transition.clock in (ClockEffect.start, ClockEffect.resume_or_reset) or dossier.status in (
         S.resolved, S.returned, S.refused)
-    _sync_portal(session, dossier, procedure, event, ctx, full=full)
+    effects.sync_portal(session, dossier, procedure, event, ctx, full=full)
     if notification is not None:
-        _notify(session, dossier, procedure, notification[0], ctx, extra=notification[1])
+        effects.notify(session, dossier, procedure, notification[0], ctx, extra=notification[1])
     session.flush()
     return dossier
 

@@ -12,21 +12,8 @@ from enum import StrEnum
 
 from app.models import DossierStatus as S
 from app.models import Role
-
-
-class Action(StrEnum):
-    accept = "accept"
-    refuse = "refuse"
-    forward = "forward"
-    send_back = "send_back"
-    request_supplement = "request_supplement"
-    supplement_received = "supplement_received"
-    request_payment = "request_payment"
-    payment_confirmed = "payment_confirmed"
-    withdraw = "withdraw"
-    stop = "stop"
-    resolve = "resolve"
-    return_result = "return_result"
+from app.statuses import (ACTION_LABELS, OTHER_EVENT_LABELS, PORTAL_STATUS, STATUS_LABELS,  # noqa: F401 (re-exported)
+                          Action, event_label)
 
 
 class ClockEffect(StrEnum):
@@ -92,59 +79,6 @@ assert len(_BY_KEY) == len(TRANSITIONS), "duplicate (status, action) in the tran
 
 OPEN_STATUSES = frozenset({S.submitted, S.received, S.processing, S.awaiting_supplement, S.awaiting_payment})
 CLOSED_STATUSES = frozenset(S) - OPEN_STATUSES - {S.resolved}
-
-# National portal (DVCQG) TrangThaiHoSo.
-PORTAL_STATUS: dict[S, int] = {
-    S.submitted: 1, S.received: 2, S.refused: 3, S.processing: 4, S.awaiting_supplement: 5,
-    S.awaiting_payment: 6, S.withdrawn: 7, S.stopped: 8, S.resolved: 9, S.returned: 10,
-}
-
-STATUS_LABELS: dict[S, str] = {
-    S.submitted: "Mới đăng ký, chờ tiếp nhận",
-    S.received: "Đã tiếp nhận",
-    S.refused: "Không được tiếp nhận",
-    S.processing: "Đang xử lý",
-    S.awaiting_supplement: "Chờ bổ sung giấy tờ",
-    S.awaiting_payment: "Chờ thực hiện nghĩa vụ tài chính",
-    S.withdrawn: "Đã rút hồ sơ theo yêu cầu",
-    S.stopped: "Dừng xử lý",
-    S.resolved: "Đã có kết quả, chờ trả",
-    S.returned: "Đã trả kết quả",
-}
-
-ACTION_LABELS: dict[Action, str] = {
-    A.accept: "Tiếp nhận hồ sơ",
-    A.refuse: "Từ chối tiếp nhận",
-    A.forward: "Chuyển bước xử lý",
-    A.send_back: "Trả lại bước trước",
-    A.request_supplement: "Yêu cầu bổ sung, hoàn thiện hồ sơ",
-    A.supplement_received: "Nhận hồ sơ bổ sung",
-    A.request_payment: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    A.payment_confirmed: "Xác nhận đã nộp phí, lệ phí",
-    A.withdraw: "Rút hồ sơ theo yêu cầu",
-    A.stop: "Dừng xử lý hồ sơ",
-    A.resolve: "Hoàn thành, có kết quả",
-    A.return_result: "Trả kết quả",
-}
-
-
-# Events that are not transitions of the table but appear in a dossier's timeline.
-OTHER_EVENT_LABELS: dict[str, str] = {
-    "submit": "Nộp hồ sơ trực tuyến",
-    "receive": "Tiếp nhận hồ sơ",
-    "deadline_recomputed": "Điều chỉnh ngày hẹn do thay đổi lịch làm việc",
-    "apology_issued": "Gửi văn bản xin lỗi và hẹn lại ngày trả kết quả",
-    "import": "Nhập từ hệ thống một cửa cũ",
-}
-
-
-def event_label(action: str) -> str | None:
-    """Vietnamese label of a timeline event; None for an internal event with no public meaning."""
-    try:
-        return ACTION_LABELS[Action(action)]
-    except ValueError:
-        return OTHER_EVENT_LABELS.get(action)
-
 
 def find(status: S | str, action: Action | str) -> Transition | None:
     try:

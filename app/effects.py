@@ -1,0 +1,98 @@
+"""The effects of a change to a dossier, in one place: the immutable event, the outbox rows
+(portal sync, applicant notification) written in the caller's transaction.
+
+Both `app.workflows` (actions, intake) and `app.sla` (apologies, calendar changes, the scan) call
+these; this module imports neither package, so neither depends on the other through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from app.auth.principal import Principal
+from app.channels import messages
+from app.models import Agency, Dossier, DossierEvent, OutboxMessage, Procedure
+from app.portal.mapping import dossier_snapshot, history_row
+from app.settings import Settings
+
+
+@dataclass
+class Context:
+    """What every service call needs besides the session: who, when, with which settings.
+    `principal` is None for the system itself (portal pull, scheduler, calendar change)."""
+
+    principal: Principal | None
+    now: datetime
+    settings: Settings
+
+
+def acting_role(principal: Principal) -> str | None:
+    return sorted(principal.roles)[0] if principal.roles else None
+
+
+def append_event(session: Session, dossier: Dossier, ctx: Context, *, action: str, from_status: str | None,
+                 from_step: int | None, note: str | None = None, data: dict[str, Any] | None = None) -> DossierEvent:
+    """The immutable fact of this change; `seq` is the dossier's version after it."""
+    event = DossierEvent(dossier_id=dossier.id, seq=dossier.version, at=ctx.now,
+                         actor_id=ctx.principal.id if ctx.principal else None,
+                         actor_role=acting_role(ctx.principal) if ctx.principal else None, action=action,
+                         from_status=from_status, to_status=dossier.status, from_step=from_step,
+                         to_step=dossier.current_step, note=note, data=data or {})
+    session.add(event)
+    session.flush()
+    return event
+
+
+def outbox(session: Session, dossier: Dossier | None, *, topic: str, kind: str, payload: dict[str, Any],
+           now: datetime) -> None:
+    session.add(OutboxMessage(topic=topic, kind=kind, dossier_id=dossier.id if dossier else None, payload=payload,
+                              status="pending", next_attempt_at=now, created_at=now))
+
+
+def sync_portal(session: Session, dossier: Dossier, procedure: Procedure, event: DossierEvent, ctx: Context,
+                *, full: bool, is_new: bool = False) -> None:
+    """Snapshot what the portal must learn from this event (full dossier, or progress only)."""
+    division = session.get(Agency, dossier.assigned_division_id) if dossier.assigned_division_id else None
+    actor = ctx.principal
+    row = history_row(dossier, event, actor_name=actor.user.full_name if actor else None,
+                      actor_title=actor.user.title if actor else None,
+                      division_name=division.name if division else (actor.agency.name if actor else None))
+    if full:
+        agency = session.get(Agency, dossier.agency_id)
+        assert agency is not None
+        item = dossier_snapshot(session, dossier, procedure, agency) | {"QuaTrinhXuLy": [row]}
+        outbox(session, dossier, topic="portal", kind="sync_new" if is_new else "sync_update",
+               payload={"isUpdating": not is_new, "data": [item]}, now=ctx.now)
+    else:
+        outbox(session, dossier, topic="portal", kind="progress",
+               payload={"data": [{"MaHoSo": dossier.code, "TrangThaiHoSo": row["TrangThai"], "QuaTrinhXuLy": [row]}]},
+               now=ctx.now)
+
+
+def notify(session: Session, dossier: Dossier, procedure: Procedure, kind: str, ctx: Context,
+           extra: str | None = None) -> None:
+    """A message to the applicant (SMS and/or e-mail), when they left a way to reach them."""
+    if not (dossier.applicant_phone or dossier.applicant_email):
+        return
+    subject, text = messages.render(kind, dossier, procedure, extra=extra)
+    outbox(session, dossier, topic="notify", kind=kind, now=ctx.now,
+           payload={"to_email": dossier.applicant_email, "to_phone": dossier.applicant_phone,
+                    "subject": subject, "text": text})
+
+
+def record(session: Session, dossier: Dossier, procedure: Procedure, ctx: Context, *, action: str,
+           from_status: str | None, from_step: int | None, note: str | None = None,
+           data: dict[str, Any] | None = None, full_sync: bool, is_new: bool = False,
+           notification: tuple[str, str | None] | None = None) -> DossierEvent:
+    """Every effect of one change, in order: the event, the portal sync, the applicant's message."""
+    event = append_event(session, dossier, ctx, action=action, from_status=from_status, from_step=from_step,
+                         note=note, data=data)
+    sync_portal(session, dossier, procedure, event, ctx, full=full_sync, is_new=is_new)
+    if notification is not None:
+        notify(session, dossier, procedure, notification[0], ctx, extra=notification[1])
+    session.flush()
+    return event
