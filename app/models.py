@@ -104,6 +104,8 @@ class Agency(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     head_title: str = Field(default="Giám đốc", max_length=64)
     created_at: datetime = _ts()
+    # Symbol in the agency's document numbers ("12/PXL-SGDĐT"); None: derived from the code.
+    short_name: str | None = Field(default=None, max_length=32)
 
 
 class User(SQLModel, table=True):
@@ -141,16 +143,24 @@ class Procedure(SQLModel, table=True):
     online_level: str = Field(default=OnlineLevel.partial, max_length=16)
     postal_receipt_allowed: bool = True
     postal_return_allowed: bool = True
-    supplement_rule: str = Field(default=SupplementRule.reset, max_length=16)
+    # Decree 61/2018 Art. 19 (carried into Decree 118/2025): time already spent counts (`pause`);
+    # `reset` only where the procedure's published text counts the limit afresh (docs/DEADLINES.md).
+    supplement_rule: str = Field(default=SupplementRule.pause, max_length=16)
     workflow: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     is_active: bool = True
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # "Same working day if received before HH:MM, otherwise the next working day" (e.g. 15:00).
+    same_day_cutoff: str | None = Field(default=None, max_length=5)
 
 
 class CalendarOverride(SQLModel, table=True):
+    """An agency's calendar change. Rows are immutable: removing an override appends a row with
+    `is_removal`; the calendar at version v is, per day, the latest row with version <= v. Every
+    deadline records the version it was computed with, so an old explanation still reproduces."""
+
     __tablename__ = "calendar_overrides"
-    __table_args__ = (UniqueConstraint("agency_id", "day"),)
+    __table_args__ = (UniqueConstraint("agency_id", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
     agency_id: int = Field(foreign_key="agencies.id", index=True)
@@ -159,6 +169,8 @@ class CalendarOverride(SQLModel, table=True):
     reason: str = Field(max_length=255)
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = _ts()
+    version: int = 1  # per agency, 1, 2, ...
+    is_removal: bool = False  # this row withdraws the day's earlier override
 
 
 # What app/reports/queries.py reads of a dossier besides agency and procedure (migration 0006).
@@ -259,6 +271,18 @@ class Dossier(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
+    # The moment the appointment passed while the agency held the dossier: late for good.
+    late_since: datetime | None = _ts(default=None)
+    calendar_version: int = 0  # of the agency calendar the appointment was computed with
+    check_due_at: datetime | None = _ts(default=None)  # an online submission is checked by then
+    checked_at: datetime | None = _ts(default=None)  # the desk's first decision on it
+    received_by_id: int | None = Field(default=None, foreign_key="users.id")  # signs form 01
+    result_kind: str | None = Field(default=None, max_length=16)  # approval | refusal (after appraisal)
+    result_signed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    result_signed_at: datetime | None = _ts(default=None)
+    closing_document_number: str | None = Field(default=None, max_length=64)  # forms 03, 05
+    closing_signed_by_id: int | None = Field(default=None, foreign_key="users.id")
+
 
 class DossierEvent(SQLModel, table=True):
     """Immutable fact: who did what to a dossier, when, from which state to which."""
@@ -328,6 +352,9 @@ class SupplementRequest(SQLModel, table=True):
     received_by_id: int | None = Field(default=None, foreign_key="users.id")
     due_before: datetime | None = _ts(default=None)
     due_after: datetime | None = _ts(default=None)
+    # "Only once" is per stage and per agency: one at reception, one per handling agency.
+    stage: str = Field(default="processing", max_length=16)  # reception | processing
+    agency_id: int | None = Field(default=None, foreign_key="agencies.id")
 
 
 class Apology(SQLModel, table=True):
@@ -348,6 +375,8 @@ class Apology(SQLModel, table=True):
     issued_by_id: int | None = Field(default=None, foreign_key="users.id")
     signer_name: str | None = Field(default=None, max_length=128)
     signer_title: str | None = Field(default=None, max_length=128)
+    is_late: bool = False  # issued later than one working day before the appointment
+    document_number: str | None = Field(default=None, max_length=64)
 
 
 class Alert(SQLModel, table=True):
@@ -454,3 +483,14 @@ class SystemState(SQLModel, table=True):
     value: str = Field(max_length=1000)
     updated_at: datetime = _ts()
 
+
+class DocumentRegister(SQLModel, table=True):
+    """The agency's register of outgoing documents: last number used per year and kind (forms 03,
+    04, 05), bumped in the transaction that issues the document, so numbers never repeat."""
+
+    __tablename__ = "document_registers"
+
+    agency_id: int = Field(foreign_key="agencies.id", primary_key=True)
+    year: int = Field(primary_key=True)
+    kind: str = Field(max_length=16, primary_key=True)
+    last_value: int = 0

@@ -66,6 +66,7 @@ OTHER_EVENT_LABELS: dict[str, str] = {
     "submit": "Nộp hồ sơ trực tuyến",
     "receive": "Tiếp nhận hồ sơ",
     "deadline_recomputed": "Điều chỉnh ngày hẹn do thay đổi lịch làm việc",
+    "deadline_moved": "Dời ngày hẹn trả do thay đổi lịch làm việc",
     "apology_issued": "Gửi văn bản xin lỗi và hẹn lại ngày trả kết quả",
     "import": "Nhập từ hệ thống một cửa cũ",
 }

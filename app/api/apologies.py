@@ -39,7 +39,9 @@ class ApologyOut(BaseModel):
     drafted_at: datetime
     issued_at: datetime | None
     signer_name: str | None
-    signer_title: str | None
+    signer_title: str | None = Field(description="Khối chữ ký: “KT. GIÁM ĐỐC / PHÓ GIÁM ĐỐC” hoặc “GIÁM ĐỐC” (xuống dòng)")
+    document_number: str | None = Field(description="Số văn bản trong sổ đăng ký của cơ quan, ví dụ 03/PXL-SGDĐT")
+    is_late: bool = Field(description="Ban hành muộn hơn một ngày làm việc trước ngày hẹn trả (thống kê riêng)")
 
 
 class ApologyPage(BaseModel):
@@ -81,7 +83,7 @@ def present(apology: Apology, dossier: Dossier, procedure: Procedure) -> Apology
         procedure_name=procedure.name, received_at=dossier.received_at, original_due_at=apology.original_due_at,
         proposed_due_at=apology.proposed_due_at, new_due_at=apology.new_due_at, reason=apology.reason,
         drafted_at=apology.drafted_at, issued_at=apology.issued_at, signer_name=apology.signer_name,
-        signer_title=apology.signer_title)
+        signer_title=apology.signer_title, document_number=apology.document_number, is_late=apology.is_late)
 
 
 @router.get("/api/v1/apologies", response_model=ApologyPage,

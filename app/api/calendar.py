@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.auth.deps import Admin, CurrentUser, Staff
-from app.models import DossierEvent
 from app.sla import service as sla
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["lịch làm việc"])
@@ -29,29 +28,14 @@ class OverrideOut(BaseModel):
 
 class OverrideChange(BaseModel):
     override: OverrideOut | None
-    recomputed_dossiers: list[str] = Field(description="Hồ sơ đang giải quyết có ngày hẹn trả được tính lại")
+    recomputed_dossiers: list[str] = Field(description="Hồ sơ đang giải quyết có ngày hẹn trả được dời lại "
+                                                       "(ngày hẹn đã hẹn không bao giờ sớm hơn)")
 
 
 class DayOut(BaseModel):
     day: date
     is_working: bool
     reason: str | None
-
-
-def _record_recompute(session, changed, *, principal, now, reason: str) -> list[str]:  # noqa: ANN001
-    """Record the new appointment on each dossier whose deadline moved (rule in app.sla.service)."""
-    codes = []
-    for dossier, before in changed:
-        dossier.version += 1
-        dossier.updated_at = now
-        session.add(dossier)
-        session.add(DossierEvent(dossier_id=dossier.id, seq=dossier.version, at=now, actor_id=principal.id,
-                                 actor_role="admin", action="deadline_recomputed", from_status=dossier.status,
-                                 to_status=dossier.status, from_step=dossier.current_step, to_step=dossier.current_step,
-                                 note=reason, data={"due_before": before.isoformat() if before else None,
-                                                    "due_after": dossier.due_at.isoformat() if dossier.due_at else None}))
-        codes.append(dossier.code)
-    return codes
 
 
 @router.get("/overrides", response_model=list[OverrideOut], summary="Các ngày điều chỉnh lịch làm việc của cơ quan")
@@ -65,23 +49,20 @@ def list_overrides(session: SessionDep, principal: CurrentUser,  # the admin who
              summary="Thêm ngày nghỉ/ngày làm bù; tính lại hạn các hồ sơ bị ảnh hưởng")
 def add_override(data: OverrideIn, session: SessionDep, admin: Admin, clock: ClockDep,
                  settings: SettingsDep) -> OverrideChange:
-    now = clock.now()
-    override, changed = sla.add_override(session, agency_id=admin.scope_agency_id, day=data.day,
-                                         is_working=data.is_working, reason=data.reason, user_id=admin.id, now=now,
-                                         settings=settings)
-    codes = _record_recompute(session, changed, principal=admin, now=now,
-                              reason=f"Điều chỉnh lịch ngày {data.day:%d/%m/%Y}: {data.reason}")
+    override, moved = sla.add_override(session, agency_id=admin.scope_agency_id, day=data.day,
+                                       is_working=data.is_working, reason=data.reason, principal=admin,
+                                       now=clock.now(), settings=settings)
     return OverrideChange(override=OverrideOut(id=override.id, day=override.day,  # type: ignore[arg-type]
                                                is_working=override.is_working, reason=override.reason),
-                          recomputed_dossiers=codes)
+                          recomputed_dossiers=[d.code for d in moved])
 
 
 @router.delete("/overrides/{override_id}", response_model=OverrideChange, summary="Xóa một điều chỉnh lịch")
 def remove_override(override_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, admin: Admin, clock: ClockDep,
                     settings: SettingsDep) -> OverrideChange:
-    changed = sla.remove_override(session, agency_id=admin.scope_agency_id, override_id=override_id, settings=settings)
-    codes = _record_recompute(session, changed, principal=admin, now=clock.now(), reason="Hủy điều chỉnh lịch làm việc")
-    return OverrideChange(override=None, recomputed_dossiers=codes)
+    moved = sla.remove_override(session, agency_id=admin.scope_agency_id, override_id=override_id, principal=admin,
+                                now=clock.now(), settings=settings)
+    return OverrideChange(override=None, recomputed_dossiers=[d.code for d in moved])
 
 
 @router.get("/days", response_model=list[DayOut], summary="Ngày làm việc / ngày nghỉ trong khoảng (tối đa 366 ngày)")

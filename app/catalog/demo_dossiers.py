@@ -31,7 +31,7 @@ PLAN = [
     (3, "2.001914", "postal", "processing"),
     (6, "2.001914", "direct", "overdue"),
     (8, "1.005092", "direct", "returned"),
-    (12, "2.002478", "direct", "returned"),
+    (12, "1.005090", "direct", "returned"),  # the demo specialist works in Phòng Khảo thí và QLCL
     (15, "2.001914", "direct", "supplement"),
     (18, "1.004889", "direct", "returned"),
     (20, "2.001914", "direct", "late_returned"),
@@ -75,6 +75,7 @@ def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -
             body.update(documents=[], decision="refuse", reason="Hồ sơ không thuộc thẩm quyền giải quyết của Sở.")
         if channel == "postal":
             body["postal"] = {"tracking_number": f"EB{index:03d}DEMO{days_ago:03d}VN", "handed_over_at": at.isoformat()}
+            body["received_by"] = "motcua"  # the desk officer who took the package from the post
         who = postal if channel == "postal" else desk
         dossier, secret = service.receive(session, IntakeIn.model_validate(body),
                                           service.Context(who, clock.at, settings))
@@ -108,7 +109,8 @@ def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -
                 and procedure.workflow[dossier.current_step].get("scope") == "division":
             step(head, "forward", 3)
         late = 8 * 9 if stage == "late_returned" else 3
-        step(director, "resolve", late, result_reference=f"{index + 1:02d}/QĐ-SGDĐT")
+        step(director, "forward", late, result_reference=f"{index + 1:02d}/QĐ-SGDĐT")  # signed
+        step(desk, "resolve", 1)  # the result is at the desk: ready
         if stage == "returned_by_post":
             step(desk, "return_result", 2, method="postal", tracking_number=f"RR{index:03d}DEMO{days_ago:03d}VN")
         else:

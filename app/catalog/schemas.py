@@ -47,7 +47,7 @@ class ProcedureFields(BaseModel):
     online_level: OnlineLevel = OnlineLevel.partial
     postal_receipt_allowed: bool = True
     postal_return_allowed: bool = True
-    supplement_rule: SupplementRule = SupplementRule.reset
+    supplement_rule: SupplementRule = SupplementRule.pause  # Decree 61/2018 Art. 19 (docs/DEADLINES.md)
     division: str | None = Field(default=None, max_length=64,
                                  description="Mã phòng chuyên môn xử lý (mã đầy đủ hoặc mã ngắn trong Sở)")
     workflow: list[WorkflowStep] = Field(min_length=1, max_length=20)

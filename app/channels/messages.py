@@ -39,6 +39,22 @@ def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | No
         return ("Thư xin lỗi và hẹn lại ngày trả kết quả hồ sơ " + code,
                 f"Cơ quan xin lỗi vì hồ sơ {code} ({name}) chưa giải quyết kịp hạn. Lý do: {extra or ''}. "
                 f"Ngày hẹn trả mới: {when_text(dossier.new_due_at)}.")
+    if kind == "deadline_moved":
+        return ("Dời ngày hẹn trả kết quả hồ sơ " + code,
+                f"Ngày hẹn trả kết quả hồ sơ {code} ({name}) được dời sang {when_text(dossier.due_at)} "
+                f"do thay đổi lịch làm việc: {extra or ''}.")
+    if kind == "supplement_received":
+        return ("Đã nhận hồ sơ bổ sung " + code,
+                f"Cơ quan đã nhận đủ hồ sơ bổ sung của hồ sơ {code} ({name}). "
+                f"Ngày hẹn trả kết quả: {when_text(dossier.due_at)}.")
+    if kind == "payment_requested":
+        return ("Đề nghị nộp phí, lệ phí hồ sơ " + code,
+                f"Hồ sơ {code} ({name}) cần nộp phí, lệ phí {extra or ''}. Nộp tiền mặt hoặc chuyển khoản tại "
+                "Bộ phận Một cửa (nhận biên lai điện tử); thời hạn giải quyết tạm dừng đến khi nộp xong.")
+    if kind == "payment_confirmed":
+        return ("Đã nhận phí, lệ phí hồ sơ " + code,
+                f"Cơ quan đã nhận phí, lệ phí của hồ sơ {code} ({name}). "
+                f"Ngày hẹn trả kết quả: {when_text(dossier.due_at)}.")
     if kind == "returned":
         return ("Đã trả kết quả hồ sơ " + code, f"Kết quả hồ sơ {code} ({name}) đã được trả lúc {when_text(dossier.returned_at)}.")
     if kind == "stopped":

@@ -1,8 +1,12 @@
 """Apology notices (form 4, "phiếu xin lỗi và hẹn lại ngày trả kết quả").
 
-A dossier that becomes due soon (or overdue) while unresolved gets a *draft* from the deadline
-scan, with a new appointment proposed from the calendar and the work left. A specialist or a
-leader fills in the reason and may change the proposal; a leader issues it. Issuing sets the
+The deadline scan drafts one when the work left exceeds the time left (checked at the latest two
+working days before the appointment, and at each step deadline), or when the dossier is due soon
+or overdue, with a new appointment proposed from the calendar and the work left. A specialist or a
+leader fills in the reason and may change the proposal; a leader of the agency at fault (Giám
+đốc / Phó Giám đốc, never a division head) issues it, while the clock runs, at the latest one
+working day before the appointment: one issued later is allowed but marked late (reports count
+it apart). It carries a number from the agency's register and the signature block of its signer. Issuing sets the
 dossier's `new_due_at` (the promised appointment), counts the apology, records an event, syncs the
 portal and notifies the applicant in the same transaction. The legal appointment `due_at` and the
 outcome are never touched: the dossier stays late against its original appointment.
@@ -20,13 +24,13 @@ from sqlmodel import Session, select
 from app.auth.principal import Principal
 from app import effects
 from app.access import get_dossier, scoped
-from app.catalog.service import last_work_step
 from app.channels.messages import when_text
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Agency, Apology, ClockState, Dossier, DossierStatus, Procedure
 from app.settings import Settings
 from app.sla.calendar import WorkingCalendar
-from app.sla.service import calendar_for, refresh_next_alert
+from app.signatures import next_document_number, require_agency_leader, signature_title
+from app.sla.service import calendar_for, mark_late, refresh_next_alert
 
 DRAFT, ISSUED, CANCELLED = "draft", "issued", "cancelled"
 STATUS_LABELS = {DRAFT: "Dự thảo, chờ lãnh đạo ban hành", ISSUED: "Đã ban hành", CANCELLED: "Đã hủy"}
@@ -47,7 +51,7 @@ def propose_due_at(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar,
     current step plus the budgets of the work steps after it), at least one working day after the
     original appointment; rounded up to the end of that working day (citizens are given a day)."""
     steps = procedure.workflow
-    last = last_work_step(procedure) if steps else -1
+    last = len(steps) - 1  # the hand-over of the result to the desk is inside the limit too
     minutes = 0
     if dossier.status == DossierStatus.processing and dossier.current_step is not None:
         if dossier.step_due_at is not None and dossier.step_due_at > now:
@@ -225,6 +229,10 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     if dossier.clock_state not in _OPEN_CLOCK or dossier.due_at is None:
         raise Conflict("Hồ sơ đã có kết quả hoặc đã dừng giải quyết: không còn hẹn lại ngày trả.",
                        code="dossier_not_open", detail={"status": dossier.status})
+    require_agency_leader(principal, dossier.agency_id, "ban hành văn bản xin lỗi và hẹn lại ngày trả kết quả")
+    if dossier.clock_state != ClockState.running:
+        raise Conflict("Hồ sơ đang tạm dừng tính thời hạn (chờ người nộp bổ sung hoặc nộp phí): chưa hẹn lại "
+                       "ngày trả.", code="clock_paused", detail={"status": dossier.status})
     text = (reason if reason is not None else apology.reason or "").strip()
     if not text:
         raise Invalid("Cần nêu lý do chậm giải quyết trước khi ban hành văn bản xin lỗi.", code="reason_required")
@@ -237,6 +245,8 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
 
     user = principal.user
     agency = session.get(Agency, dossier.agency_id)
+    assert agency is not None
+    mark_late(dossier, now)
     apology.reason = text
     apology.original_due_at = dossier.due_at  # the appointment in force when the apology is issued
     apology.proposed_due_at = apology.proposed_due_at or when
@@ -245,7 +255,10 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     apology.issued_at = now
     apology.issued_by_id = principal.id
     apology.signer_name = user.full_name
-    apology.signer_title = user.title or (agency.head_title if agency else None)
+    apology.signer_title = signature_title(agency, user.title)
+    # The law wants it at the latest one working day before the appointment; later is recorded.
+    apology.is_late = now > cal.subtract_working_minutes(dossier.due_at, cal.minutes_per_day)
+    apology.document_number = next_document_number(session, agency, "apology", now=now, tz=settings.timezone)
     session.add(apology)
 
     dossier.new_due_at = when

@@ -115,7 +115,7 @@ def _us_of(t: time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
 
 
-def _require_aware(at: datetime, name: str = "datetime") -> None:
+def require_aware(at: datetime, name: str = "datetime") -> None:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {at!r}")
 
@@ -127,7 +127,9 @@ class WorkingCalendar:
         tz: str | ZoneInfo = "Asia/Ho_Chi_Minh",
         periods: Sequence[WorkingPeriod] | str = DEFAULT_WORKING_HOURS,
         overrides: Iterable[DayOverride] = (),
+        version: int = 0,
     ) -> None:
+        self.version = version  # of the agency's overrides (app.sla.service); 0: none
         self.tz: ZoneInfo = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self.periods: tuple[WorkingPeriod, ...] = (
             parse_working_hours(periods) if isinstance(periods, str) else _validate_periods(periods)
@@ -244,7 +246,7 @@ class WorkingCalendar:
     # ------------------------------------------------------ time within a day
 
     def _local(self, at: datetime) -> tuple[date, int]:
-        _require_aware(at)
+        require_aware(at)
         loc = at.astimezone(self.tz)
         return loc.date(), _us_of(loc.time())
 
@@ -337,10 +339,27 @@ class WorkingCalendar:
         ordinal = self._step(year, i, -k)
         return self._at(date.fromordinal(ordinal), self._wall_right(k * self._day_us - rest))
 
+    def next_period_start(self, at: datetime) -> datetime:
+        """The start of the first working period that begins after `at` (an online submission's
+        clock starts there: ONE_STOP.md, "Online dossiers")."""
+        require_aware(at, "at")
+        local = at.astimezone(self.tz)
+        if self.is_working_day(local.date()):
+            for period in self.periods:
+                start = datetime.combine(local.date(), period.start, tzinfo=self.tz)
+                if start > local:
+                    return start
+        midnight = datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=self.tz)
+        return self.next_working_moment(midnight)
+
+    def end_of_working_day(self, day: date) -> datetime:
+        """The end of the last working period of `day` (a working day)."""
+        return datetime.combine(day, self.periods[-1].end, tzinfo=self.tz)
+
     def working_minutes_between(self, start: datetime, end: datetime) -> int:
         """Whole working minutes in [start, end); 0 when end <= start."""
-        _require_aware(start, "start")
-        _require_aware(end, "end")
+        require_aware(start, "start")
+        require_aware(end, "end")
         if end <= start:
             return 0
         y1, i1, o1 = self._forward(start)

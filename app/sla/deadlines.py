@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, time, tzinfo
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from app.sla.calendar import NonWorkingDay, WorkingCalendar, _require_aware
+from app.sla.calendar import NonWorkingDay, WorkingCalendar, require_aware
 
 __all__ = [
     "OUTCOME_LABELS",
@@ -24,7 +24,11 @@ __all__ = [
     "Pause",
     "Progress",
     "classify_outcome",
+    "apology_draft_window",
     "classify_progress",
+    "cutoff_due_at",
+    "due_soon_window",
+    "parse_cutoff",
     "compute_due_at",
     "due_soon_at",
     "explain_deadline",
@@ -52,9 +56,9 @@ class Pause:
     reason: str
 
     def __post_init__(self) -> None:
-        _require_aware(self.started_at, "Pause.started_at")
+        require_aware(self.started_at, "Pause.started_at")
         if self.ended_at is not None:
-            _require_aware(self.ended_at, "Pause.ended_at")
+            require_aware(self.ended_at, "Pause.ended_at")
             if self.ended_at < self.started_at:
                 raise ValueError(f"pause ends ({self.ended_at}) before it starts ({self.started_at})")
 
@@ -100,6 +104,38 @@ def due_soon_at(cal: WorkingCalendar, due_at: datetime, window_minutes: int) -> 
     return cal.subtract_working_minutes(due_at, window_minutes)
 
 
+def due_soon_window(limit_minutes: int, preferred_minutes: int, *, minutes_per_day: int = 480) -> int:
+    """The "due soon" window never covers the whole limit: for a limit shorter than two working
+    days it is a quarter of the limit (a same-day procedure is not "due soon" at receipt)."""
+    if limit_minutes < 2 * minutes_per_day:
+        return min(preferred_minutes, limit_minutes // 4)
+    return preferred_minutes
+
+
+def apology_draft_window(limit_minutes: int, *, minutes_per_day: int = 480) -> int:
+    """How long before the appointment an apology is drafted at the latest: two working days,
+    never more than half the limit (a short procedure is not apologised for at receipt)."""
+    return min(2 * minutes_per_day, limit_minutes // 2)
+
+
+def parse_cutoff(text: str) -> time:
+    """"HH:MM" of a same-day cut-off rule; ValueError otherwise."""
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def cutoff_due_at(cal: WorkingCalendar, clock_started_at: datetime, cutoff: time) -> datetime:
+    """"The same working day if received before the cut-off, otherwise the next working day"
+    (e.g. a copy of a diploma from the original register, Decree 23/2015, Circular 21/2019: 15:00).
+    `clock_started_at` is already a working moment (a dossier received after hours counts from the
+    next working period)."""
+    local = clock_started_at.astimezone(cal.tz)
+    day = local.date()
+    if local.time() >= cutoff:
+        day = cal.next_working_moment(cal.end_of_working_day(day)).astimezone(cal.tz).date()
+    return cal.end_of_working_day(day)
+
+
 class Outcome(StrEnum):
     early = "early"
     on_time = "on_time"
@@ -124,11 +160,19 @@ PROGRESS_LABELS: dict[str, str] = {
 }
 
 
-def classify_outcome(resolved_at: datetime, due_at: datetime, tz: str | tzinfo) -> Outcome:
-    """Trước hạn = an earlier local date than the appointment; đúng hạn = same date, not after."""
-    _require_aware(resolved_at, "resolved_at")
-    _require_aware(due_at, "due_at")
-    if resolved_at > due_at:
+def classify_outcome(resolved_at: datetime, due_at: datetime, tz: str | tzinfo, *,
+                     late_since: datetime | None = None) -> Outcome:
+    """The one outcome convention (docs/DEADLINES.md), judged when the result is ready for the
+    applicant (at the one-stop desk, handed to the post, or published online):
+
+    - trước hạn (early): an earlier local date than the appointment;
+    - đúng hạn (on time): the appointment's date, not after its hour;
+    - quá hạn (late): after the appointment moment, or the dossier was late already (`late_since`:
+      once the appointment passed while the agency held it, nothing makes it early or on time).
+    """
+    require_aware(resolved_at, "resolved_at")
+    require_aware(due_at, "due_at")
+    if late_since is not None or resolved_at > due_at:
         return Outcome.late
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     if resolved_at.astimezone(zone).date() < due_at.astimezone(zone).date():
@@ -159,6 +203,7 @@ class DeadlineExplanation:
     skipped_days: list[NonWorkingDay]  # every non-working day from start to due, with reason
     pauses: list[tuple[Pause, int]]  # each given pause with the working minutes it added
     due_at: datetime
+    rule: str | None = None  # a special rule of the procedure (same-day cut-off), in Vietnamese
 
 
 def explain_deadline(
@@ -168,8 +213,12 @@ def explain_deadline(
     limit_value: int,
     limit_unit: LimitUnit | str,
     pauses: Sequence[Pause] = (),
+    minutes: int | None = None,
+    rule: str | None = None,
 ) -> DeadlineExplanation:
-    minutes = limit_minutes(limit_value, limit_unit, minutes_per_day=cal.minutes_per_day)
+    """`minutes`: the limit actually counted when a rule replaces value x unit (a cut-off rule)."""
+    if minutes is None:
+        minutes = limit_minutes(limit_value, limit_unit, minutes_per_day=cal.minutes_per_day)
     due, added = _apply_pauses(cal, clock_started_at, minutes, pauses)
     return DeadlineExplanation(
         clock_started_at=clock_started_at,
@@ -179,4 +228,5 @@ def explain_deadline(
         skipped_days=cal.non_working_days_between(clock_started_at, due),
         pauses=list(zip(pauses, added)),
         due_at=due,
+        rule=rule,
     )

@@ -43,7 +43,8 @@ from app.models import (Agency, Alert, Apology, ClockState, Dossier, DossierStat
 from app.settings import Settings
 from app.sla import apology as apologies
 from app.sla.calendar import WorkingCalendar
-from app.sla.service import calendar_for, refresh_next_alert
+from app.sla.deadlines import apology_draft_window
+from app.sla.service import calendar_for, mark_late, refresh_next_alert
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ STEP_OVERDUE = "step_overdue"
 DUE_SOON = "due_soon"
 OVERDUE = "overdue"
 APOLOGY_MISSING = "apology_missing"
-ALERT_KINDS = (STEP_DUE_SOON, STEP_OVERDUE, DUE_SOON, OVERDUE, APOLOGY_MISSING)
+CHECK_OVERDUE = "check_overdue"  # an online submission not checked by the desk within a working day
+ALERT_KINDS = (STEP_DUE_SOON, STEP_OVERDUE, DUE_SOON, OVERDUE, APOLOGY_MISSING, CHECK_OVERDUE)
+APOLOGY_DRAFT = "apology_draft"  # a checkpoint, not an alert: is an apology needed? (nobody is told)
 
 _JUST_AFTER = timedelta(microseconds=1)  # overdue means strictly past the deadline
 
@@ -75,6 +78,8 @@ def _day_start(cal: WorkingCalendar, day: date) -> datetime:
 def alert_thresholds(dossier: Dossier, cal: WorkingCalendar, *, now: datetime, settings: Settings) -> list[Threshold]:
     """Every alert threshold of a dossier whose clock runs, past and future (`now` only places the
     daily reminder of an overdue dossier without an apology)."""
+    if dossier.status == DossierStatus.submitted and dossier.check_due_at is not None and dossier.checked_at is None:
+        return [Threshold(CHECK_OVERDUE, dossier.check_due_at, dossier.check_due_at + _JUST_AFTER)]
     if dossier.clock_state != ClockState.running:
         return []
     out: list[Threshold] = []
@@ -89,6 +94,9 @@ def alert_thresholds(dossier: Dossier, cal: WorkingCalendar, *, now: datetime, s
         return out
     out.append(Threshold(DUE_SOON, due, dossier.due_soon_at or due))
     out.append(Threshold(OVERDUE, due, due + _JUST_AFTER))
+    if dossier.apology_count == 0:
+        window = apology_draft_window(dossier.limit_minutes, minutes_per_day=cal.minutes_per_day)
+        out.append(Threshold(APOLOGY_DRAFT, due, cal.subtract_working_minutes(due, window)))
     new_due = dossier.new_due_at
     if new_due is not None and new_due > due:
         out.append(Threshold(DUE_SOON, new_due, cal.subtract_working_minutes(new_due, settings.due_soon_window_minutes)))
@@ -107,7 +115,7 @@ def due_alerts(thresholds: list[Threshold], now: datetime) -> list[Threshold]:
     """The thresholds reached at `now`, keeping the most severe state per deadline."""
     reached = [t for t in thresholds if t.fires_at <= now]
     overdue = {(t.kind, t.deadline_at) for t in reached if t.kind in (STEP_OVERDUE, OVERDUE)}
-    superseded = {STEP_DUE_SOON: STEP_OVERDUE, DUE_SOON: OVERDUE}
+    superseded = {STEP_DUE_SOON: STEP_OVERDUE, DUE_SOON: OVERDUE, APOLOGY_DRAFT: OVERDUE}
     return [t for t in reached if (superseded.get(t.kind), t.deadline_at) not in overdue]
 
 
@@ -117,6 +125,7 @@ def due_alerts(thresholds: list[Threshold], now: datetime) -> list[Threshold]:
 class _People:
     leaders: dict[int, set[int]] = field(default_factory=dict)  # agency or division id -> leader ids
     active: set[int] = field(default_factory=set)
+    desks: dict[int, set[int]] = field(default_factory=dict)  # receiving agency -> desk officers and their leaders
 
 
 def _people(session: Session, dossiers: list[Dossier]) -> _People:
@@ -129,6 +138,18 @@ def _people(session: Session, dossiers: list[Dossier]) -> _People:
         people.active.add(user_id)
         if Role.leader in (roles or []) and agency_id in agency_ids:
             people.leaders.setdefault(agency_id, set()).add(user_id)
+    unchecked = {d.receiving_agency_id for d in dossiers if d.status == DossierStatus.submitted}
+    if unchecked:  # the desks of agencies with online submissions waiting: officers, their unit's leaders
+        units = session.exec(select(Agency.id, Agency.parent_id).where(
+            or_(Agency.id.in_(unchecked), Agency.parent_id.in_(unchecked)))).all()  # type: ignore[attr-defined, union-attr]
+        scope_of = {unit_id: (parent_id if parent_id in unchecked else unit_id) for unit_id, parent_id in units}
+        staff = session.exec(select(User.id, User.agency_id, User.roles).where(
+            User.is_active, User.agency_id.in_(list(scope_of)))).all()  # type: ignore[attr-defined]
+        desk_units = {agency_id for _, agency_id, roles in staff if Role.desk in (roles or [])}
+        for user_id, agency_id, roles in staff:
+            roles = roles or []
+            if Role.desk in roles or (Role.leader in roles and (agency_id in desk_units or agency_id in unchecked)):
+                people.desks.setdefault(scope_of[agency_id], set()).add(user_id)
     return people
 
 
@@ -141,6 +162,10 @@ def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People)
         return (assignee or supervisors) if kind == STEP_DUE_SOON else assignee | supervisors
     if kind in (DUE_SOON, OVERDUE):
         return assignee | division | department
+    if kind == CHECK_OVERDUE:
+        return set(people.desks.get(dossier.receiving_agency_id, set()))
+    if kind == APOLOGY_DRAFT:
+        return set()
     return set(department)  # apology_missing
 
 
@@ -220,15 +245,24 @@ def _process(session: Session, dossiers: list[Dossier], *, now: datetime, settin
         step = None
         if dossier.current_step is not None and dossier.current_step < len(procedure.workflow):
             step = procedure.workflow[dossier.current_step]
+        mark_late(dossier, now)
+        wants_apology = False
         for threshold in due_alerts(alert_thresholds(dossier, cal, now=now, settings=settings), now):
+            if threshold.kind == APOLOGY_DRAFT:
+                wants_apology = wants_apology or _work_left_exceeds_time_left(dossier, procedure, cal, now)
+                continue
             text = messages.alert_text(threshold.kind, code=dossier.code, procedure_name=procedure.name,
                                        deadline=threshold.deadline_at, step_name=step["name"] if step else None,
                                        is_new_appointment=threshold.deadline_at == dossier.new_due_at)
             for recipient in sorted(_recipients(threshold.kind, dossier, step, people)):
                 rows.append({"dossier_id": dossier.id, "kind": threshold.kind, "deadline_at": threshold.deadline_at,
                              "recipient_id": recipient, "message": text, "created_at": now})
-            if threshold.kind in (DUE_SOON, OVERDUE) and (not needs_apology or needs_apology[-1] is not dossier):
-                needs_apology.append(dossier)
+            if threshold.kind in (DUE_SOON, OVERDUE):
+                wants_apology = True
+            elif threshold.kind in (STEP_OVERDUE, STEP_DUE_SOON):
+                wants_apology = wants_apology or _work_left_exceeds_time_left(dossier, procedure, cal, now)
+        if wants_apology and dossier.clock_state == ClockState.running:
+            needs_apology.append(dossier)
         refresh_next_alert(dossier, cal=cal, now=now, settings=settings)
         session.add(dossier)
     session.flush()
@@ -237,11 +271,28 @@ def _process(session: Session, dossiers: list[Dossier], *, now: datetime, settin
     return insert_alerts(session, rows), bulk_insert(session, Apology.__table__, drafts)  # type: ignore[attr-defined]
 
 
+def _work_left_exceeds_time_left(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar, now: datetime) -> bool:
+    """The steps still ahead, at their budgets (the current one until its own deadline), end after
+    the appointment: an apology (form 04) is drafted now rather than when the dossier is overdue."""
+    if dossier.due_at is None:
+        return False
+    steps = procedure.workflow
+    if dossier.current_step is None:
+        following = range(len(steps))
+        finish = now
+    else:
+        following = range(dossier.current_step + 1, len(steps))
+        finish = max(now, dossier.step_due_at or now)
+    minutes = sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
+    return cal.add_working_minutes(finish, minutes) > dossier.due_at
+
+
 # What the scan reads of a dossier (not the applicant's data or documents: narrower rows).
 _SCAN_COLUMNS = (Dossier.id, Dossier.code, Dossier.agency_id, Dossier.procedure_id, Dossier.status,
                  Dossier.current_step, Dossier.assignee_id, Dossier.assigned_division_id, Dossier.clock_state,
                  Dossier.due_at, Dossier.due_soon_at, Dossier.step_started_at, Dossier.step_due_at,
-                 Dossier.next_alert_at, Dossier.new_due_at, Dossier.apology_count)
+                 Dossier.next_alert_at, Dossier.new_due_at, Dossier.apology_count, Dossier.late_since,
+                 Dossier.limit_minutes, Dossier.receiving_agency_id, Dossier.check_due_at, Dossier.checked_at)
 
 
 def scan_deadlines(sessionmaker: sessionmaker[Session], *, now: datetime, settings: Settings) -> ScanStats:

@@ -1,9 +1,13 @@
-"""The deadline clock of a dossier, on the agency's working calendar.
+"""The deadline clock of a dossier, on the agency's working calendar (conventions and their legal
+sources: docs/DEADLINES.md).
 
-Rule for calendar changes announced after a dossier arrived (a late holiday swap, an agency
-closure): the deadline of every open dossier whose window covers the changed day is recomputed
-from its clock history, and the change is recorded on the dossier as an event. The appointment
-always follows the calendar in force; the event keeps the previous date for the record.
+Calendar changes announced after a dossier arrived (a late holiday swap, an agency closure): the
+appointment already given never moves earlier. The deadline of every open dossier whose window
+covers the changed day is recomputed on the new calendar; when that is later, the appointment
+moves and the move is recorded (event `deadline_moved`, the applicant and the portal are told),
+otherwise the dossier keeps the calendar version it was promised with. Every appointment records
+the calendar version it was computed with (overrides are immutable, versioned rows), so an
+explanation given a year ago still reproduces. A dossier already late stays late.
 """
 
 from __future__ import annotations
@@ -11,32 +15,54 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
+from app import effects
+from app.auth.principal import Principal
+from app.channels.messages import when_text
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Agency, CalendarOverride, ClockPause, ClockState, Dossier, Procedure
 from app.settings import Settings
 from app.sla.calendar import DayOverride, WorkingCalendar
-from app.sla.deadlines import (DeadlineExplanation, Pause, classify_outcome, compute_due_at, due_soon_at,
-                               explain_deadline, limit_minutes)
+from app.sla.deadlines import (DeadlineExplanation, Pause, classify_outcome, compute_due_at, cutoff_due_at,
+                               due_soon_at, due_soon_window, explain_deadline, limit_minutes, parse_cutoff)
 
 
-def calendar_for(session: Session, agency_id: int, settings: Settings) -> WorkingCalendar:
+def calendar_for(session: Session, agency_id: int, settings: Settings, *, version: int | None = None) -> WorkingCalendar:
+    """The agency's calendar as it stands now, or as it stood at `version` of its overrides."""
     agency = session.get(Agency, agency_id)
     if agency is None:
         raise NotFound("Không có cơ quan.", code="agency_not_found")
     rows = session.exec(select(CalendarOverride).where(CalendarOverride.agency_id == agency_id)
-                        .order_by(CalendarOverride.day)).all()
-    return _calendar(settings.timezone, agency.working_hours or settings.working_hours,
-                     tuple(DayOverride(r.day, r.is_working, r.reason) for r in rows))
+                        .order_by(CalendarOverride.version)).all()
+    history = tuple((r.version, r.day, r.is_working, r.reason, r.is_removal) for r in rows)
+    return _calendar(settings.timezone, agency.working_hours or settings.working_hours, history, version)
+
+
+def calendar_at(cal: WorkingCalendar, version: int) -> WorkingCalendar:
+    """The same agency's calendar at another version of its overrides (no database read)."""
+    if version == cal.version:
+        return cal
+    tz, periods, history = cal.source  # type: ignore[attr-defined]
+    return _calendar(tz, periods, history, version)
 
 
 @lru_cache(maxsize=256)
-def _calendar(tz: str, periods: str, overrides: tuple[DayOverride, ...]) -> WorkingCalendar:
+def _calendar(tz: str, periods: str, history: tuple[tuple, ...], version: int | None) -> WorkingCalendar:
     # Keyed by everything that defines the calendar, so a changed override is a new key; the
     # calendar memoizes its working-day tables per year, which every action would rebuild otherwise.
-    return WorkingCalendar(tz=tz, periods=periods, overrides=overrides)
+    current = max((row[0] for row in history), default=0)
+    version = current if version is None else min(version, current)
+    effective: dict[date, DayOverride | None] = {}
+    for row_version, day, is_working, reason, is_removal in history:  # ordered by version
+        if row_version <= version:
+            effective[day] = None if is_removal else DayOverride(day, is_working, reason)
+    cal = WorkingCalendar(tz=tz, periods=periods, overrides=tuple(o for o in effective.values() if o),
+                          version=version)
+    cal.source = (tz, periods, history)  # type: ignore[attr-defined]
+    return cal
 
 
 def _pauses(session: Session, dossier: Dossier) -> list[ClockPause]:
@@ -52,13 +78,35 @@ def _closed_pauses_since_start(session: Session, dossier: Dossier) -> list[Pause
             if p.ended_at is not None and start is not None and p.started_at >= start]
 
 
-def _set_due(session: Session, dossier: Dossier, cal: WorkingCalendar, settings: Settings) -> None:
+def _due_on(session: Session, dossier: Dossier, cal: WorkingCalendar) -> datetime:
     assert dossier.clock_started_at is not None
-    dossier.due_at = compute_due_at(cal, clock_started_at=dossier.clock_started_at,
-                                    limit_minutes=dossier.limit_minutes,
-                                    pauses=_closed_pauses_since_start(session, dossier))
-    dossier.due_soon_at = due_soon_at(cal, dossier.due_at, settings.due_soon_window_minutes)
+    return compute_due_at(cal, clock_started_at=dossier.clock_started_at, limit_minutes=dossier.limit_minutes,
+                          pauses=_closed_pauses_since_start(session, dossier))
+
+
+def _set_due(session: Session, dossier: Dossier, cal: WorkingCalendar, settings: Settings) -> None:
+    """Compute the appointment on the current calendar and on the one it was promised with; the
+    later of the two wins (an appointment never moves earlier), and its version is recorded."""
+    due, version = _due_on(session, dossier, cal), cal.version
+    if dossier.due_at is not None and dossier.calendar_version != cal.version:
+        promised = _due_on(session, dossier, calendar_at(cal, dossier.calendar_version))
+        if promised > due:
+            due, version = promised, dossier.calendar_version
+    dossier.due_at, dossier.calendar_version = due, version
+    window = due_soon_window(dossier.limit_minutes, settings.due_soon_window_minutes,
+                             minutes_per_day=cal.minutes_per_day)
+    dossier.due_soon_at = due_soon_at(cal, due, window)
     refresh_next_alert(dossier)
+
+
+def mark_late(dossier: Dossier, now: datetime) -> bool:
+    """Record, once, the moment the appointment passed while the agency held the dossier (clock
+    running). From then on it is late for good: no supplement, payment request, calendar change
+    or apology makes it early or on time. True when it is late."""
+    if dossier.late_since is None and dossier.clock_state == ClockState.running and dossier.due_at is not None \
+            and now > dossier.due_at:
+        dossier.late_since = dossier.due_at
+    return dossier.late_since is not None
 
 
 def refresh_next_alert(dossier: Dossier, *, cal: WorkingCalendar | None = None, now: datetime | None = None,
@@ -73,8 +121,12 @@ def refresh_next_alert(dossier: Dossier, *, cal: WorkingCalendar | None = None, 
     the calendar at its next pass), the step deadline, the due-soon and due moments. A moment in
     the past only makes the scan look again; alerts are unique, so nothing fires twice.
     """
-    if dossier.clock_state != ClockState.running:
+    unchecked = dossier.status == "submitted" and dossier.check_due_at is not None and dossier.checked_at is None
+    if dossier.clock_state != ClockState.running and not unchecked:
         dossier.next_alert_at = None
+        return
+    if unchecked and (cal is None or now is None or settings is None):
+        dossier.next_alert_at = dossier.check_due_at  # the desk's one working day to check it
         return
     if cal is None or now is None or settings is None:
         step_start = dossier.step_started_at if dossier.step_due_at is not None else None
@@ -90,18 +142,29 @@ def refresh_next_alert(dossier: Dossier, *, cal: WorkingCalendar | None = None, 
 
 def start_clock(session: Session, dossier: Dossier, procedure: Procedure, cal: WorkingCalendar, *, now: datetime,
                 settings: Settings) -> None:
-    """A complete dossier is received: the limit counts from the next working moment."""
+    """A complete dossier is received: the limit counts from the next working moment; an online
+    submission's from the start of the next working period after it was submitted."""
     dossier.received_at = dossier.received_at or now
-    dossier.clock_started_at = cal.next_working_moment(now)
-    dossier.limit_minutes = limit_minutes(procedure.time_limit_value, procedure.time_limit_unit,
-                                          minutes_per_day=cal.minutes_per_day)
+    if dossier.channel == "online" and dossier.submitted_at is not None:
+        dossier.clock_started_at = cal.next_period_start(dossier.submitted_at)
+    else:
+        dossier.clock_started_at = cal.next_working_moment(now)
+    if procedure.same_day_cutoff:
+        due = cutoff_due_at(cal, dossier.clock_started_at, parse_cutoff(procedure.same_day_cutoff))
+        dossier.limit_minutes = cal.working_minutes_between(dossier.clock_started_at, due)
+    else:
+        dossier.limit_minutes = limit_minutes(procedure.time_limit_value, procedure.time_limit_unit,
+                                              minutes_per_day=cal.minutes_per_day)
     dossier.clock_state = ClockState.running
+    dossier.due_at = None  # a first appointment: nothing promised yet
     _set_due(session, dossier, cal, settings)
+    mark_late(dossier, now)  # an online submission accepted after its whole limit ran out
 
 
 def pause_clock(session: Session, dossier: Dossier, *, reason: str, rule: str, now: datetime) -> None:
     if dossier.clock_state != ClockState.running:
         return  # nothing to pause (e.g. an incomplete dossier never started its clock)
+    mark_late(dossier, now)  # a pause after the appointment cannot rescue the dossier
     session.add(ClockPause(dossier_id=dossier.id, reason=reason, rule=rule, started_at=now))
     dossier.clock_state = ClockState.paused
     dossier.paused_at = now
@@ -112,8 +175,10 @@ def resume_clock(session: Session, dossier: Dossier, procedure: Procedure, cal: 
                  now: datetime, settings: Settings, allow_reset: bool) -> str:
     """End the open pause. Returns what happened: "start", "reset" or "resume".
 
-    `reset` (the default supplement rule): the full limit counts afresh from the arrival of the
-    complete supplement. `pause`: the due date moves by the working time spent waiting.
+    `pause` (the default, Decree 61/2018 Art. 19): the due date moves by the working time spent
+    waiting. `reset` (only where the procedure's text says so): the full limit counts afresh from
+    the arrival of the complete supplement — unless the dossier was late already: then the
+    appointment stays where it was (late for good; the apology gives the new one).
     """
     if dossier.clock_state == ClockState.not_started:
         start_clock(session, dossier, procedure, cal, now=now, settings=settings)
@@ -127,7 +192,7 @@ def resume_clock(session: Session, dossier: Dossier, procedure: Procedure, cal: 
     session.flush()
     dossier.clock_state = ClockState.running
     dossier.paused_at = None
-    if allow_reset and open_pause.rule == "reset":
+    if allow_reset and open_pause.rule == "reset" and dossier.late_since is None:
         dossier.clock_started_at = cal.next_working_moment(now)
         _set_due(session, dossier, cal, settings)
         return "reset"
@@ -147,18 +212,25 @@ def working_minutes_spent(session: Session, dossier: Dossier, cal: WorkingCalend
 
 def stop_clock(dossier: Dossier, *, now: datetime, settings: Settings, resolved: bool) -> None:
     if resolved and dossier.due_at is not None:
+        mark_late(dossier, now)
         dossier.resolved_at = now
-        dossier.outcome = classify_outcome(now, dossier.due_at, settings.timezone).value
+        dossier.outcome = classify_outcome(now, dossier.due_at, settings.timezone, late_since=dossier.late_since).value
     dossier.clock_state = ClockState.stopped
     dossier.next_alert_at = None
 
 
 def explain(session: Session, dossier: Dossier, procedure: Procedure, cal: WorkingCalendar) -> DeadlineExplanation | None:
+    """Why the appointment is what it is, reproduced on the calendar version it was computed with."""
     if dossier.clock_started_at is None:
         return None
-    return explain_deadline(cal, clock_started_at=dossier.clock_started_at,
+    rule = None
+    if procedure.same_day_cutoff:
+        rule = (f"Trả kết quả trong ngày làm việc nếu tiếp nhận trước {procedure.same_day_cutoff}; "
+                f"tiếp nhận từ {procedure.same_day_cutoff} trở đi thì trả vào ngày làm việc tiếp theo.")
+    return explain_deadline(calendar_at(cal, dossier.calendar_version), clock_started_at=dossier.clock_started_at,
                             limit_value=procedure.time_limit_value, limit_unit=procedure.time_limit_unit,
-                            pauses=_closed_pauses_since_start(session, dossier))
+                            pauses=_closed_pauses_since_start(session, dossier), minutes=dossier.limit_minutes,
+                            rule=rule)
 
 
 def all_pauses(session: Session, dossier: Dossier) -> list[ClockPause]:
@@ -167,45 +239,67 @@ def all_pauses(session: Session, dossier: Dossier) -> list[ClockPause]:
 
 # --- Calendar overrides (admin) -------------------------------------------------------------
 
+def _effective_rows(session: Session, agency_id: int) -> dict[date, CalendarOverride]:
+    """The override in force for each day (the latest row per day, unless it is a removal)."""
+    latest: dict[date, CalendarOverride] = {}
+    for row in session.exec(select(CalendarOverride).where(CalendarOverride.agency_id == agency_id)
+                            .order_by(CalendarOverride.version)).all():
+        latest[row.day] = row
+    return {day: row for day, row in latest.items() if not row.is_removal}
+
+
 def list_overrides(session: Session, agency_id: int, *, year: int | None = None) -> list[CalendarOverride]:
-    query = select(CalendarOverride).where(CalendarOverride.agency_id == agency_id)
-    if year is not None:
-        query = query.where(CalendarOverride.day >= date(year, 1, 1), CalendarOverride.day <= date(year, 12, 31))
-    return list(session.exec(query.order_by(CalendarOverride.day)).all())
+    rows = sorted(_effective_rows(session, agency_id).values(), key=lambda r: r.day)
+    return [r for r in rows if year is None or r.day.year == year]
 
 
-def add_override(session: Session, *, agency_id: int, day: date, is_working: bool, reason: str, user_id: int,
-                 now: datetime, settings: Settings) -> tuple[CalendarOverride, list[tuple[Dossier, datetime | None]]]:
-    exists = session.exec(select(CalendarOverride).where(CalendarOverride.agency_id == agency_id,
-                                                         CalendarOverride.day == day)).first()
-    if exists is not None:
-        raise Conflict(f"Ngày {day:%d/%m/%Y} đã có điều chỉnh lịch làm việc.", code="override_exists")
+def _append_override(session: Session, *, agency_id: int, day: date, is_working: bool, reason: str,
+                     is_removal: bool, user_id: int, now: datetime) -> CalendarOverride:
+    # The agency's calendar rows are serialized by locking the agency row (two admins at once).
+    session.exec(select(Agency.id).where(Agency.id == agency_id).with_for_update()).first()
+    last = session.exec(select(func.max(CalendarOverride.version))
+                        .where(CalendarOverride.agency_id == agency_id)).one() or 0
+    row = CalendarOverride(agency_id=agency_id, day=day, is_working=is_working, reason=reason, created_by_id=user_id,
+                           created_at=now, version=last + 1, is_removal=is_removal)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_override(session: Session, *, agency_id: int, day: date, is_working: bool, reason: str, principal: Principal,
+                 now: datetime, settings: Settings) -> tuple[CalendarOverride, list[Dossier]]:
     if not reason.strip():
         raise Invalid("Cần nêu lý do điều chỉnh lịch làm việc.", code="reason_required")
-    override = CalendarOverride(agency_id=agency_id, day=day, is_working=is_working, reason=reason.strip(),
-                                created_by_id=user_id, created_at=now)
-    session.add(override)
-    session.flush()
-    return override, recompute_open_deadlines(session, agency_id=agency_id, day=day, settings=settings)
+    if day in _effective_rows(session, agency_id):
+        raise Conflict(f"Ngày {day:%d/%m/%Y} đã có điều chỉnh lịch làm việc.", code="override_exists")
+    override = _append_override(session, agency_id=agency_id, day=day, is_working=is_working, reason=reason.strip(),
+                                is_removal=False, user_id=principal.id, now=now)
+    why = f"Điều chỉnh lịch ngày {day:%d/%m/%Y}: {override.reason}"
+    return override, recompute_open_deadlines(session, agency_id=agency_id, day=day, settings=settings, now=now,
+                                              principal=principal, reason=why)
 
 
-def remove_override(session: Session, *, agency_id: int, override_id: int,
-                    settings: Settings) -> list[tuple[Dossier, datetime | None]]:
+def remove_override(session: Session, *, agency_id: int, override_id: int, principal: Principal, now: datetime,
+                    settings: Settings) -> list[Dossier]:
     override = session.get(CalendarOverride, override_id)
-    if override is None or override.agency_id != agency_id:
+    if override is None or override.agency_id != agency_id \
+            or _effective_rows(session, agency_id).get(override.day) is not override:
         raise NotFound("Không có điều chỉnh lịch làm việc này.", code="override_not_found")
-    day = override.day
-    session.delete(override)
-    session.flush()
-    return recompute_open_deadlines(session, agency_id=agency_id, day=day, settings=settings)
+    _append_override(session, agency_id=agency_id, day=override.day, is_working=override.is_working,
+                     reason=f"Hủy điều chỉnh: {override.reason}"[:255], is_removal=True, user_id=principal.id,
+                     now=now)
+    why = f"Hủy điều chỉnh lịch ngày {override.day:%d/%m/%Y} ({override.reason})"
+    return recompute_open_deadlines(session, agency_id=agency_id, day=override.day, settings=settings, now=now,
+                                    principal=principal, reason=why)
 
 
-def recompute_open_deadlines(session: Session, *, agency_id: int, day: date,
-                             settings: Settings) -> list[tuple[Dossier, datetime | None]]:
-    """Recompute the deadline of open dossiers whose window [clock start, due] covers `day`.
+def recompute_open_deadlines(session: Session, *, agency_id: int, day: date, settings: Settings, now: datetime,
+                             principal: Principal | None, reason: str) -> list[Dossier]:
+    """Recompute the deadlines of the open dossiers whose window [clock start, due] covers `day`.
 
-    Returns (dossier, previous due) for each one whose due date changed; the caller records it.
-    """
+    The appointment moves only later (recorded, told to the applicant and the portal); a late
+    dossier keeps its appointment. Step deadlines follow the new calendar either way. Returns the
+    dossiers whose appointment moved."""
     cal = calendar_for(session, agency_id, settings)
     start_of_day = datetime.combine(day, time.min, tzinfo=cal.tz)
     window_end = start_of_day + timedelta(days=1)
@@ -215,12 +309,34 @@ def recompute_open_deadlines(session: Session, *, agency_id: int, day: date,
         Dossier.clock_started_at < window_end,
         Dossier.due_at >= start_of_day,
     ).with_for_update()).scalars().all()
-    changed = []
+    ctx = effects.Context(principal, now, settings)
+    moved = []
     for dossier in rows:
-        before = dossier.due_at
+        procedure = session.get(Procedure, dossier.procedure_id)
+        assert procedure is not None
+        if dossier.step_started_at is not None and dossier.current_step is not None:
+            budget = int(procedure.workflow[dossier.current_step].get("budget_hours", 0)) * 60
+            dossier.step_due_at = cal.add_working_minutes(dossier.step_started_at, budget)
+        if mark_late(dossier, now):
+            refresh_next_alert(dossier)
+            continue
+        before, before_version = dossier.due_at, dossier.calendar_version
         _set_due(session, dossier, cal, settings)
         if dossier.clock_state != ClockState.running:
             dossier.next_alert_at = None
-        if dossier.due_at != before:
-            changed.append((dossier, before))
-    return changed
+        if dossier.due_at == before:
+            continue
+        moved.append(dossier)
+        dossier.version += 1
+        dossier.updated_at = now
+        session.add(dossier)
+        session.flush()
+        note = f"Ngày hẹn trả chuyển từ {when_text(before)} sang {when_text(dossier.due_at)}. Lý do: {reason}"
+        effects.record(session, dossier, procedure, ctx, action="deadline_moved", from_status=dossier.status,
+                       from_step=dossier.current_step, note=note[:2000], full_sync=True,
+                       data={"due_before": before.isoformat() if before else None,
+                             "due_after": dossier.due_at.isoformat() if dossier.due_at else None,
+                             "reason": reason, "calendar_version_before": before_version,
+                             "calendar_version": dossier.calendar_version},
+                       notification=("deadline_moved", reason))
+    return moved

@@ -67,7 +67,8 @@ RETURN_LABELS = {ReturnMethod.desk: "Tại Bộ phận Một cửa", ReturnMetho
                  ReturnMethod.online: "Trực tuyến"}
 PAUSE_REASONS = {"supplement": "Chờ bổ sung, hoàn thiện hồ sơ", "payment": "Chờ thực hiện nghĩa vụ tài chính"}
 PAUSE_RULES = {"reset": "Thời hạn tính lại từ khi nhận đủ hồ sơ bổ sung",
-               "pause": "Thời gian chờ không tính vào thời hạn"}
+               "pause": "Thời gian cơ quan đã giải quyết vẫn được tính; thời gian chờ bổ sung không tính vào "
+                        "thời hạn giải quyết"}
 
 
 # --- view models (local datetimes only) -------------------------------------------------------
@@ -397,7 +398,7 @@ def supplement_request(session: Session, code: str, principal: Principal, *, now
     if request.due_before is None:
         clock_note = "Thời hạn giải quyết được tính từ khi Bộ phận Một cửa tiếp nhận hồ sơ đầy đủ, hợp lệ."
     else:
-        clock_note = PAUSE_RULES.get(procedure.supplement_rule, PAUSE_RULES["reset"]) + "."
+        clock_note = PAUSE_RULES.get(procedure.supplement_rule, PAUSE_RULES["pause"]) + "."
     guide = session.get(User, request.requested_by_id) if request.requested_by_id else None
     return SupplementNotice(head=Letterhead(receiving.name, "Bộ phận Một cửa", _local(request.requested_at, tz)),
                             dossier=_dossier_head(dossier, procedure, tz), items=list(request.items),

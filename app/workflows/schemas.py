@@ -59,6 +59,9 @@ class IntakeIn(BaseModel):
                                      description="Giấy tờ cần bổ sung (khi yêu cầu bổ sung)")
     reason: str | None = Field(default=None, max_length=2000, description="Lý do từ chối")
     postal: PostalInbound | None = None
+    received_by: str | None = Field(default=None, max_length=64,
+                                    description="Hồ sơ qua bưu chính: tên đăng nhập cán bộ Bộ phận Một cửa đã nhận "
+                                                "bưu gửi từ nhân viên bưu chính (người ký giấy tiếp nhận)")
 
     @model_validator(mode="after")
     def _decision_needs(self) -> IntakeIn:
@@ -99,6 +102,9 @@ class ActionIn(BaseModel):
     receiver_name: str | None = Field(default=None, max_length=255, description="Người nhận kết quả")
     tracking_number: str | None = Field(default=None, max_length=64, pattern=r"^[0-9A-Za-z\-]+$")
     fee: int | None = Field(default=None, ge=0, description="Số tiền phí, lệ phí phải nộp")
+    result_kind: Literal["approval", "refusal"] | None = Field(
+        default=None, description="Đề xuất / quyết định kết quả: giải quyết (approval) hoặc văn bản trả lời không "
+                                  "giải quyết, nêu rõ lý do (refusal) — lãnh đạo cơ quan ký ở bước ký kết quả")
 
 
 class StepOut(BaseModel):

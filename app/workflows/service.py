@@ -22,27 +22,34 @@ from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFa
 from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, OnlineLevel, Procedure, ReturnMethod,
                         Role, Shipment, StepRecord, SupplementRequest, User)
 from app.settings import Settings
+from app.signatures import is_agency_leader, next_document_number
 from app.sla import apology
 from app.sla import service as sla
 from app.sla.calendar import WorkingCalendar
 from app.sla.deadlines import classify_progress
 from app.workflows import codes
 from app.workflows.schemas import ActionIn, IntakeIn, OnlineSubmissionIn
-from app.workflows.transitions import Action, ClockEffect, Transition, find, from_status
+from app.workflows.transitions import ACTION_LABELS, STATUS_LABELS, Action, ClockEffect, Transition, find, from_status
 
 S = DossierStatus
+ROLE_NAMES = {Role.desk: "cán bộ Bộ phận Một cửa", Role.specialist: "chuyên viên", Role.leader: "lãnh đạo",
+              Role.postal: "nhân viên bưu chính", Role.admin: "quản trị viên", Role.reporter: "cán bộ tổng hợp"}
 
 
 def _guard(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal,
-           settings: Settings) -> tuple[str, str] | None:
-    """(code, reason) why the caller may not take this transition now, beyond the table; None: they may."""
-    if (transition.action == Action.request_supplement
-            and dossier.supplement_count >= settings.max_supplement_requests):
-        return ("supplement_already_requested",
-                "Hồ sơ đã được yêu cầu bổ sung; quy định chỉ yêu cầu bổ sung một lần.")
+           settings: Settings, session: Session | None = None) -> tuple[str, str] | None:
+    """(code, reason) why the caller may not take this transition now, beyond the table; None: they may.
+    With the session, the supplement rule is checked against the requests already made."""
+    if (transition.action == Action.request_supplement and session is not None
+            and supplements_in_stage(session, dossier) >= settings.max_supplement_requests):
+        return ("supplement_already_requested", "Ở giai đoạn này, cơ quan đã yêu cầu bổ sung hồ sơ; quy định chỉ "
+                "yêu cầu bổ sung một lần (một lần khi tiếp nhận, một lần trong quá trình giải quyết).")
     if (transition.action == Action.return_result and _postal_only(principal)
             and dossier.return_method != ReturnMethod.postal):
         return ("postal_only", "Nhân viên bưu chính chỉ trả kết quả của hồ sơ đăng ký nhận qua bưu chính.")
+    if transition.action == Action.stop and not is_agency_leader(principal.user, principal.roles, dossier.agency_id):
+        return ("agency_leader_required", "Chỉ Giám đốc hoặc Phó Giám đốc của cơ quan mới ký thông báo dừng "
+                "giải quyết hồ sơ (mẫu số 05).")
     if not transition.step_bound:
         return None
     why = _step_reason(dossier, procedure, transition, principal)
@@ -53,30 +60,63 @@ def _postal_only(principal: Principal) -> bool:
     return principal.has(Role.postal) and not principal.has(Role.desk)
 
 
+def supplement_stage(dossier: Dossier) -> tuple[str, int]:
+    """(stage, agency) of a supplement request now: at reception (form 02 at the desk, before the
+    dossier goes to processing), or during processing by the agency holding it."""
+    if dossier.status in (S.submitted, S.received):
+        return "reception", dossier.receiving_agency_id
+    return "processing", dossier.agency_id
+
+
+def supplements_in_stage(session: Session, dossier: Dossier) -> int:
+    """Requests already made in this stage by this agency ("only once" is per stage and agency)."""
+    if not dossier.supplement_count:
+        return 0
+    stage, agency_id = supplement_stage(dossier)
+    return len(session.exec(select(SupplementRequest.id).where(
+        SupplementRequest.dossier_id == dossier.id, SupplementRequest.stage == stage,
+        SupplementRequest.agency_id == agency_id)).all())
+
+
+def step_refusal(step: dict[str, Any], user: User, roles: frozenset[str] | list[str], dossier: Dossier) -> str | None:
+    """Why `user` may not take `step` of this dossier (None: they may). A `division` step belongs to
+    the users of the dossier's division; an `agency` step of a leader to the agency's own leaders
+    (Giám đốc / Phó Giám đốc), never to a division head."""
+    if step["role"] not in roles:
+        return f"Bước “{step['name']}” do {ROLE_NAMES.get(step['role'], step['role'])} thực hiện."
+    if step.get("scope") == "division" and dossier.assigned_division_id is not None \
+            and user.agency_id != dossier.assigned_division_id:
+        return f"Bước “{step['name']}” do cán bộ của phòng được giao hồ sơ thực hiện."
+    if step.get("scope") == "agency" and step["role"] == Role.leader \
+            and not is_agency_leader(user, roles, dossier.agency_id):
+        return f"Bước “{step['name']}” do Giám đốc hoặc Phó Giám đốc của cơ quan thực hiện, không do lãnh đạo phòng."
+    return None
+
+
 def _step_reason(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal) -> str | None:
     steps = workflow_of(procedure)
     index = dossier.current_step
     if index is None or index >= len(steps):
         return "Hồ sơ không ở bước xử lý nào."
-    step = steps[index]
-    if not principal.has(step["role"]):
-        return f"Bước hiện tại ({step['name']}) do vai trò {step['role']} thực hiện."
+    if (why := step_refusal(steps[index], principal.user, principal.roles, dossier)) is not None:
+        return why
     if dossier.assignee_id is not None and dossier.assignee_id != principal.id:
         return "Hồ sơ đang được giao cho cán bộ khác."
-    if transition.action == Action.forward and index >= last_work_step(procedure):
-        return "Đây là bước cuối: dùng thao tác hoàn thành (resolve)."
-    if transition.action == Action.resolve and index < last_work_step(procedure):
-        return "Chưa đến bước cuối của quy trình."
+    if transition.action == Action.forward and index >= len(steps) - 1:
+        return "Đây là bước cuối: dùng thao tác “Hoàn thành, có kết quả”."
+    if transition.action == Action.resolve and index < len(steps) - 1:
+        return "Chưa đến bước cuối của quy trình (kết quả chưa chuyển đến Bộ phận Một cửa)."
     if transition.action == Action.send_back and index == 0:
         return "Đang ở bước đầu, không còn bước trước để trả lại."
     return None
 
 
-def allowed_actions(dossier: Dossier, procedure: Procedure, principal: Principal, settings: Settings) -> list[str]:
+def allowed_actions(dossier: Dossier, procedure: Procedure, principal: Principal, settings: Settings,
+                    session: Session | None = None) -> list[str]:
     if dossier.agency_id != principal.scope_agency_id and dossier.receiving_agency_id != principal.scope_agency_id:
         return []
     return [t.action.value for t in from_status(dossier.status)
-            if principal.has(*t.roles) and _guard(dossier, procedure, t, principal, settings) is None]
+            if principal.has(*t.roles) and _guard(dossier, procedure, t, principal, settings, session) is None]
 
 
 def progress_of(dossier: Dossier, now: datetime) -> str | None:
@@ -112,6 +152,7 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     if _postal_only(principal) and data.channel != Channel.postal:
         raise NotPermitted("Nhân viên bưu chính chỉ tiếp nhận hồ sơ gửi qua bưu chính.", code="postal_only")
     _check_return_method(procedure, data.return_method)
+    received_by = _receiving_officer(session, data, principal)
     documents = [doc.model_dump() for doc in data.documents]
     missing = _missing_documents(procedure, documents)
     if data.decision == "receive" and missing:
@@ -132,7 +173,8 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
         applicant_email=applicant.email, applicant_address=applicant.address, summary=data.summary,
         documents=documents, return_method=data.return_method, note=data.note, status=S.received,
         created_by_id=principal.id, submitted_at=ctx.now, lookup_secret_hash=codes.hash_secret(secret),
-        assigned_division_id=procedure.division_id, created_at=ctx.now, updated_at=ctx.now)
+        assigned_division_id=procedure.division_id, created_at=ctx.now, updated_at=ctx.now,
+        received_by_id=received_by.id)
     if data.postal is not None:
         dossier.postal_handed_over_at = data.postal.handed_over_at or ctx.now
         dossier.submitted_at = dossier.postal_handed_over_at
@@ -150,6 +192,9 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
         dossier.refused_at = ctx.now
         dossier.closing_reason = data.reason
         dossier.clock_state = ClockState.stopped
+        dossier.closing_signed_by_id = received_by.id
+        dossier.closing_document_number = next_document_number(session, session.get(Agency, principal.scope_agency_id),
+                                                               "refusal", now=ctx.now, tz=ctx.settings.timezone)
         kind, extra, note, event_data = "refused", data.reason, data.reason, {"decision": "refuse"}
 
     if procedure.division_id is not None:
@@ -161,9 +206,11 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     session.add(dossier)
     session.flush()
     if data.postal is not None:
-        _add_shipment(session, dossier, direction="inbound", tracking_number=data.postal.tracking_number,
-                      carrier=data.postal.carrier, fee=data.postal.fee, status="delivered",
-                      handed_over_at=dossier.postal_handed_over_at, delivered_at=ctx.now, now=ctx.now)
+        shipment = _add_shipment(session, dossier, direction="inbound", tracking_number=data.postal.tracking_number,
+                                 carrier=data.postal.carrier, fee=data.postal.fee, status="delivered",
+                                 handed_over_at=dossier.postal_handed_over_at, delivered_at=ctx.now, now=ctx.now)
+        if principal.id != received_by.id:  # the postal clerk carried it; the agency's officer received it
+            shipment.note = f"Nhân viên bưu chính giao: {principal.user.full_name}"
     if data.decision == "request_supplement":
         _add_supplement_request(session, dossier, event_data["items"], data.note, ctx)  # type: ignore[index]
     event = effects.append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None, note=note,
@@ -172,6 +219,28 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     effects.notify(session, dossier, procedure, kind, ctx, extra=extra)
     session.flush()
     return dossier, secret
+
+
+def _receiving_officer(session: Session, data: IntakeIn, principal: Principal) -> User:
+    """The agency officer who receives the dossier and signs form 01. A postal clerk only carries
+    a package: the desk officer who took it from the post is named (`received_by`)."""
+    if not _postal_only(principal):
+        if data.received_by and data.received_by != principal.user.username:
+            raise Invalid("Cán bộ Bộ phận Một cửa tự ký giấy tiếp nhận của hồ sơ mình tiếp nhận.",
+                          code="received_by_not_allowed")
+        return principal.user
+    if not data.received_by:
+        raise Invalid("Hồ sơ qua bưu chính cần ghi cán bộ Bộ phận Một cửa đã nhận bưu gửi (received_by).",
+                      code="received_by_required")
+    officer = session.exec(select(User).where(User.username == data.received_by)).first()
+    if officer is None or not officer.is_active or Role.desk not in officer.roles:
+        raise Invalid(f"Không có cán bộ Bộ phận Một cửa {data.received_by}.", code="received_by_not_found")
+    agency = session.get(Agency, officer.agency_id)
+    from app.auth.principal import scope_agency_of
+
+    if agency is None or scope_agency_of(agency) != principal.scope_agency_id:
+        raise Invalid(f"Cán bộ {data.received_by} không thuộc cơ quan tiếp nhận.", code="received_by_not_found")
+    return officer
 
 
 def submit_online(session: Session, data: OnlineSubmissionIn, ctx: Context) -> tuple[Dossier, str | None]:
@@ -204,6 +273,10 @@ def submit_online(session: Session, data: OnlineSubmissionIn, ctx: Context) -> t
         status=S.submitted, submitted_at=data.submitted_at, lookup_secret_hash=codes.hash_secret(secret),
         portal_id=data.portal_id, assigned_division_id=procedure.division_id, created_at=ctx.now,
         updated_at=ctx.now)
+    # The desk checks an online submission within one working day (alert and reports otherwise).
+    cal = sla.calendar_for(session, agency.id, ctx.settings)
+    dossier.check_due_at = cal.add_working_minutes(data.submitted_at, cal.minutes_per_day)
+    sla.refresh_next_alert(dossier)
     session.add(dossier)
     session.flush()
     event = effects.append_event(session, dossier, ctx, action="submit", from_status=None, from_step=None,
@@ -226,8 +299,9 @@ def _check_return_method(procedure: Procedure, method: ReturnMethod | str) -> No
 
 def _add_supplement_request(session: Session, dossier: Dossier, items: list[str], note: str | None,
                             ctx: Context) -> None:
+    stage, agency_id = supplement_stage(dossier)
     session.add(SupplementRequest(dossier_id=dossier.id, requested_at=ctx.now, requested_by_id=ctx.principal.id,
-                                  items=items, note=note, due_before=dossier.due_at))
+                                  items=items, note=note, due_before=dossier.due_at, stage=stage, agency_id=agency_id))
     dossier.supplement_count += 1
 
 
@@ -265,17 +339,22 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
         raise PreconditionFailed(detail={"current_version": dossier.version})
     transition = find(dossier.status, action_enum)
     if transition is None:
-        raise Conflict(f"Không thể {action_enum.value} khi hồ sơ ở trạng thái {dossier.status}.",
-                       code="illegal_transition",
+        raise Conflict(f"Không thể “{ACTION_LABELS[action_enum].lower()}” khi hồ sơ "
+                       f"“{STATUS_LABELS[S(dossier.status)].lower()}”.", code="illegal_transition",
                        detail={"status": dossier.status,
-                               "allowed_actions": allowed_actions(dossier, procedure, principal, ctx.settings)})
+                               "allowed_actions": allowed_actions(dossier, procedure, principal, ctx.settings, session)})
     if not principal.has(*transition.roles):
         raise NotPermitted(detail={"required_roles": sorted(transition.roles)})
-    if (blocked := _guard(dossier, procedure, transition, principal, ctx.settings)) is not None:
-        raise Conflict(blocked[1], code=blocked[0],
-                       detail={"allowed_actions": allowed_actions(dossier, procedure, principal, ctx.settings)})
+    if (blocked := _guard(dossier, procedure, transition, principal, ctx.settings, session)) is not None:
+        status = 403 if blocked[0] == "agency_leader_required" else 409
+        error = NotPermitted if status == 403 else Conflict
+        raise error(blocked[1], code=blocked[0],
+                    detail={"allowed_actions": allowed_actions(dossier, procedure, principal, ctx.settings, session)})
 
+    sla.mark_late(dossier, ctx.now)  # the appointment passed while the agency held it: late for good
     from_status, from_step = dossier.status, dossier.current_step
+    if from_status == S.submitted and dossier.checked_at is None:
+        dossier.checked_at = ctx.now  # the desk's first decision on an online submission
     cal = sla.calendar_for(session, dossier.agency_id, ctx.settings)
     handler = _HANDLERS[action_enum]
     note, event_data, notification = handler(session, dossier, procedure, transition, data, ctx, cal)
@@ -301,9 +380,11 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
 HandlerResult = tuple[str | None, dict[str, Any], tuple[str, str | None] | None]
 
 
-def _assignee(session: Session, username: str | None, role: str, principal: Principal) -> User | None:
+def _assignee(session: Session, username: str | None, step: dict[str, Any], dossier: Dossier,
+              principal: Principal) -> User | None:
     if not username:
         return None
+    role = step["role"]
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.is_active:
         raise Invalid(f"Không có cán bộ {username}.", code="assignee_not_found")
@@ -311,8 +392,10 @@ def _assignee(session: Session, username: str | None, role: str, principal: Prin
     from app.auth.principal import scope_agency_of
 
     if agency is None or scope_agency_of(agency) != principal.scope_agency_id or role not in user.roles:
-        raise Invalid(f"Cán bộ {username} không thuộc cơ quan hoặc không có vai trò {role}.",
-                      code="assignee_not_eligible")
+        raise Invalid(f"Cán bộ {username} không thuộc cơ quan hoặc không có vai trò "
+                      f"{ROLE_NAMES.get(role, role)}.", code="assignee_not_eligible")
+    if (why := step_refusal(step, user, user.roles, dossier)) is not None:
+        raise NotPermitted(f"Không giao được cho {user.full_name}: {why}", code="step_not_allowed")
     return user
 
 
@@ -359,6 +442,7 @@ def _on_accept(session, dossier, procedure, transition, data, ctx, cal) -> Handl
         raise Invalid("Hồ sơ chưa đủ thành phần: yêu cầu bổ sung hoặc từ chối thay vì tiếp nhận.",
                       code="documents_incomplete", detail={"missing": missing})
     sla.start_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings)
+    dossier.received_by_id = ctx.principal.id if ctx.principal else None
     return data.note, {}, ("received", None)
 
 
@@ -366,8 +450,18 @@ def _on_refuse(session, dossier, procedure, transition, data, ctx, cal) -> Handl
     reason = _require(data.reason, "Cần nêu lý do từ chối tiếp nhận.")
     dossier.refused_at = ctx.now
     dossier.closing_reason = reason
+    _sign_closing(session, dossier, "refusal", ctx)
     sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=False)
-    return reason, {}, ("refused", reason)
+    return reason, {"document_number": dossier.closing_document_number}, ("refused", reason)
+
+
+def _sign_closing(session: Session, dossier: Dossier, kind: str, ctx: Context) -> None:
+    """Forms 03 and 05 carry a number from the agency's register and their signer."""
+    agency = session.get(Agency, dossier.receiving_agency_id if kind == "refusal" else dossier.agency_id)
+    assert agency is not None
+    dossier.closing_document_number = next_document_number(session, agency, kind, now=ctx.now,
+                                                           tz=ctx.settings.timezone)
+    dossier.closing_signed_by_id = ctx.principal.id if ctx.principal else None
 
 
 def _on_forward(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
@@ -375,8 +469,39 @@ def _on_forward(session, dossier, procedure, transition, data, ctx, cal) -> Hand
     if dossier.status == S.processing:
         _close_step(session, dossier, ctx, "forwarded", data.note)
     step = workflow_of(procedure)[target]
-    _open_step(session, dossier, procedure, target, cal, ctx, _assignee(session, data.assignee, step["role"], ctx.principal))
-    return data.note, {"step_name": step["name"], "assignee": data.assignee}, None
+    assignee = _assignee(session, data.assignee, step, dossier, ctx.principal)
+    event_data: dict[str, Any] = {"step_name": step["name"], "assignee": data.assignee}
+    if dossier.status == S.processing:
+        event_data |= _take_result_decision(session, dossier, procedure, data, ctx)
+    _open_step(session, dossier, procedure, target, cal, ctx, assignee)
+    return data.note, event_data, None
+
+
+def _take_result_decision(session: Session, dossier: Dossier, procedure: Procedure, data: ActionIn,
+                          ctx: Context) -> dict[str, Any]:
+    """What the step holder decides about the result as the dossier leaves their step: a specialist
+    proposes (approve, or refuse with reasons); the leader of the signing step (the last step that
+    produces the result) signs it. A refusal after appraisal (văn bản trả lời nêu rõ lý do) is a
+    result like any other, returned through the desk and counted as resolved."""
+    if data.result_kind is not None:
+        dossier.result_kind = data.result_kind
+        if data.result_kind == "refusal":
+            dossier.closing_reason = _require(data.reason, "Văn bản trả lời không giải quyết phải nêu rõ lý do.")
+    if data.result_reference:
+        dossier.result_reference = data.result_reference
+    if dossier.current_step != last_work_step(procedure):
+        return {"result_kind": data.result_kind} if data.result_kind else {}
+    # The signing step: its holder signs the result (an agency-scope leader step: Giám đốc / Phó Giám đốc).
+    dossier.result_kind = dossier.result_kind or "approval"
+    dossier.result_signed_by_id = ctx.principal.id if ctx.principal else None
+    dossier.result_signed_at = ctx.now
+    if dossier.result_kind == "refusal" and not dossier.result_reference:
+        agency = session.get(Agency, dossier.agency_id)
+        assert agency is not None
+        dossier.result_reference = next_document_number(session, agency, "result_refusal", now=ctx.now,
+                                                        tz=ctx.settings.timezone)
+    return {"result_kind": dossier.result_kind, "signed": True, "result_reference": dossier.result_reference,
+            "reason": dossier.closing_reason if dossier.result_kind == "refusal" else None}
 
 
 def _on_send_back(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
@@ -387,7 +512,7 @@ def _on_send_back(session, dossier, procedure, transition, data, ctx, cal) -> Ha
         raise Invalid("Chỉ trả lại một bước trước bước hiện tại.", code="invalid_step")
     _close_step(session, dossier, ctx, "sent_back", reason)
     step = workflow_of(procedure)[target]
-    _open_step(session, dossier, procedure, target, cal, ctx, _assignee(session, data.assignee, step["role"], ctx.principal))
+    _open_step(session, dossier, procedure, target, cal, ctx, _assignee(session, data.assignee, step, dossier, ctx.principal))
     return reason, {"step_name": step["name"]}, None
 
 
@@ -397,6 +522,7 @@ def _on_request_supplement(session, dossier, procedure, transition, data, ctx, c
     dossier.resume_status = dossier.status
     dossier.resume_step = dossier.current_step
     _add_supplement_request(session, dossier, data.items, data.note, ctx)
+    sla.mark_late(dossier, ctx.now)
     sla.pause_clock(session, dossier, reason="supplement", rule=procedure.supplement_rule, now=ctx.now)
     return data.note, {"items": data.items}, ("supplement_requested", "; ".join(data.items))
 
@@ -428,7 +554,8 @@ def _on_supplement_received(session, dossier, procedure, transition, data, ctx, 
             session.add(record)
         sla.refresh_next_alert(dossier)
     dossier.resume_status = dossier.resume_step = None
-    notify = ("received", None) if effect == "start" else None
+    # The applicant learns the appointment that now holds (form 01's, moved by the wait, or anew).
+    notify = ("received", None) if effect == "start" else ("supplement_received", None) if effect != "none" else None
     return data.note, {"clock": effect, "due_before": due_before.isoformat() if due_before else None,
                        "due_after": dossier.due_at.isoformat() if dossier.due_at else None}, notify
 
@@ -436,13 +563,15 @@ def _on_supplement_received(session, dossier, procedure, transition, data, ctx, 
 def _on_request_payment(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
     dossier.resume_status = dossier.status
     sla.pause_clock(session, dossier, reason="payment", rule="pause", now=ctx.now)
-    return data.note, {"fee": data.fee if data.fee is not None else procedure.fee}, None
+    fee = data.fee if data.fee is not None else procedure.fee
+    amount = f"{fee:,}".replace(",", ".") + " đồng" + (f" ({procedure.fee_note})" if procedure.fee_note else "")
+    return data.note, {"fee": fee}, ("payment_requested", amount)
 
 
 def _on_payment_confirmed(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
     sla.resume_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings, allow_reset=False)
     dossier.resume_status = None
-    return data.note, {}, None
+    return data.note, {}, ("payment_confirmed", None)
 
 
 def _on_withdraw(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
@@ -459,6 +588,7 @@ def _on_stop(session, dossier, procedure, transition, data, ctx, cal) -> Handler
     reason = _require(data.reason, "Cần nêu lý do dừng giải quyết hồ sơ.")
     dossier.stopped_at = ctx.now
     dossier.closing_reason = reason
+    _sign_closing(session, dossier, "stop", ctx)
     _close_step(session, dossier, ctx, "stopped", reason)
     _clear_step(dossier)
     sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=False)
@@ -466,18 +596,21 @@ def _on_stop(session, dossier, procedure, transition, data, ctx, cal) -> Handler
 
 
 def _on_resolve(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
-    dossier.result_reference = data.result_reference
+    """The result is ready for the applicant: at the one-stop desk (the last step), or published
+    online, or handed to the post. The outcome is classified now (docs/DEADLINES.md)."""
+    if dossier.current_step == last_work_step(procedure):  # a workflow with no hand-over step: signed here
+        _take_result_decision(session, dossier, procedure, data, ctx)
+    elif data.result_reference and not dossier.result_reference:
+        dossier.result_reference = data.result_reference
+    dossier.result_kind = dossier.result_kind or "approval"
     _close_step(session, dossier, ctx, "resolved", data.note)
     sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=True)
     dossier.resolved_working_minutes = sla.working_minutes_spent(session, dossier, cal, now=ctx.now)
-    steps = workflow_of(procedure)
-    hand_over = last_work_step(procedure) + 1
-    if hand_over < len(steps):
-        _open_step(session, dossier, procedure, hand_over, cal, ctx, None)
-        dossier.next_alert_at = None  # the deadline is settled; the hand-over step is tracked on the slip
-    else:
-        _clear_step(dossier)
-    return data.note, {"outcome": dossier.outcome, "result_reference": data.result_reference}, ("result_ready", None)
+    _clear_step(dossier)
+    refusal = dossier.result_kind == "refusal"
+    return data.note, {"outcome": dossier.outcome, "result_reference": dossier.result_reference,
+                       "result_kind": dossier.result_kind}, \
+        ("result_ready", dossier.closing_reason if refusal else None)
 
 
 def _on_return_result(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001

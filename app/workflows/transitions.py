@@ -51,7 +51,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(S.submitted, A.withdraw, {DESK}, S.withdrawn),
     # Received at the desk, complete, clock running.
     _t(S.received, A.forward, {DESK}, S.processing),
-    _t(S.received, A.refuse, {DESK}, S.refused, C.stop),
+    # No reception refusal (form 03) after form 01: a refusal after appraisal is a result (resolve).
     _t(S.received, A.request_supplement, {DESK}, S.awaiting_supplement, C.pause),
     _t(S.received, A.withdraw, {DESK}, S.withdrawn, C.stop),
     # Processing through the procedure's steps.

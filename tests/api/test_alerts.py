@@ -6,10 +6,11 @@ from tests.sla.test_scan import at, forwarded, scan
 
 
 def raise_some(client, login, app, clock) -> str:  # noqa: ANN001
-    """due soon ×3 at 09:00, then step due soon (specialist) at 11:00 and step overdue ×2 at 14:31."""
+    """Step due soon (specialist) at 11:00, step overdue ×2 at 14:31, due soon ×3 at 16:30 (a quarter
+    of the 8-hour limit before the appointment: never at receipt)."""
     code = forwarded(client, login)["code"]
     scan(app, clock)
-    for moment in (at(23, 11, 0), at(23, 14, 31)):
+    for moment in (at(23, 11, 0), at(23, 14, 31), at(23, 16, 30)):
         clock.set(moment)
         scan(app, clock)
     return code
@@ -18,9 +19,9 @@ def raise_some(client, login, app, clock) -> str:  # noqa: ANN001
 def test_mine_by_default_and_agency_for_leaders(client, login, app, clock):
     code = raise_some(client, login, app, clock)
     specialist = client.get("/api/v1/alerts", headers=login("chuyenvien")).json()
-    assert [a["kind"] for a in specialist["items"]] == ["step_overdue", "step_due_soon", "due_soon"]
+    assert [a["kind"] for a in specialist["items"]] == ["due_soon", "step_overdue", "step_due_soon"]
     assert {a["recipient"] for a in specialist["items"]} == {"chuyenvien"}
-    first = specialist["items"][0]
+    first = specialist["items"][1]
     assert first["dossier_code"] == code and first["kind_label"] == "Bước xử lý quá hạn"
     assert "đã quá hạn" in first["message"] and first["acked_at"] is None
     director = client.get("/api/v1/alerts", headers=login("giamdoc")).json()["items"]

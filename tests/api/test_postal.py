@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tests.conftest import VN
-from tests.workflows.test_scenarios import act, intake_body, receive, required_documents
+from tests.workflows.test_scenarios import act, ready, intake_body, receive, required_documents
 
 PROCEDURE = "2.001914"
 NO_POSTAL = "3.000181"  # neither postal receipt nor postal return
@@ -18,7 +18,7 @@ def resolved(client, login, code=PROCEDURE, **overrides):  # noqa: ANN001, ANN20
     dossier = act(client, desk, dossier, "forward", assignee="chuyenvien")
     dossier = act(client, specialist, dossier, "forward")
     dossier = act(client, head, dossier, "forward")
-    return act(client, director, dossier, "resolve", result_reference="7/QĐ-SGDĐT")
+    return ready(client, director, login("motcua"), dossier, result_reference="7/QĐ-SGDĐT")
 
 
 def shipments(client, headers, code):  # noqa: ANN001, ANN201
@@ -35,7 +35,8 @@ def test_postal_intake_keeps_transit_apart_and_records_the_package(client, login
     postal = login("buudien")
     handed = datetime(2026, 11, 20, 15, 0, tzinfo=VN)  # the Friday before; accepted on Monday 09:00
     body = intake_body(documents=required_documents(client, postal), channel="postal", return_method="postal",
-                       postal={"tracking_number": "EB123456789VN", "handed_over_at": handed.isoformat(), "fee": 25000})
+                       postal={"tracking_number": "EB123456789VN", "handed_over_at": handed.isoformat(), "fee": 25000},
+                       received_by="motcua")
     response = client.post("/api/v1/dossiers", json=body, headers=postal)
     assert response.status_code == 201, response.text
     dossier = response.json()
@@ -167,7 +168,7 @@ def test_shipment_lists_are_scoped_and_filtered(client, login):  # noqa: ANN001
     desk, other = login("motcua"), login("other_desk")
     postal = login("buudien")
     body = intake_body(documents=required_documents(client, postal), channel="postal",
-                       postal={"tracking_number": "EB55555555VN"})
+                       postal={"tracking_number": "EB55555555VN"}, received_by="motcua")
     inbound = client.post("/api/v1/dossiers", json=body, headers=postal).json()
     dossier = resolved(client, login, return_method="postal")
     act(client, desk, dossier, "return_result", method="postal", tracking_number="RR55555555VN")

@@ -94,7 +94,8 @@ LIFE: list[tuple[str, str, dict[str, Any]]] = [
     ("motcua", "payment_confirmed", {}),
     ("chuyenvien", "forward", {}),
     ("truongphong", "forward", {}),
-    ("giamdoc", "resolve", {"result_reference": "12/QĐ-SGDĐT"}),
+    ("giamdoc", "forward", {"result_reference": "12/QĐ-SGDĐT"}),
+    ("motcua", "resolve", {}),
     ("motcua", "return_result", {"method": "desk", "receiver_name": "Nguyễn Văn An"}),
 ]
 EXPECTED_STATUSES = [2, 4, 5, 4, 6, 4, 9, 10]
@@ -188,7 +189,7 @@ def test_issued_apology_sends_the_new_appointment(factory, settings, clock, port
 
 # --- faults ----------------------------------------------------------------------------------
 
-def test_portal_down_during_1000_changes_then_everything_arrives_in_order_once(
+def test_portal_down_during_1100_changes_then_everything_arrives_in_order_once(
         factory, settings, clock, portal, portal_client):  # noqa: ANN001
     dossiers = 100
     portal.post("/_control/faults", json={"fail_rate": 1.0})
@@ -205,7 +206,7 @@ def test_portal_down_during_1000_changes_then_everything_arrives_in_order_once(
         if step in (0, 8):  # the dispatcher keeps trying while the portal is down
             down += dispatch_portal(factory, settings, now, portal_client, rng=random.Random(step))
     rows = portal_rows(factory)
-    assert len(rows) == 1000
+    assert len(rows) == 1100
     assert down.sent == 0 and down.retried == 2 * dossiers and down.dead == 0
     assert all(m.status == "pending" for m in rows)
     assert max(m.attempts for m in rows) == 2 and "503" in rows[0].last_error
@@ -218,11 +219,11 @@ def test_portal_down_during_1000_changes_then_everything_arrives_in_order_once(
     portal.post("/_control/sessions/expire")
     total = drain(factory, settings, later, portal_client)
     total += first
-    assert total.sent == 1000 and total.dead == 0
+    assert total.sent == 1100 and total.dead == 0
 
     state = portal.get("/_control/state").json()
     counts = state["counts"]
-    assert counts["sync_applied"] + counts["progress_applied"] == 1000, "each change applied exactly once"
+    assert counts["sync_applied"] + counts["progress_applied"] == 1100, "each change applied exactly once"
     assert counts.get("duplicates", 0) == 0
     assert counts["logins"] == 2
     assert all(m.status == "sent" for m in portal_rows(factory))
@@ -237,7 +238,7 @@ def test_portal_down_during_1000_changes_then_everything_arrives_in_order_once(
     for code in codes:
         record = state["dossiers"][code]
         statuses = [PORTAL_STATUS[e.to_status] for e in ours[code]]
-        assert len(statuses) == 10
+        assert len(statuses) == 11
         assert [h["TrangThaiHoSo"] for h in record["LichSuTrangThai"]] == collapse(statuses) == EXPECTED_STATUSES
         # Every history row arrived once, in our order.
         assert [(r["ThoiDiemXuLy"], r["TrangThai"]) for r in record["QuaTrinhXuLy"]] == [
@@ -290,7 +291,7 @@ def test_update_of_a_dossier_the_portal_lacks_is_sent_as_a_create(factory, setti
 
 def test_online_submission_round_trip(client, login, app, clock, portal, portal_client):  # noqa: ANN001
     from app.portal.inbound import pull_submissions
-    from tests.workflows.test_scenarios import act as api_act
+    from tests.workflows.test_scenarios import act as api_act, ready
 
     procedure = client.get(f"/api/v1/procedures/{PROCEDURE}", headers=login("motcua")).json()
     submitted = portal.post("/submissions", json={
@@ -318,14 +319,14 @@ def test_online_submission_round_trip(client, login, app, clock, portal, portal_
         clock.advance(hours=1)
         dossier = api_act(client, who, dossier, "forward")
     clock.advance(hours=1)
-    dossier = api_act(client, director, dossier, "resolve", result_reference="99/QĐ-SGDĐT")
+    dossier = ready(client, director, login("motcua"), dossier, result_reference="99/QĐ-SGDĐT")
     clock.advance(hours=1)
     dossier = api_act(client, desk, dossier, "return_result", method="desk", receiver_name="Trần Thị Bình")
-    assert dispatch_portal(factory, settings, clock.now(), portal_client).sent == 6
+    assert dispatch_portal(factory, settings, clock.now(), portal_client).sent == 7
 
     record = portal_client.lookup(dossier["code"])
     assert record is not None
     assert [h["TrangThaiHoSo"] for h in record["LichSuTrangThai"]] == [1, 2, 4, 9, 10]
     assert record["KenhThucHien"] == 2 and record["NgayTra"] and record["NgayTiepNhan"]
-    assert len(record["QuaTrinhXuLy"]) == 7
+    assert len(record["QuaTrinhXuLy"]) == 8
     assert submitted["portal_id"]

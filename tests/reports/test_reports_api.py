@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tests.conftest import VN
-from tests.workflows.test_scenarios import PROCEDURE, act, intake_body, receive
+from tests.workflows.test_scenarios import PROCEDURE, act, ready, intake_body, receive
 
 COUNTS = ("carried_over", "new_online", "new_direct", "new_postal", "received_total", "resolved_total",
           "resolved_early", "resolved_on_time", "resolved_late", "in_progress_total", "in_progress_within",
@@ -17,7 +17,7 @@ def resolve(client, login, dossier):
     dossier = act(client, desk, dossier, "forward", assignee="chuyenvien")
     dossier = act(client, specialist, dossier, "forward")
     dossier = act(client, head, dossier, "forward")
-    return act(client, director, dossier, "resolve", result_reference="12/QĐ-SGDĐT")
+    return ready(client, director, login("motcua"), dossier, result_reference="12/QĐ-SGDĐT")
 
 
 def periodic(client, login, user="baocao", **params):

@@ -59,6 +59,9 @@ class Rule:
     json: Any = None
     form: dict[str, str] | None = None
     shared_read: str | None = None  # why another agency may read it (200 instead of 404)
+    # A narrower authority inside the role (403 with this code): e.g. only the agency's own leaders
+    # (Giám đốc / Phó Giám đốc) sign form 04, not the division head who probes as "leader".
+    narrower: str | None = None
 
 
 # One line per route: "METHOD path" -> Rule. Keep it complete: the first test fails on a new route.
@@ -133,7 +136,8 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/dossiers/{code}/apologies": Rule(STAFF, obj="dossier"),
     "POST /api/v1/dossiers/{code}/apologies": Rule(DRAFTERS, obj="dossier"),
     "PATCH /api/v1/apologies/{apology_id}": Rule(DRAFTERS, obj="apology", json={"reason": "Cần xác minh thêm"}),
-    "POST /api/v1/apologies/{apology_id}/issue": Rule(LEADER, obj="apology", json={"new_due_at": "2000-01-03T08:00:00"}),
+    "POST /api/v1/apologies/{apology_id}/issue": Rule(LEADER, obj="apology", json={"new_due_at": "2000-01-03T08:00:00"},
+                                                      narrower="agency_leader_required"),
 }
 
 # Cells where the code differs from the rule above: each is a finding for the lead, checked as a
@@ -241,7 +245,8 @@ def build_world(client: TestClient, login: Callable[[str], dict[str, str]], engi
     resolved = _act(client, desk, _intake(client, desk, PROCEDURE), "forward", assignee="chuyenvien")
     resolved = _act(client, specialist, resolved, "forward")
     resolved = _act(client, leader, resolved, "forward")
-    d["resolved"] = _act(client, login("giamdoc"), resolved, "resolve", result_reference="1/QĐ")
+    resolved = _act(client, login("giamdoc"), resolved, "forward", result_reference="1/QĐ")
+    d["resolved"] = _act(client, desk, resolved, "resolve")
     d["returned"] = _act(client, desk, d["resolved"], "return_result", method="desk", receiver_name="Nguyễn Văn An")
     d["resolved"] = client.get(f"/api/v1/dossiers/{d['resolved']['code']}", headers=desk).json()
     d["refused"] = _intake(client, desk, PROCEDURE, decision="refuse", reason="Không thuộc thẩm quyền")
@@ -371,7 +376,9 @@ def check_roles_own_agency(app, world: World, problems: list[str]) -> None:  # n
         for role in ROLES:
             response = request(world, key, world.headers(OWN_USERS[role]))
             if role in rule.roles:
-                ok = response.status_code not in (401, 403) and response.status_code < 500
+                ok = (response.status_code not in (401, 403) and response.status_code < 500) or (
+                    rule.narrower is not None and response.status_code == 403
+                    and _error_code(response) == rule.narrower)
             else:
                 ok = response.status_code == 403 and _error_code(response) == "not_permitted"
             _check(problems, key, role, ok, response)

@@ -9,12 +9,14 @@ from sqlmodel import select
 from app.models import Apology, Dossier, OutboxMessage
 from tests.conftest import VN
 from tests.sla.test_scan import SHORT, at, forwarded, local, scan
-from tests.workflows.test_scenarios import act
+from tests.workflows.test_scenarios import act, ready
 
 
 def drafted(client, login, app, clock) -> tuple[dict, dict]:  # noqa: ANN001
-    """A 1.005092 dossier with the specialist, drafted by the scan (due soon at once)."""
+    """A 1.005092 dossier with the specialist, drafted by the scan once its first step overran
+    (Monday 14:31: the work left, 4 h, exceeds the time left)."""
     dossier = forwarded(client, login)
+    clock.set(at(23, 14, 31))
     assert scan(app, clock).drafts == 1
     drafts = client.get("/api/v1/apologies?status=draft", headers=login("chuyenvien")).json()["items"]
     assert len(drafts) == 1
@@ -25,8 +27,8 @@ def test_scan_drafts_an_apology_once(client, login, app, clock):
     dossier, draft = drafted(client, login, app, clock)
     assert draft["dossier_code"] == dossier["code"] and draft["status"] == "draft"
     assert local(datetime.fromisoformat(draft["original_due_at"])) == "25/11 09:00"
-    # Now + what is left (step 0 until 14:30, step 1: 2 h) is Monday 16:30; at least one working
-    # day after the original appointment is Thursday 09:00; the end of that day.
+    # Now + what is left (steps 1 and 2: 2 h each) is Wednesday 09:01; at least one working day
+    # after the original appointment is Thursday 09:00; the end of that day.
     assert local(datetime.fromisoformat(draft["proposed_due_at"])) == "26/11 17:00"
     assert draft["reason"] is None and draft["signer_name"] is None
     clock.set(at(25, 10, 0))
@@ -83,7 +85,9 @@ def test_leader_issues_once_and_the_dossier_stays_late(client, login, app, clock
     assert r.status_code == 200, r.text
     issued = r.json()
     assert issued["status"] == "issued" and issued["status_label"] == "Đã ban hành"
-    assert (issued["signer_name"], issued["signer_title"]) == ("Phạm Quốc Hùng", "Phó Giám đốc Sở")
+    assert (issued["signer_name"], issued["signer_title"]) == ("Phạm Quốc Hùng", "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC")
+    assert issued["document_number"] == "01/PXL-SGDĐT"
+    assert issued["is_late"]  # later than one working day before the appointment (Monday 09:00)
     assert local(datetime.fromisoformat(issued["new_due_at"])) == "26/11 17:00"
     assert datetime.fromisoformat(issued["issued_at"]) == clock.now()
     replay = client.post(f"{url}/issue", headers=headers)  # same key: the same answer, once
@@ -117,7 +121,7 @@ def test_leader_issues_once_and_the_dossier_stays_late(client, login, app, clock
     # Resolved after the original appointment but before the new one: still late.
     clock.set(at(26, 10, 0))
     current = act(client, specialist, after, "forward", assignee="giamdoc")
-    resolved = act(client, director, current, "resolve", result_reference="9/QĐ")
+    resolved = ready(client, director, login("motcua"), current, result_reference="9/QĐ")
     assert resolved["outcome"] == "late" and resolved["outcome_label"] == "Quá hạn"
     r = client.post(f"/api/v1/dossiers/{dossier['code']}/apologies", headers=specialist)
     assert r.status_code == 409

@@ -2,8 +2,10 @@
 
 Procedure 1.005092 (8 working hours; steps: specialist 4 h in the division, Department leader
 2 h, desk 2 h) received Monday 23/11/2026 09:00 — Tuesday 24/11 is Vietnam Culture Day — is due
-Wednesday 25/11 09:00 and due soon (1 working day before) at once. Forwarded to the specialist at
-09:00, its first step is due Monday 14:30 and due soon (2 working hours before) at 11:00.
+Wednesday 25/11 09:00; due soon a quarter of its limit before (2 working hours: Monday 16:30), never
+at receipt. Forwarded to the specialist at 09:00, its first step is due Monday 14:30 and due soon
+(2 working hours before) at 11:00; once that step overruns (14:31) the work left exceeds the time
+left and the apology is drafted.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from app.models import Alert, Apology, Dossier, OutboxMessage, User
 from app.sla.scan import scan_deadlines, send_daily_digest
 from app.sla.scheduler import JOB_IDS, build_scheduler, run_daily_digest, run_deadline_scan, run_notify_dispatch
 from tests.conftest import VN, make_settings
-from tests.workflows.test_scenarios import act, receive
+from tests.workflows.test_scenarios import act, ready, receive
 
 SHORT = "1.005092"  # 8 working hours
 LONG = "2.001914"  # 5 working days
@@ -86,10 +88,8 @@ def test_alerts_raised_once_each_to_the_right_people(client, login, app, clock):
     assert local(datetime.fromisoformat(dossier["due_at"])) == "25/11 09:00"
     assert local(datetime.fromisoformat(dossier["step_due_at"])) == "23/11 14:30"
 
-    stats = scan(app, clock)  # Monday 09:00: due soon at once (the only working day left is today)
-    assert (stats.alerts, stats.drafts) == (3, 1)
-    assert alerts(app) == expected(code, "due_soon", "25/11 09:00", "chuyenvien", "truongphong", "giamdoc")
-    assert scan(app, clock).alerts == 0
+    stats = scan(app, clock)  # Monday 09:00: nothing yet (a same-day procedure is not due soon at receipt)
+    assert (stats.alerts, stats.drafts) == (0, 0)
     assert local(dossier_row(app, code).next_alert_at) == "23/11 11:00"  # the step's due-soon moment
 
     clock.set(at(23, 10, 59))
@@ -97,9 +97,13 @@ def test_alerts_raised_once_each_to_the_right_people(client, login, app, clock):
     clock.set(at(23, 11, 0))
     assert scan(app, clock).alerts == 1
     clock.set(at(23, 14, 30))
-    assert scan(app, clock).alerts == 0  # at the deadline, not yet past it
+    stats = scan(app, clock)  # at the step deadline, not yet past it; the apology checkpoint: work fits
+    assert (stats.alerts, stats.drafts) == (0, 0)
     clock.set(at(23, 14, 31))
-    assert scan(app, clock).alerts == 2
+    stats = scan(app, clock)
+    assert (stats.alerts, stats.drafts) == (2, 1)  # the step overran: 4 h of work left, 4 h - 1 min of time
+    clock.set(at(23, 16, 30))
+    assert scan(app, clock).alerts == 3
     clock.set(at(25, 9, 1))
     assert scan(app, clock).alerts == 4  # overdue ×3 + today's missing-apology reminder
     clock.set(at(25, 16, 0))
@@ -140,6 +144,8 @@ def test_catch_up_after_downtime_raises_the_state_reached(client, login, app, cl
 
 def test_unassigned_dossier_alerts_go_to_the_leaders(client, login, app, clock):
     code = receive(client, login, SHORT)["code"]  # received, not yet forwarded: no step, no assignee
+    assert scan(app, clock).alerts == 0
+    clock.set(at(23, 16, 30))
     assert scan(app, clock).alerts == 2
     assert alerts(app) == expected(code, "due_soon", "25/11 09:00", "truongphong", "giamdoc")
 
@@ -150,7 +156,7 @@ def test_paused_and_resolved_dossiers_raise_nothing(client, login, app, clock):
     act(client, specialist, paused, "request_supplement", items=["Bản sao văn bằng"])
     done = forwarded(client, login)
     done = act(client, specialist, done, "forward", assignee="giamdoc")
-    act(client, director, done, "resolve", result_reference="1/QĐ")
+    ready(client, director, login("motcua"), done, result_reference="1/QĐ")
     assert dossier_row(app, paused["code"]).next_alert_at is None
     assert dossier_row(app, done["code"]).next_alert_at is None
     clock.set(at(30, 9, 0))
@@ -195,7 +201,7 @@ def _seed_for_day(client, login, app) -> dict[str, str]:  # noqa: ANN001
     b = receive(client, login, LONG)["code"]
     c = forwarded(client, login)
     c = act(client, specialist, c, "forward", assignee="giamdoc")
-    act(client, director, c, "resolve", result_reference="2/QĐ")
+    ready(client, director, login("motcua"), c, result_reference="2/QĐ")
     d = forwarded(client, login)["code"]
     with transaction(app.state.sessionmaker) as s:
         for username in ("giamdoc", "truongphong"):
@@ -239,7 +245,7 @@ def test_exactly_once_across_replicas_over_a_simulated_day(client, login, app, c
         while clock.now() <= end:
             for future in [pool.submit(replica) for _ in range(replicas)]:
                 future.result()
-            if clock.now() == at(23, 10, 0):
+            if clock.now() == at(23, 15, 0):  # drafted at 15:00 (the first step overran at 14:31)
                 _issue_d(client, login, app, codes["D"])
             # Every 30 minutes in office hours; at night the scheduler runs too, but nothing is
             # due between 18:00 and 07:00 (one midnight tick stands for those runs).
@@ -287,6 +293,7 @@ def test_daily_digest_once_per_working_day(client, login, app, clock):
         s.execute(update(User).where(User.username == "giamdoc").values(email="gd@sogd.example.vn",
                                                                         phone="0912000111"))
     factory, settings = app.state.sessionmaker, app.state.settings
+    clock.set(at(23, 14, 31))  # the first step overran: the apology is drafted
     scan(app, clock)
     clock.set(at(24, 7, 30))  # Vietnam Culture Day: no digest
     assert send_daily_digest(factory, now=clock.now(), settings=settings).agencies == 0

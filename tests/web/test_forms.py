@@ -11,7 +11,7 @@ from sqlmodel import select
 from app.models import Apology, Dossier
 from app.web.render import short_moment, vn_day, vn_moment
 from tests.conftest import VN
-from tests.workflows.test_scenarios import act, intake_body, receive, required_documents
+from tests.workflows.test_scenarios import act, ready, intake_body, receive, required_documents
 
 FORMS = "/api/v1/dossiers/{code}/forms"
 
@@ -38,7 +38,7 @@ def processed(client, login, clock):
     clock.advance(hours=2)
     dossier = act(client, head, dossier, "forward")
     clock.advance(hours=1)
-    dossier = act(client, director, dossier, "resolve", result_reference="123/QĐ-SGDĐT")
+    dossier = ready(client, director, login("motcua"), dossier, result_reference="123/QĐ-SGDĐT")
     return act(client, desk, dossier, "return_result", method="desk", receiver_name="Nguyễn Văn An")
 
 
@@ -132,7 +132,7 @@ def test_supplement_during_processing_states_the_clock_rule(client, login, clock
     act(client, specialist, dossier, "request_supplement", items=["Bản sao học bạ"])
     text = text_of(page(client, desk, dossier["code"], "supplement"))
     assert "1. Bản sao học bạ" in text
-    assert "Thời hạn tính lại từ khi nhận đủ hồ sơ bổ sung" in text  # the procedure's `reset` rule
+    assert "thời gian chờ bổ sung không tính vào thời hạn" in text  # the procedure's `pause` rule
     assert "Trần Văn Minh" in text  # the specialist who asked guides the applicant
 
 
@@ -220,7 +220,7 @@ def test_control_slip_lists_pauses_and_marks_an_overdue_open_step(client, login,
     text = text_of(page(client, desk, dossier["code"], "slip"))
     assert "Chờ bổ sung, hoàn thiện hồ sơ" in text
     assert "10:00 23/11/2026" in text and "10:00 25/11/2026" in text
-    assert "Thời hạn tính lại từ khi nhận đủ hồ sơ bổ sung" in text
+    assert "thời gian chờ bổ sung không tính vào thời hạn" in text
     assert re.search(r"\d\d/\d\d/\d{4} Đang xử lý", text)  # the open step: no outcome yet
     clock.set(datetime(2026, 12, 15, 9, 0, tzinfo=VN))  # far past the step's budget
     assert re.search(r"\d\d/\d\d/\d{4} Quá hạn Đang xử lý", text_of(page(client, desk, dossier["code"],

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from app.models import Apology, Dossier, RateCounter
 from app.web import citizen, ratelimit
 from tests.conftest import VN, make_settings
-from tests.workflows.test_scenarios import act, intake_body, receive, required_documents
+from tests.workflows.test_scenarios import act, ready, intake_body, receive, required_documents
 
 LOOKUP = "/api/v1/public/lookup"
 STAFF_NAMES = ("Nguyễn Thị Lan", "Trần Văn Minh", "Lê Thị Hoa", "Phạm Quốc Hùng", "chuyenvien", "motcua")
@@ -190,7 +190,7 @@ def test_postal_tracking_and_outcome(client, login, clock):
     dossier = act(client, login("chuyenvien"), dossier, "forward")
     dossier = act(client, login("truongphong"), dossier, "forward")
     clock.advance(hours=1)
-    dossier = act(client, login("giamdoc"), dossier, "resolve", result_reference="12/QĐ-SGDĐT")
+    dossier = ready(client, login("giamdoc"), login("motcua"), dossier, result_reference="12/QĐ-SGDĐT")
     view = lookup(client, dossier["code"], secret).json()
     assert view["status"] == "resolved" and "bưu chính" in view["status_text"]
     assert view["outcome"] == "early" and view["outcome_label"] == "Trước hạn" and view["progress"] is None

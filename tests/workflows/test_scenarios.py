@@ -42,6 +42,12 @@ def act(client, headers, dossier, action, **body):
     return response.json()
 
 
+def ready(client, signer, desk, dossier, **body):
+    """The leader signs the result and sends it to the desk; the desk holds it: result ready."""
+    signed = act(client, signer, dossier, "forward", **body)
+    return act(client, desk, signed, "resolve")
+
+
 def test_direct_dossier_from_desk_to_returned_result(client, login, clock):
     dossier = receive(client, login)
     assert dossier["status"] == "received"
@@ -63,15 +69,16 @@ def test_direct_dossier_from_desk_to_returned_result(client, login, clock):
     # The specialist is no longer on the dossier.
     assert client.get(f"/api/v1/dossiers/{dossier['code']}", headers=specialist).json()["allowed_actions"] == []
     clock.advance(hours=1)
-    dossier = act(client, director, dossier, "resolve", result_reference="123/QĐ-SGDĐT")
+    dossier = ready(client, director, login("motcua"), dossier, result_reference="123/QĐ-SGDĐT")
     assert dossier["status"] == "resolved"
     assert dossier["outcome"] == "early"
     dossier = act(client, desk, dossier, "return_result", method="desk", receiver_name="Nguyễn Văn An")
     assert dossier["status"] == "returned" and dossier["portal_status"] == 10
 
     events = client.get(f"/api/v1/dossiers/{dossier['code']}/events", headers=desk).json()
-    assert [e["action"] for e in events] == ["receive", "forward", "forward", "forward", "resolve", "return_result"]
-    assert [e["seq"] for e in events] == list(range(1, 7))
+    assert [e["action"] for e in events] == ["receive", "forward", "forward", "forward", "forward", "resolve",
+                                             "return_result"]
+    assert [e["seq"] for e in events] == list(range(1, 8))
 
 
 def test_illegal_move_is_409_with_allowed_actions(client, login):
@@ -128,7 +135,25 @@ def test_incomplete_dossier_needs_a_decision(client, login):
     assert dossier["status"] == "received" and dossier["due_at"] is not None
 
 
+def test_supplement_pause_counts_the_time_already_spent(client, login, clock):
+    """Decree 61/2018 Art. 19: the default rule; the due date moves by the time spent waiting."""
+    dossier = receive(client, login)
+    desk, specialist = login("motcua"), login("chuyenvien")
+    dossier = act(client, desk, dossier, "forward", assignee="chuyenvien")
+    clock.advance(hours=1)
+    dossier = act(client, specialist, dossier, "request_supplement", items=["Bản sao giấy khai sinh"])
+    # Waiting Mon 10:00 → Fri 27/11 10:00 is 3 working days (24/11 is a holiday): Tue 1/12 09:00 → Fri 4/12 09:00.
+    clock.set(datetime(2026, 11, 27, 10, 0, tzinfo=VN))
+    dossier = act(client, desk, dossier, "supplement_received")
+    assert datetime.fromisoformat(dossier["due_at"]).astimezone(VN) == datetime(2026, 12, 4, 9, 0, tzinfo=VN)
+    deadline = client.get(f"/api/v1/dossiers/{dossier['code']}/deadline", headers=desk).json()
+    assert deadline["pauses"][0]["rule"] == "pause"
+
+
 def test_supplement_reset_counts_the_limit_afresh(client, login, clock):
+    admin = login("admin")
+    changed = client.patch(f"/api/v1/procedures/{PROCEDURE}", json={"supplement_rule": "reset"}, headers=admin)
+    assert changed.status_code == 200, changed.text
     dossier = receive(client, login)
     desk, specialist = login("motcua"), login("chuyenvien")
     dossier = act(client, desk, dossier, "forward", assignee="chuyenvien")
@@ -191,7 +216,7 @@ def test_calendar_override_recomputes_open_dossiers(client, login):
     after = client.get(f"/api/v1/dossiers/{dossier['code']}", headers=login("motcua")).json()
     assert datetime.fromisoformat(after["due_at"]).astimezone(VN) == datetime(2026, 12, 2, 9, 0, tzinfo=VN)
     events = client.get(f"/api/v1/dossiers/{dossier['code']}/events", headers=login("motcua")).json()
-    assert events[-1]["action"] == "deadline_recomputed"
+    assert events[-1]["action"] == "deadline_moved"
 
 
 def test_online_submission_is_accepted_at_the_desk(client, login, app, clock):
@@ -227,7 +252,8 @@ def test_postal_dossier_from_post_office_to_result_by_post(client, login, clock)
     handed_over = datetime(2026, 11, 20, 15, 0, tzinfo=VN)  # Friday: in transit over the weekend
     body = intake_body(channel="postal", return_method="postal",
                        documents=required_documents(client, postal),
-                       postal={"tracking_number": "EB123456789VN", "handed_over_at": handed_over.isoformat()})
+                       postal={"tracking_number": "EB123456789VN", "handed_over_at": handed_over.isoformat()},
+                       received_by="motcua")
     response = client.post("/api/v1/dossiers", json=body, headers=postal)
     assert response.status_code == 201, response.text
     dossier = response.json()
@@ -243,7 +269,7 @@ def test_postal_dossier_from_post_office_to_result_by_post(client, login, clock)
     dossier = act(client, specialist, dossier, "forward")
     dossier = act(client, head, dossier, "forward")
     clock.advance(hours=2)
-    dossier = act(client, director, dossier, "resolve")
+    dossier = ready(client, director, login("motcua"), dossier)
     missing = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/return_result",
                           json={"version": dossier["version"], "method": "postal"}, headers=desk)
     assert missing.status_code == 422 and missing.json()["code"] == "reason_required"
