@@ -25,3 +25,27 @@ def get_dossier(session: Session, code: str, principal: Principal, *, for_update
     if dossier is None:
         raise NotFound(f"Không tìm thấy hồ sơ {code}.", code="dossier_not_found")
     return dossier
+
+
+# Roles that work on the dossier's substance see the applicant's identity in full; the postal
+# clerk (a carrier) and the reporter (figures) see it masked.
+FULL_VIEW_ROLES = frozenset({"desk", "specialist", "leader", "admin"})
+
+
+def sees_personal_data(principal: Principal) -> bool:
+    return principal.has(*FULL_VIEW_ROLES)
+
+
+def mask_digits(value: str | None, keep: int = 3) -> str | None:
+    """'001099012345' → '*********345'."""
+    if not value:
+        return value
+    return "*" * max(0, len(value) - keep) + value[-keep:]
+
+
+def mask_address(value: str | None) -> str | None:
+    """Only the last part (province / ward) of an address stays readable."""
+    if not value:
+        return value
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    return "***, " + parts[-1] if len(parts) > 1 else "***"

@@ -14,7 +14,7 @@ from app.sla import alerts as service
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["cảnh báo"])
 
-AlertKind = Literal["step_due_soon", "step_overdue", "due_soon", "overdue", "apology_missing"]
+AlertKind = Literal["step_due_soon", "step_overdue", "due_soon", "overdue", "apology_missing", "check_overdue"]
 
 
 class AlertOut(BaseModel):

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request
 from sqlmodel import Session, select
 
+from app.access import mask_address, mask_digits, sees_personal_data
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.deps import IntakeOfficer, Staff
@@ -15,7 +16,7 @@ from app.models import Agency, Channel, ClockState, Dossier, DossierEvent, Dossi
 from app.sla import service as sla
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
 from app.workflows import service
-from app.workflows.schemas import (ActionIn, DeadlineOut, DossierOut, DossierPage, DossierSummary, EventOut,
+from app.workflows.schemas import (ActionIn, DeadlineMoveOut, DeadlineOut, DossierOut, DossierPage, DossierSummary, EventOut,
                                    IntakeIn, IntakeOut, PauseOut, SkippedDayOut, StepOut)
 from app.workflows.transitions import PORTAL_STATUS, STATUS_LABELS, Action, event_label
 
@@ -34,14 +35,17 @@ def present(session: Session, dossier: Dossier, principal: Principal, now: datet
         raw = procedure.workflow[dossier.current_step]
         step = StepOut(index=dossier.current_step, name=raw["name"], role=raw["role"], budget_hours=raw["budget_hours"])
     progress = service.progress_of(dossier, now)
+    full = sees_personal_data(principal)
     return DossierOut(
         code=dossier.code, version=dossier.version, status=dossier.status,
         status_label=STATUS_LABELS[DossierStatus(dossier.status)], portal_status=PORTAL_STATUS[DossierStatus(dossier.status)],
         procedure_code=procedure.code, procedure_name=procedure.name, agency_code=agency.code, channel=dossier.channel,
         online_level=dossier.online_level, return_method=dossier.return_method, applicant_type=dossier.applicant_type,
-        applicant_name=dossier.applicant_name, applicant_id_number=dossier.applicant_id_number,
-        applicant_phone=dossier.applicant_phone, applicant_email=dossier.applicant_email,
-        applicant_address=dossier.applicant_address, summary=dossier.summary, documents=dossier.documents,
+        applicant_name=dossier.applicant_name,
+        applicant_id_number=dossier.applicant_id_number if full else mask_digits(dossier.applicant_id_number),
+        applicant_phone=dossier.applicant_phone if full else mask_digits(dossier.applicant_phone),
+        applicant_email=dossier.applicant_email if full else None,
+        applicant_address=dossier.applicant_address if full else mask_address(dossier.applicant_address), summary=dossier.summary, documents=dossier.documents,
         note=dossier.note, current_step=step, assignee=assignee.username if assignee else None,
         submitted_at=dossier.submitted_at, postal_handed_over_at=dossier.postal_handed_over_at,
         received_at=dossier.received_at, clock_state=dossier.clock_state, due_at=dossier.due_at,
@@ -49,8 +53,9 @@ def present(session: Session, dossier: Dossier, principal: Principal, now: datet
         progress_label=PROGRESS_LABELS.get(progress) if progress else None, outcome=dossier.outcome,
         outcome_label=OUTCOME_LABELS.get(dossier.outcome) if dossier.outcome else None,
         resolved_at=dossier.resolved_at, returned_at=dossier.returned_at, result_reference=dossier.result_reference,
+        result_kind=dossier.result_kind, late_since=dossier.late_since,
         closing_reason=dossier.closing_reason, supplement_count=dossier.supplement_count,
-        apology_count=dossier.apology_count, allowed_actions=service.allowed_actions(dossier, procedure, principal, settings))
+        apology_count=dossier.apology_count, allowed_actions=service.allowed_actions(dossier, procedure, principal, settings, session))
 
 
 @router.post("", response_model=IntakeOut, status_code=201,
@@ -178,18 +183,33 @@ def deadline(code: CodePath, session: SessionDep, principal: Staff, settings: Se
                            clock_started_at=None, limit_value=procedure.time_limit_value,
                            limit_unit=procedure.time_limit_unit, limit_minutes=0, working_hours=hours, skipped_days=[],
                            pauses=pauses, due_at=None, new_due_at=dossier.new_due_at,
+                           calendar_version=dossier.calendar_version,
                            explanation="Chưa bắt đầu tính thời hạn: hồ sơ chưa được tiếp nhận đầy đủ.")
+    moves = [DeadlineMoveOut(at=e.at, due_before=datetime.fromisoformat(e.data["due_before"]),
+                             due_after=datetime.fromisoformat(e.data["due_after"]), reason=e.data.get("reason"),
+                             calendar_version=e.data.get("calendar_version"))
+             for e in session.exec(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id,
+                                                              DossierEvent.action == "deadline_moved")
+                                   .order_by(DossierEvent.seq)).all()
+             if e.data.get("due_before") and e.data.get("due_after")]
     tz = cal.tz
     skipped = [SkippedDayOut(day=d.day.isoformat(), reason=d.reason) for d in explanation.skipped_days]
     paused = sum(m for _, m in explanation.pauses)
-    text = (f"Thời hạn {procedure.time_limit_value} {unit} ({explanation.limit_minutes // 60} giờ làm việc), "
-            f"tính từ {explanation.clock_started_at.astimezone(tz):%H:%M %d/%m/%Y}; giờ làm việc {hours}; "
+    limit = (explanation.rule if explanation.rule else
+             f"Thời hạn {procedure.time_limit_value} {unit} ({explanation.limit_minutes // 60} giờ làm việc)")
+    text = (f"{limit}, tính từ {explanation.clock_started_at.astimezone(tz):%H:%M %d/%m/%Y}; giờ làm việc {hours}; "
             f"bỏ qua {len(skipped)} ngày nghỉ" + (f", cộng {paused} phút tạm dừng" if paused else "")
             + f"; hẹn trả {explanation.due_at.astimezone(tz):%H:%M %d/%m/%Y}.")
+    for move in moves:
+        text += (f" Ngày hẹn đã dời từ {move.due_before.astimezone(tz):%H:%M %d/%m/%Y} sang "
+                 f"{move.due_after.astimezone(tz):%H:%M %d/%m/%Y}, vì: {move.reason}.")
+    if dossier.late_since is not None:
+        text += f" Hồ sơ quá hạn từ {dossier.late_since.astimezone(tz):%H:%M %d/%m/%Y}."
     return DeadlineOut(code=dossier.code, received_at=dossier.received_at, clock_state=dossier.clock_state,
                        clock_started_at=explanation.clock_started_at, limit_value=procedure.time_limit_value,
                        limit_unit=procedure.time_limit_unit, limit_minutes=explanation.limit_minutes,
                        working_hours=hours, skipped_days=skipped, pauses=pauses,
                        due_at=dossier.due_at if dossier.clock_state == ClockState.paused else explanation.due_at,
-                       new_due_at=dossier.new_due_at, explanation=text)
+                       new_due_at=dossier.new_due_at, calendar_version=dossier.calendar_version,
+                       rule=explanation.rule, moves=moves, late_since=dossier.late_since, explanation=text)
 

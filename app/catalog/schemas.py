@@ -48,6 +48,9 @@ class ProcedureFields(BaseModel):
     postal_receipt_allowed: bool = True
     postal_return_allowed: bool = True
     supplement_rule: SupplementRule = SupplementRule.pause  # Decree 61/2018 Art. 19 (docs/DEADLINES.md)
+    same_day_cutoff: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                        description="Trả trong ngày nếu tiếp nhận trước giờ này (HH:MM), sau giờ "
+                                                    "này trả vào ngày làm việc tiếp theo; ví dụ 15:00")
     division: str | None = Field(default=None, max_length=64,
                                  description="Mã phòng chuyên môn xử lý (mã đầy đủ hoặc mã ngắn trong Sở)")
     workflow: list[WorkflowStep] = Field(min_length=1, max_length=20)
@@ -85,6 +88,7 @@ class ProcedureUpdate(BaseModel):
     postal_receipt_allowed: bool | None = None
     postal_return_allowed: bool | None = None
     supplement_rule: SupplementRule | None = None
+    same_day_cutoff: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     division: str | None = Field(default=None, max_length=64)
     workflow: list[WorkflowStep] | None = Field(default=None, min_length=1, max_length=20)
 

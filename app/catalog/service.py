@@ -125,7 +125,8 @@ def to_public(session: Session, procedure: Procedure) -> ProcedurePublic:
         fee_note=procedure.fee_note, legal_basis=procedure.legal_basis,
         required_documents=procedure.required_documents, online_level=procedure.online_level,
         postal_receipt_allowed=procedure.postal_receipt_allowed, postal_return_allowed=procedure.postal_return_allowed,
-        supplement_rule=procedure.supplement_rule, division=division.code if division else None,
+        supplement_rule=procedure.supplement_rule, same_day_cutoff=procedure.same_day_cutoff,
+        division=division.code if division else None,
         workflow=procedure.workflow, agency_code=agency.code, is_active=procedure.is_active,
         online_level_legacy=LEVEL_TO_LEGACY[OnlineLevel(procedure.online_level)], agency_name=agency.name)
 

@@ -70,6 +70,7 @@ ALERT_LABELS: dict[str, str] = {
     "due_soon": "Hồ sơ sắp đến hạn trả kết quả",
     "overdue": "Hồ sơ quá hạn trả kết quả",
     "apology_missing": "Hồ sơ quá hạn chưa có văn bản xin lỗi",
+    "check_overdue": "Hồ sơ trực tuyến chưa được kiểm tra trong một ngày làm việc",
 }
 
 
@@ -86,6 +87,9 @@ def alert_text(kind: str, *, code: str, procedure_name: str, deadline: datetime,
                 "Cần hoàn thành, hoặc lập văn bản xin lỗi và hẹn lại ngày trả kết quả (mẫu 04).")
     elif kind == "overdue":
         text = f"Hồ sơ {code} ({procedure_name}) đã quá {appointment} ({when_text(deadline)})."
+    elif kind == "check_overdue":
+        text = (f"Hồ sơ trực tuyến {code} ({procedure_name}) nộp đã quá một ngày làm việc ({when_text(deadline)}) "
+                "mà Bộ phận Một cửa chưa kiểm tra: cần tiếp nhận, yêu cầu bổ sung hoặc từ chối.")
     elif kind == "apology_missing":
         text = (f"Hồ sơ {code} ({procedure_name}) đã quá hạn trả kết quả nhưng chưa ban hành văn bản xin lỗi "
                 "và hẹn lại ngày trả kết quả (mẫu 04).")

@@ -93,6 +93,14 @@ class ApologyOut(BaseModel):
     signer_title: str | None
 
 
+class DeadlineMoveOut(BaseModel):
+    """The appointment moved later by a calendar change (it never moves earlier)."""
+
+    from_text: str
+    to_text: str
+    reason: str | None
+
+
 class CollectionOut(BaseModel):
     method: str
     method_label: str
@@ -145,6 +153,8 @@ class PublicDossierOut(BaseModel):
     closing_reason: str | None = Field(description="Lý do từ chối tiếp nhận / dừng xử lý")
     timeline: list[TimelineItem]
     apologies: list[ApologyOut]
+    deadline_moves: list[DeadlineMoveOut] = Field(default_factory=list,
+                                                  description="Ngày hẹn được dời do thay đổi lịch làm việc")
     collection: CollectionOut
     shipments: list[ShipmentOut]
 
@@ -209,12 +219,16 @@ def wait_text(seconds: int) -> str:
 
 # --- the view --------------------------------------------------------------------------------
 
-def _timeline(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[TimelineItem]:
+def _timeline(session: Session, dossier: Dossier, tz: ZoneInfo) -> tuple[list[TimelineItem], list[DeadlineMoveOut]]:
     rows = session.exec(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id)
                         .order_by(DossierEvent.seq)).all()  # type: ignore[arg-type]
-    items = []
+    items, moves = [], []
     for event in rows:
         data = event.data or {}
+        if event.action == "deadline_moved" and data.get("due_before") and data.get("due_after"):
+            moves.append(DeadlineMoveOut(from_text=datetime_text(datetime.fromisoformat(data["due_before"]), tz) or "",
+                                         to_text=datetime_text(datetime.fromisoformat(data["due_after"]), tz) or "",
+                                         reason=data.get("reason")))
         action, reason, supplement = event.action, None, []
         if action == "receive" and data.get("decision") == "refuse":
             action, reason = Action.refuse.value, event.note
@@ -229,7 +243,7 @@ def _timeline(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[Timeline
             continue  # an internal event with no public meaning
         items.append(TimelineItem(at=event.at, date_text=date_text(event.at, tz) or "", action=action, label=label,
                                   reason=reason, items=[str(i) for i in supplement]))
-    return items
+    return items, moves
 
 
 def _apologies(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[ApologyOut]:
@@ -243,7 +257,10 @@ def _apologies(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[Apology
         out.append(ApologyOut(issued_at=issued, issued_text=date_text(issued, tz) or "", reason=a.reason,
                               original_due_at=a.original_due_at,
                               original_due_text=datetime_text(a.original_due_at, tz) or "", new_due_at=a.new_due_at,
-                              new_due_text=datetime_text(a.new_due_at, tz), signer_title=a.signer_title))
+                              new_due_text=datetime_text(a.new_due_at, tz),
+                              # The signer's title as signed ("KT. GIÁM ĐỐC – PHÓ GIÁM ĐỐC"); officials' names
+                              # stay off the public page.
+                              signer_title=(a.signer_title or "").replace("\n", " – ") or None))
     return out
 
 
@@ -329,6 +346,7 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
             SupplementRequest.received_at.is_(None))  # type: ignore[union-attr]
         request = session.exec(open_request.order_by(SupplementRequest.id.desc())).first()  # type: ignore[union-attr]
         pending = [str(i) for i in request.items] if request else []
+    timeline, moves = _timeline(session, dossier, tz)
     return PublicDossierOut(
         code=dossier.code, status=status.value, status_label=STATUS_LABELS[status],
         status_text=_status_text(dossier, procedure, handler_name, place, tz), procedure_code=procedure.code,
@@ -345,7 +363,7 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         resolved_text=date_text(dossier.resolved_at, tz), returned_text=date_text(dossier.returned_at, tz),
         pending_supplement_items=pending,
         closing_reason=dossier.closing_reason if status in (S.refused, S.stopped) else None,
-        timeline=_timeline(session, dossier, tz), apologies=_apologies(session, dossier, tz),
+        timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
         collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz))
 
 

@@ -26,6 +26,7 @@ from app.errors import Conflict, Invalid
 from app.models import (Agency, Apology, Channel, ClockPause, ClockState, Dossier, DossierEvent, DossierStatus,
                         Procedure, ReturnMethod, Role, StepRecord, SupplementRequest, User)
 from app.settings import Settings
+from app.signatures import signature_title
 from app.sla.apology import CANCELLED, ISSUED
 from app.sla.deadlines import OUTCOME_LABELS, classify_outcome
 from app.workflows import codes
@@ -145,6 +146,7 @@ class Refusal:
     dossier: DossierHead
     reason: str
     officer: str | None
+    document_number: str | None
     spec: FormSpec = REFUSAL
 
 
@@ -159,6 +161,8 @@ class ApologyLetter:
     signer_title: str
     signer_name: str | None
     is_draft: bool
+    document_number: str | None
+    is_late: bool
     spec: FormSpec = APOLOGY
 
 
@@ -171,6 +175,8 @@ class StopNotice:
     withdrawn: bool
     reason: str | None
     signer_title: str
+    signer_name: str | None
+    document_number: str | None
     spec: FormSpec = STOP
 
 
@@ -382,7 +388,9 @@ def receipt(session: Session, code: str, principal: Principal, *, now: datetime,
     return Receipt(head=Letterhead(receiving.name, "Bộ phận Một cửa", _local(dossier.received_at, tz)),
                    dossier=_dossier_head(dossier, procedure, tz), documents=documents,
                    time_limit=_time_limit(procedure), postal_handed_over_at=_local(dossier.postal_handed_over_at, tz),
-                   return_place=place, officer=_name(_actor_into(session, dossier, {S.received})),
+                   return_place=place,
+                   officer=_name(session.get(User, dossier.received_by_id) if dossier.received_by_id
+                                 else _actor_into(session, dossier, {S.received})),
                    copies=[ReceiptCopy("Liên 1: Giao người nộp hồ sơ", secret),
                            ReceiptCopy("Liên 2: Lưu tại Bộ phận Một cửa", None)])
 
@@ -413,7 +421,9 @@ def refusal(session: Session, code: str, principal: Principal, *, now: datetime,
     receiving = _agency(session, dossier.receiving_agency_id)
     return Refusal(head=Letterhead(receiving.name, "Bộ phận Một cửa", _local(dossier.refused_at, tz)),
                    dossier=_dossier_head(dossier, procedure, tz), reason=dossier.closing_reason or "",
-                   officer=_name(_actor_into(session, dossier, {S.refused}, last=True)))
+                   officer=_name(session.get(User, dossier.closing_signed_by_id) if dossier.closing_signed_by_id
+                                 else _actor_into(session, dossier, {S.refused}, last=True)),
+                   document_number=dossier.closing_document_number)
 
 
 def apology(session: Session, code: str, principal: Principal, *, now: datetime, settings: Settings) -> ApologyLetter:
@@ -430,8 +440,9 @@ def apology(session: Session, code: str, principal: Principal, *, now: datetime,
     return ApologyLetter(head=Letterhead(agency.name, None, _local(dated, tz)),
                          dossier=_dossier_head(dossier, procedure, tz), agency_name=agency.name,
                          original_due_at=original, new_due_at=_local(letter.new_due_at or letter.proposed_due_at, tz),
-                         reason=letter.reason, signer_title=letter.signer_title or agency.head_title,
-                         signer_name=letter.signer_name, is_draft=is_draft)
+                         reason=letter.reason, signer_title=letter.signer_title or signature_title(agency, None),
+                         signer_name=letter.signer_name, is_draft=is_draft, document_number=letter.document_number,
+                         is_late=letter.is_late)
 
 
 def stop_notice(session: Session, code: str, principal: Principal, *, now: datetime, settings: Settings) -> StopNotice:
@@ -440,11 +451,14 @@ def stop_notice(session: Session, code: str, principal: Principal, *, now: datet
     tz = ZoneInfo(settings.timezone)
     agency = _agency(session, dossier.agency_id)
     withdrawn = dossier.status == S.withdrawn
+    signer = session.get(User, dossier.closing_signed_by_id) if dossier.closing_signed_by_id and not withdrawn else None
     stopped_at = _local(dossier.withdrawn_at if withdrawn else dossier.stopped_at, tz)
     assert stopped_at is not None
     return StopNotice(head=Letterhead(agency.name, None, stopped_at), dossier=_dossier_head(dossier, procedure, tz),
-                      agency_name=agency.name, stopped_at=stopped_at, withdrawn=withdrawn,
-                      reason=dossier.closing_reason, signer_title=agency.head_title)
+                      agency_name=agency.name, stopped_at=stopped_at, withdrawn=withdrawn, reason=dossier.closing_reason,
+                      signer_title=signature_title(agency, signer.title if signer else None),
+                      signer_name=signer.full_name if signer else None,
+                      document_number=dossier.closing_document_number)
 
 
 def control_slip(session: Session, code: str, principal: Principal, *, now: datetime,

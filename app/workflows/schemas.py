@@ -151,6 +151,8 @@ class DossierOut(BaseModel):
     resolved_at: datetime | None
     returned_at: datetime | None
     result_reference: str | None
+    result_kind: str | None = Field(default=None, description="approval | refusal (văn bản trả lời không giải quyết)")
+    late_since: datetime | None = Field(default=None, description="Quá hạn từ thời điểm này; không bao giờ bị xóa")
     closing_reason: str | None
     supplement_count: int
     apology_count: int
@@ -209,6 +211,14 @@ class PauseOut(BaseModel):
     working_minutes: int | None
 
 
+class DeadlineMoveOut(BaseModel):
+    at: datetime
+    due_before: datetime
+    due_after: datetime
+    reason: str | None
+    calendar_version: int | None
+
+
 class DeadlineOut(BaseModel):
     code: str
     received_at: datetime | None
@@ -222,4 +232,9 @@ class DeadlineOut(BaseModel):
     pauses: list[PauseOut]
     due_at: datetime | None
     new_due_at: datetime | None
+    calendar_version: int = Field(description="Phiên bản lịch làm việc của cơ quan dùng để tính ngày hẹn")
+    rule: str | None = Field(default=None, description="Quy định riêng của thủ tục (giờ tiếp nhận để trả trong ngày)")
+    moves: list[DeadlineMoveOut] = Field(default_factory=list,
+                                         description="Các lần ngày hẹn được dời (không bao giờ sớm hơn)")
+    late_since: datetime | None = Field(default=None, description="Thời điểm hồ sơ trở thành quá hạn (không xóa được)")
     explanation: str

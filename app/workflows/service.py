@@ -63,7 +63,8 @@ def _postal_only(principal: Principal) -> bool:
 def supplement_stage(dossier: Dossier) -> tuple[str, int]:
     """(stage, agency) of a supplement request now: at reception (form 02 at the desk, before the
     dossier goes to processing), or during processing by the agency holding it."""
-    if dossier.status in (S.submitted, S.received):
+    status = dossier.resume_status if dossier.status == S.awaiting_supplement else dossier.status
+    if status in (S.submitted, S.received):
         return "reception", dossier.receiving_agency_id
     return "processing", dossier.agency_id
 

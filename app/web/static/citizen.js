@@ -60,6 +60,10 @@
         h("p", { className: "appointment-date", id: "appointment-date", text: r.appointment_date }),
         h("p", { className: "appointment-detail", text: r.appointment_detail }),
         r.new_due_at && r.due_text ? h("p", { className: "appointment-original", text: "Ngày hẹn ban đầu: " + r.due_text }) : null,
+        (r.deadline_moves || []).map(function (m) {
+          return h("p", { className: "appointment-moved", text: "Ngày hẹn đã dời: " + m.from_text + " → " + m.to_text +
+            (m.reason ? ". Lý do: " + m.reason : "") + "." });
+        }),
         r.progress_label ? h("p", { className: "badge badge-" + r.progress, text: r.progress_label }) : null,
         r.outcome_label ? h("p", { className: "badge badge-outcome-" + r.outcome, text: "Giải quyết: " + r.outcome_label }) : null);
     }
