@@ -34,6 +34,7 @@ def _f(name: str) -> Callable[[Counts], int]:
 RECEIVED = "Số hồ sơ nhận giải quyết"
 RESOLVED = "Số hồ sơ đã giải quyết"
 IN_PROGRESS = "Số hồ sơ đang giải quyết"
+NOT_RECEIVED = "Số hồ sơ không tiếp nhận"
 COUNT_COLUMNS: list[Column] = [
     Column(RECEIVED, "Tổng số", lambda c: c.carried_over + c.received_total),
     Column(RECEIVED, "Kỳ trước chuyển sang", _f("carried_over"), 12),
@@ -54,6 +55,11 @@ COUNT_COLUMNS: list[Column] = [
     Column("Số hồ sơ trả kết quả qua bưu chính công ích", "Số hồ sơ trả kết quả qua bưu chính công ích",
            _f("returned_by_post"), 13),
     Column("Số văn bản xin lỗi", "Số văn bản xin lỗi", _f("apologies"), 11),
+    # Never received: outside "nhận giải quyết" and outside both on-time denominators (docs/REPORTS.md).
+    Column(NOT_RECEIVED, "Tổng số", _f("not_received_total")),
+    Column(NOT_RECEIVED, "Từ chối tiếp nhận", _f("refused_at_reception"), 12),
+    Column(NOT_RECEIVED, "Trực tuyến không được tiếp nhận", _f("online_not_accepted"), 13),
+    Column(NOT_RECEIVED, "Rút trước khi tiếp nhận", _f("withdrawn_before_receipt"), 12),
 ]
 LEAD = [("STT", 6), ("Mã thủ tục", 13), ("Tên thủ tục hành chính", 50)]
 TITLE = "BÁO CÁO TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"

@@ -2,12 +2,15 @@
 
 Definitions (docs/REPORTS.md says the same in Vietnamese terms):
 
-* A dossier **enters** the agency's books at `ENTERED_AT = COALESCE(received_at, refused_at,
-  withdrawn_at, stopped_at)`: the moment it was received complete (the clock start), or, for a
-  dossier turned away / withdrawn / stopped before it was ever received (refused at the desk,
-  online submission refused, asked to supplement at the desk and never completed), the moment
-  it was closed. A dossier waiting for reception (online submission not yet accepted, desk
-  supplement not yet brought) is not in the books yet. The entry moment never moves once set.
+* A dossier **enters** the agency's books at `received_at`: the moment it was received complete
+  (form 01, the clock start). A dossier turned away / withdrawn / stopped before it was ever
+  received (refused at the desk, online submission refused, asked to supplement at the desk and
+  never completed) is **never received**: it is not "new received", not in the books, outside
+  both on-time denominators, and is counted apart (`not_received_total` and its split) in the
+  period it was closed. `ENTERED_AT = COALESCE(received_at, refused_at, withdrawn_at, stopped_at)`
+  (an indexed expression) finds both kinds by one range. A dossier waiting for reception (online
+  submission not yet accepted, desk supplement not yet brought) counts nowhere yet. The entry
+  moment never moves once set.
 * It **leaves** at `CLOSED_AT = COALESCE(resolved_at, refused_at, withdrawn_at, stopped_at)`:
   result ready (resolved) or refused / withdrawn / stopped. Returning the result does not matter.
 * For a period `[start, end)` the dossiers that count are those with `entered < end` and not
@@ -137,7 +140,10 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
     """
     entered, closed = ENTERED_AT, CLOSED_AT
     cutoff = min(end, now)
-    books = _population(start, end)
+    population = _population(start, end)
+    # Received complete (form 01): in the books. Never received: closed before reception, counted apart.
+    books = and_(population, Dossier.received_at.is_not(None))
+    never = and_(population, Dossier.received_at.is_(None))
     received = and_(books, entered >= start)
     left = and_(books, closed < end)
     resolved = and_(left, Dossier.resolved_at.is_not(None))
@@ -162,6 +168,12 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
         "in_progress_within": _n(open_at_end) - _n(overdue),  # NULL-proof: within + overdue = total
         "in_progress_overdue": _n(overdue),
         "withdrawn_or_refused": _n(and_(left, Dossier.resolved_at.is_(None))),
+        # Never received: in [start, end) by construction (they enter and leave at their closing).
+        "not_received_total": _n(never),
+        "refused_at_reception": _n(and_(never, Dossier.withdrawn_at.is_(None),
+                                        or_(channel.is_(None), channel != Channel.online))),
+        "online_not_accepted": _n(and_(never, Dossier.withdrawn_at.is_(None), channel == Channel.online)),
+        "withdrawn_before_receipt": _n(and_(never, Dossier.withdrawn_at.is_not(None))),
     }
     if open_request is not None:
         conditions["awaiting_supplement"] = _n(and_(open_at_end, open_request.is_not(None)))
@@ -183,7 +195,8 @@ def _open_requests(end: datetime) -> Any:
 
 
 def _population(start: datetime, end: datetime) -> ColumnElement[bool]:
-    """Dossiers in the books at some moment of [start, end): entered before end, not closed before start."""
+    """Dossiers in the books at some moment of [start, end) (entered before end, not closed before start),
+    and the never-received ones closed in [start, end) (ENTERED_AT = CLOSED_AT for them)."""
     return and_(ENTERED_AT < end, or_(CLOSED_AT.is_(None), CLOSED_AT >= start))
 
 
@@ -295,7 +308,7 @@ def rates(counts: dict[str, int]) -> tuple[RateOut, RateOut]:
 
 
 _RATE_FIELDS = ("carried_over", "received_total", "resolved_total", "resolved_early", "resolved_on_time",
-                "resolved_late", "in_progress_total", "in_progress_overdue")
+                "resolved_late", "in_progress_total", "in_progress_overdue", "not_received_total")
 
 
 def _on_time_group(key: str | None, label: str, row: dict[str, Any]) -> OnTimeGroup:
@@ -351,7 +364,8 @@ def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: 
         out.append(MonthOnTime(month=p.key, label=f"{p.first_day:%m/%Y}", received_total=counts["received_total"],
                                resolved_total=counts["resolved_total"], resolved_early=counts["resolved_early"],
                                resolved_on_time=counts["resolved_on_time"], resolved_late=counts["resolved_late"],
-                               in_progress_overdue=counts["in_progress_overdue"], resolved_only=only.value,
+                               in_progress_overdue=counts["in_progress_overdue"],
+                               not_received_total=counts["not_received_total"], resolved_only=only.value,
                                strict=strict.value))
     return MonthlyOnTime(agency=agency_out(session, agency_id), conventions=list(CONVENTIONS.values()), months=out)
 

@@ -11,6 +11,7 @@ COUNT_FIELDS: tuple[str, ...] = (
     "resolved_total", "resolved_early", "resolved_on_time", "resolved_late",
     "in_progress_total", "in_progress_within", "in_progress_overdue",
     "awaiting_supplement", "withdrawn_or_refused", "returned_by_post", "apologies",
+    "not_received_total", "refused_at_reception", "online_not_accepted", "withdrawn_before_receipt",
 )
 
 
@@ -48,6 +49,13 @@ class Counts(BaseModel):
     withdrawn_or_refused: int = Field(0, description="Rút, từ chối, dừng giải quyết trong kỳ")
     returned_by_post: int = Field(0, description="Trả kết quả qua bưu chính công ích trong kỳ")
     apologies: int = Field(0, description="Văn bản xin lỗi đã phát hành trong kỳ")
+    # Never received (no form 01): outside "mới tiếp nhận", outside both on-time denominators.
+    not_received_total: int = Field(0, description="Không tiếp nhận trong kỳ (không tính vào số mới tiếp nhận và "
+                                                   "mẫu số tỷ lệ đúng hạn) = ba cột sau cộng lại")
+    refused_at_reception: int = Field(0, description="Từ chối tiếp nhận (mẫu 03) hoặc dừng trước khi tiếp nhận, "
+                                                     "trực tiếp / bưu chính")
+    online_not_accepted: int = Field(0, description="Hồ sơ nộp trực tuyến không được tiếp nhận")
+    withdrawn_before_receipt: int = Field(0, description="Rút trước khi được tiếp nhận")
 
 
 class _ProcedureHead(BaseModel):
@@ -87,6 +95,7 @@ class OnTimeGroup(BaseModel):
     resolved_late: int
     in_progress_total: int
     in_progress_overdue: int
+    not_received_total: int = Field(0, description="Không tiếp nhận trong kỳ: ngoài cả hai mẫu số")
     resolved_only: RateOut
     strict: RateOut
 
@@ -116,6 +125,7 @@ class MonthOnTime(BaseModel):
     resolved_on_time: int
     resolved_late: int
     in_progress_overdue: int
+    not_received_total: int = 0
     resolved_only: float | None
     strict: float | None
 

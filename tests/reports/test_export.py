@@ -14,7 +14,9 @@ from tests.workflows.test_scenarios import act, intake_body, receive
 COLUMN_OF = {"carried_over": 5, "received_total": 6, "new_online": 7, "new_direct": 8, "new_postal": 9,
              "resolved_total": 10, "resolved_early": 11, "resolved_on_time": 12, "resolved_late": 13,
              "in_progress_total": 14, "in_progress_within": 15, "in_progress_overdue": 16,
-             "awaiting_supplement": 17, "withdrawn_or_refused": 18, "returned_by_post": 19, "apologies": 20}
+             "awaiting_supplement": 17, "withdrawn_or_refused": 18, "returned_by_post": 19, "apologies": 20,
+             "not_received_total": 21, "refused_at_reception": 22, "online_not_accepted": 23,
+             "withdrawn_before_receipt": 24}
 
 
 def _some_dossiers(client, login):
@@ -56,7 +58,10 @@ def test_xlsx_reconciles_with_json(client, login):
     totals = rows[-1]
     assert totals[2] == "Tổng cộng"
     assert {k: totals[c - 1] for k, c in COLUMN_OF.items()} == report["totals"]
-    assert report["totals"]["received_total"] == 4 and report["totals"]["returned_by_post"] == 1
+    # The dossier refused at the desk was never received: its own column, not "mới tiếp nhận".
+    assert report["totals"]["received_total"] == 3 and report["totals"]["returned_by_post"] == 1
+    assert (report["totals"]["not_received_total"], report["totals"]["refused_at_reception"]) == (1, 1)
+    assert ws["U5"].value == "Số hồ sơ không tiếp nhận" and "U5:X5" in merged
 
 
 def test_csv_has_bom_and_the_same_numbers(client, login):
