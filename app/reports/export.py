@@ -86,8 +86,11 @@ def filename(report: PeriodicReport, extension: str) -> str:
 def _subtitle(report: PeriodicReport) -> str:
     p = report.period
     text = f"Kỳ báo cáo: {p.label} (từ ngày {p.first_day:%d/%m/%Y} đến ngày {p.last_day:%d/%m/%Y})"
-    if report.filters:
-        text += " — lọc: " + ", ".join(f"{k} = {v}" for k, v in report.filters.items())
+    filters = {k: v for k, v in report.filters.items() if k != "imported"}
+    if filters:
+        text += " — lọc: " + ", ".join(f"{k} = {v}" for k, v in filters.items())
+    text += (f" — gồm {report.imported_rows} hồ sơ nhập từ hệ thống cũ" if report.include_imported
+             else " — không gồm hồ sơ nhập từ hệ thống cũ")
     return text
 
 

@@ -73,6 +73,8 @@ class PeriodicReport(BaseModel):
     filters: dict[str, str] = Field(default_factory=dict)
     rows: list[PeriodicRow]
     totals: Counts
+    include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
+    imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")
 
 
 class RateOut(BaseModel):
@@ -114,6 +116,9 @@ class OnTimeReport(BaseModel):
     conventions: list[ConventionOut]
     groups: list[OnTimeGroup]
     total: OnTimeGroup
+    filters: dict[str, str] = Field(default_factory=dict)
+    include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
+    imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")
 
 
 class MonthOnTime(BaseModel):
@@ -134,6 +139,8 @@ class MonthlyOnTime(BaseModel):
     agency: AgencyOut
     conventions: list[ConventionOut]
     months: list[MonthOnTime]
+    include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
+    imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")
 
 
 class IndicatorOut(BaseModel):
@@ -171,3 +178,5 @@ class IndicatorReport(BaseModel):
     channels: dict[str, int]
     resolution_time: list[ResolutionTimeRow]
     unsupported: list[UnsupportedIndicator]
+    include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
+    imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")
