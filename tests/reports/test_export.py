@@ -88,3 +88,37 @@ def test_export_needs_the_role_and_a_valid_period(client, login):
     empty = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2020"}, headers=login("baocao"))
     ws = load_workbook(io.BytesIO(empty.content)).active
     assert ws["C8"].value == "Tổng cộng" and ws["D8"].value == 0
+
+
+RISKY = ["=HYPERLINK(\"http://x.invalid\",\"Bấm\")", "+1+1", "-2+3", "@SUM(1,1)", "\tTab", "\rCR"]
+
+
+def test_formula_like_text_is_neutralised(client, login, session):
+    """Issue 12, point 9: a name starting with = + - @ tab or CR is text in both exports, never a formula."""
+    from sqlalchemy import update
+
+    from app.models import Agency, Procedure
+
+    codes = ["2.001914", "1.005092", "1.004889", "1.006388", "2.002855", "1.000288"]
+    for code, name in zip(codes, RISKY):
+        session.execute(update(Procedure).where(Procedure.code == code).values(name=name))
+    session.execute(update(Agency).where(Agency.code == "000.00.17.H26").values(name="=1+1 Sở"))
+    session.commit()
+    for code in codes:
+        receive(client, login, code)
+    headers = login("baocao")
+    response = client.get("/api/v1/reports/periodic.csv", params={"period": "2026-11"}, headers=headers)
+    table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    names = {line[1]: line[2] for line in table[1:-1]}
+    assert names == {code: "'" + name for code, name in zip(codes, RISKY)}
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for line in table for cell in line)
+
+    response = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2026-11"}, headers=headers)
+    ws = load_workbook(io.BytesIO(response.content)).active
+    assert all(cell.data_type != "f" for row in ws.iter_rows() for cell in row)  # no formula anywhere
+    assert ws["A1"].value == "=1+1 SỞ" and ws["A1"].data_type == "s"
+    sheet = {ws.cell(row=r, column=2).value: ws.cell(row=r, column=3) for r in range(8, 8 + len(codes))}
+    for code, name in zip(codes, RISKY):
+        # (XML reads a bare CR back as LF: the text is the same line break)
+        assert sheet[code].value in (name, name.replace("\r", "\n"))
+        assert sheet[code].data_type == "s" and sheet[code].quotePrefix
