@@ -14,7 +14,7 @@ from sqlmodel import Session
 from app.models import Dossier, DossierEvent, DossierSequence
 from app.reports import history
 from tests.conftest import VN
-from tests.reports.test_history import AGENCY, generate_year, to_csv, upload
+from tests.reports.test_history import AGENCY, cli, generate_year, to_csv, upload  # noqa: F401 (cli: fixture)
 from tests.workflows.test_scenarios import receive
 
 TODAY = "261123"  # the suite's frozen clock: Monday 23/11/2026, 09:00 in Hà Nội
@@ -196,3 +196,27 @@ def test_a_file_goes_in_whole_or_not_at_all_across_batches(client, login, engine
     done = upload(client, admin, to_csv(ok))
     assert done.status_code == 200 and done.json()["created"] == 1200
     assert _count(engine) == 1200
+
+
+def test_batch_label_is_checked(client, login):
+    admin = login("admin")
+    for label in ("", "a\x00b", "x" * 201, "dòng\nmới"):
+        response = upload(client, admin, to_csv([_row("CU-L-1")]), source=label)
+        assert response.status_code == 422 and response.json()["code"], label
+    assert upload(client, admin, to_csv([_row("CU-L-1")]), source="Đợt 2 – 2024").json()["source"] == "Đợt 2 – 2024"
+
+
+def test_cli_labels_the_batch_and_reports_without_imported(cli, tmp_path, engine):  # noqa: F811
+    from app.cli import app
+
+    path = tmp_path / "cu.csv"
+    path.write_bytes(to_csv(generate_year(30, seed=17)))
+    done = cli.invoke(app, ["import-history", str(path), "--source", "Một cửa cũ, đợt CLI"])
+    assert done.exit_code == 0 and "Nhãn đợt nhập: Một cửa cũ, đợt CLI" in done.output, done.output
+    with Session(engine) as s:
+        assert set(s.execute(select(Dossier.import_source)).scalars()) == {"Một cửa cũ, đợt CLI"}
+    with_them = cli.invoke(app, ["report", "--agency", AGENCY, "--period", "2025"])
+    assert "gồm 30 hồ sơ nhập từ hệ thống cũ" in with_them.output, with_them.output
+    without = cli.invoke(app, ["report", "--agency", AGENCY, "--period", "2025", "--without-imported"])
+    assert without.exit_code == 0 and "không gồm hồ sơ nhập từ hệ thống cũ" in without.output
+    assert without.output.splitlines()[-1].split()[2:4] == ["0", "0"]  # Tổng cộng: nothing carried, nothing new
