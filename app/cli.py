@@ -185,9 +185,12 @@ def import_history(
     file: Annotated[str, typer.Argument(help="Tệp CSV (có dòng tiêu đề) hoặc JSON của hồ sơ cũ")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Chỉ kiểm tra, không ghi gì")] = False,
     agency: Annotated[str | None, typer.Option(help="Chỉ nhận dòng của cơ quan này (mã định danh)")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Số hồ sơ mỗi giao dịch")] = 500,
+    batch_size: Annotated[int, typer.Option(min=1, max=5000, help="Số hồ sơ mỗi lô ghi (cả tệp một giao dịch)")] = 500,
+    source: Annotated[str | None, typer.Option(help="Nhãn đợt nhập lưu ở mỗi hồ sơ (mặc định: thời điểm và tên tệp)")
+                      ] = None,
 ) -> None:
-    """Nhập hồ sơ lịch sử từ hệ thống một cửa cũ (CSV/JSON, xem docs/REPORTS.md); chạy lại không tạo trùng."""
+    """Nhập hồ sơ lịch sử từ hệ thống một cửa cũ (CSV/JSON, xem docs/REPORTS.md): cả tệp hoặc không gì cả;
+    chạy lại không tạo trùng. Lệnh của quản trị hệ thống (cần quyền truy cập cơ sở dữ liệu)."""
     from pathlib import Path
 
     from app.auth.service import agency_by_code
@@ -205,11 +208,13 @@ def import_history(
             try:
                 scope = agency_by_code(session, agency).id if agency else None
                 label = "Đang kiểm tra" if dry_run else "Đang nhập"
+                now = SystemClock().now()
+                label_source = source or history.default_source(now, settings.timezone, path.name)
                 with typer.progressbar(length=len(rows), label=label) as bar:
-                    result = history.import_history(session, rows, now=SystemClock().now(), settings=settings,
+                    result = history.import_history(session, rows, now=now, settings=settings,
                                                     scope_agency_id=scope, dry_run=dry_run, batch_size=batch_size,
-                                                    commit=session.commit, progress=bar.update)
-                session.commit()
+                                                    source=label_source, actor_role="admin", progress=bar.update)
+                session.commit()  # one transaction: the whole file, or nothing when a row failed
             except BaseException:
                 session.rollback()
                 raise
@@ -222,10 +227,15 @@ def import_history(
                    err=True)
     if len(result.errors) > 50:
         typer.echo(f"... và {len(result.errors) - 50} dòng lỗi khác.", err=True)
-    created = result.valid_rows - len(result.skipped_existing) if dry_run else result.created
-    typer.echo(f"{'Kiểm tra' if dry_run else 'Nhập'} {result.total_rows} dòng: "
-               f"{'sẽ tạo' if dry_run else 'đã tạo'} {created} hồ sơ, bỏ qua {len(result.skipped_existing)} mã đã có, "
-               f"{len(result.errors)} dòng lỗi.")
+    if dry_run:
+        outcome = f"sẽ tạo {result.new_rows} hồ sơ"
+    elif result.imported:
+        outcome = f"đã tạo {result.created} hồ sơ"
+    else:
+        outcome = f"không nhập hồ sơ nào (cả tệp hoặc không gì cả; đủ điều kiện {result.new_rows})"
+    typer.echo(f"{'Kiểm tra' if dry_run else 'Nhập'} {result.total_rows} dòng: {outcome}, "
+               f"bỏ qua {len(result.skipped_existing)} mã đã có, {len(result.errors)} dòng lỗi. "
+               f"Nhãn đợt nhập: {result.source}.")
     if result.errors:
         raise typer.Exit(code=1)
 
@@ -240,6 +250,8 @@ def report(
     output: Annotated[str | None, typer.Option(help="Ghi ra tệp (bắt buộc với xlsx)")] = None,
     fill_working_time: Annotated[bool, typer.Option(
         "--fill-working-time", help="Trước đó, lưu thời gian giải quyết (giờ làm việc) cho hồ sơ còn thiếu")] = False,
+    without_imported: Annotated[bool, typer.Option(
+        "--without-imported", help="Không tính hồ sơ nhập từ hệ thống cũ (mặc định: có tính)")] = False,
 ) -> None:
     """Lập báo cáo định kỳ của một cơ quan (bảng, JSON, CSV hoặc XLSX)."""
     from datetime import date
@@ -272,7 +284,8 @@ def report(
             if fill_working_time:
                 filled = history.fill_working_minutes(session, settings=settings, agency_id=agency_id, limit=100_000)
                 typer.echo(f"Đã lưu thời gian giải quyết cho {filled} hồ sơ.", err=True)
-            result = queries.periodic_report(session, agency_id=agency_id, period=chosen, now=now)
+            result = queries.periodic_report(session, agency_id=agency_id, period=chosen, now=now,
+                                             include_imported=not without_imported)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     finally:
@@ -286,7 +299,9 @@ def report(
     else:
         header = f"{'Mã thủ tục':<12} {'Kỳ trước':>8} {'Mới':>6} {'Đã GQ':>6} {'Trước':>6} {'Đúng':>6} {'Quá':>6} " \
                  f"{'Đang GQ':>8} {'Quá hạn':>8} {'Rút/TC':>7}"
-        lines = [f"{result.agency.name} — {result.period.label}", header]
+        imported = (f"gồm {result.imported_rows} hồ sơ nhập từ hệ thống cũ" if result.include_imported
+                    else "không gồm hồ sơ nhập từ hệ thống cũ")
+        lines = [f"{result.agency.name} — {result.period.label} ({imported})", header]
         for code, c in [*((r.procedure_code, r) for r in result.rows), ("Tổng cộng", result.totals)]:
             lines.append(f"{code:<12} {c.carried_over:>8} {c.received_total:>6} {c.resolved_total:>6} "
                          f"{c.resolved_early:>6} {c.resolved_on_time:>6} {c.resolved_late:>6} "

@@ -176,7 +176,7 @@ class CalendarOverride(SQLModel, table=True):
 # What app/reports/queries.py reads of a dossier besides agency and procedure (migration 0006).
 REPORT_COLUMNS = ("id", "assigned_division_id", "channel", "received_at", "refused_at", "withdrawn_at", "stopped_at",
                   "resolved_at", "clock_state", "paused_at", "due_at", "outcome", "returned_at", "returned_via",
-                  "portal_synced_at", "resolved_working_minutes")
+                  "portal_synced_at", "resolved_working_minutes", "is_imported")  # is_imported: migration 0010
 
 
 class Dossier(SQLModel, table=True):
@@ -270,6 +270,8 @@ class Dossier(SQLModel, table=True):
     is_imported: bool = False
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # The batch label of the import that created it (migration 0010); NULL for native dossiers.
+    import_source: str | None = Field(default=None, max_length=255)
 
     # The moment the appointment passed while the agency held the dossier: late for good.
     late_since: datetime | None = _ts(default=None)

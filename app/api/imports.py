@@ -1,4 +1,9 @@
-"""History import over HTTP: a CSV/JSON file (multipart field `file`) or a JSON body."""
+"""History import over HTTP: a CSV/JSON file (multipart field `file`) or a JSON body.
+
+Administrators only: an import writes the agency's past figures. A file goes in whole or not at all:
+a real run with any failing row writes nothing and answers 422 `import_rejected`, whose `detail`
+is exactly what the dry run of the same file answers (same errors, same counts).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,9 @@ from app.models import Role
 from app.reports import history
 
 router = APIRouter(prefix="/api/v1/imports", tags=["nhập dữ liệu"])
-Importer = Annotated[Principal, Depends(require_roles(Role.admin, Role.reporter))]
+Importer = Annotated[Principal, Depends(require_roles(Role.admin))]
 MAX_BYTES = 20 * 1024 * 1024
+BODY_NAMES = ("body.json", "body.csv")
 
 
 class PayloadTooLarge(DomainError):
@@ -34,16 +40,20 @@ class UnsupportedMedia(DomainError):
 
 
 class RowErrorOut(BaseModel):
-    row: int = Field(description="Dòng trong tệp CSV (tiêu đề là dòng 1) hoặc thứ tự trong danh sách JSON (từ 1)")
+    row: int = Field(description="Dòng vật lý trong tệp CSV nơi bản ghi bắt đầu (tiêu đề là dòng 1; một ô trong "
+                                 "ngoặc kép có xuống dòng chiếm nhiều dòng), hoặc thứ tự trong danh sách JSON (từ 1)")
     code: str | None
     errors: list[str]
 
 
 class ImportOut(BaseModel):
     dry_run: bool
+    source: str = Field(description="Nhãn đợt nhập, lưu ở mỗi hồ sơ được tạo (import_source)")
     total_rows: int
     valid_rows: int
-    created: int
+    new_rows: int = Field(description="Số hồ sơ sẽ được tạo (mã chưa có); chạy thử và chạy thật cho cùng số")
+    created: int = Field(description="Số hồ sơ đã ghi: bằng new_rows khi cả tệp được nhập, 0 khi chạy thử hoặc "
+                                     "khi có dòng lỗi (không nhập gì)")
     skipped_existing: list[str] = Field(description="Mã hồ sơ đã có, bỏ qua (chạy lại cùng tệp không tạo trùng)")
     errors: list[RowErrorOut]
     batches: int
@@ -78,23 +88,36 @@ async def _content(request: Request) -> tuple[bytes, str | None]:
                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                      "file": {"type": "string", "format": "binary"}}}},
                  "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}})
-async def import_dossiers(request: Request, session: SessionDep, principal: Importer, clock: ClockDep,
-                          settings: SettingsDep,
-                          dry_run: Annotated[bool, Query(description="Chỉ kiểm tra, không ghi")] = False) -> ImportOut:
+async def import_dossiers(
+        request: Request, session: SessionDep, principal: Importer, clock: ClockDep, settings: SettingsDep,
+        dry_run: Annotated[bool, Query(description="Chỉ kiểm tra (làm đủ các bước rồi hủy), không ghi")] = False,
+        source: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                            description="Nhãn đợt nhập (mặc định: thời điểm nhập và tên tệp)")
+                          ] = None) -> ImportOut:
     data, name = await _content(request)
 
     def work() -> ImportOut:
         rows = history.read_rows(data, filename=name)
+        now = clock.now()
+        label = source or history.default_source(now, settings.timezone, name if name not in BODY_NAMES else None)
         result = history.import_history(
-            session, rows, now=clock.now(), settings=settings, scope_agency_id=principal.scope_agency_id,
-            actor_id=principal.id, actor_role=Role.admin.value if principal.has(Role.admin) else Role.reporter.value,
-            dry_run=dry_run, commit=session.commit)
-        verb = "Sẽ tạo" if dry_run else "Đã tạo"
-        message = (f"{verb} {result.valid_rows - len(result.skipped_existing) if dry_run else result.created} hồ sơ; "
-                   f"bỏ qua {len(result.skipped_existing)} mã đã có; {len(result.errors)} dòng lỗi.")
-        return ImportOut(dry_run=result.dry_run, total_rows=result.total_rows, valid_rows=result.valid_rows,
-                         created=result.created, skipped_existing=result.skipped_existing,
-                         errors=[RowErrorOut(row=e.row, code=e.code, errors=e.errors) for e in result.errors],
-                         batches=result.batches, message=message)
+            session, rows, now=now, settings=settings, scope_agency_id=principal.scope_agency_id,
+            actor_id=principal.id, actor_role=Role.admin.value, dry_run=dry_run, source=label)
+        if dry_run:
+            message = f"Sẽ tạo {result.new_rows} hồ sơ"
+        elif result.imported:
+            message = f"Đã tạo {result.created} hồ sơ"
+        else:
+            message = f"Không nhập hồ sơ nào (tệp được nhập trọn vẹn hoặc không gì cả); đủ điều kiện: {result.new_rows} hồ sơ"
+        message += f"; bỏ qua {len(result.skipped_existing)} mã đã có; {len(result.errors)} dòng lỗi."
+        out = ImportOut(dry_run=result.dry_run, source=result.source, total_rows=result.total_rows,
+                        valid_rows=result.valid_rows, new_rows=result.new_rows, created=result.created,
+                        skipped_existing=result.skipped_existing,
+                        errors=[RowErrorOut(row=e.row, code=e.code, errors=e.errors) for e in result.errors],
+                        batches=result.batches, message=message)
+        if not dry_run and not result.imported:
+            raise Invalid(f"Tệp có {len(result.errors)} dòng lỗi: không nhập hồ sơ nào. Sửa các dòng nêu trong "
+                          "detail.errors rồi nhập lại cả tệp.", code="import_rejected", detail=out.model_dump())
+        return out
 
     return await run_in_threadpool(work)

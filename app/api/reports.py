@@ -25,6 +25,8 @@ FromQ = Annotated[date | None, Query(alias="from", description="Từ ngày (YYYY
 ToQ = Annotated[date | None, Query(alias="to", description="Đến hết ngày (YYYY-MM-DD)")]
 ProcedureQ = Annotated[str | None, Query(max_length=32, description="Chỉ một thủ tục (mã thủ tục)")]
 DivisionQ = Annotated[str | None, Query(max_length=80, description="Chỉ một phòng chuyên môn (mã, ví dụ QLCL)")]
+ImportedQ = Annotated[bool, Query(description="Tính cả hồ sơ nhập từ hệ thống cũ (mặc định: có); báo cáo nêu số "
+                                              "hồ sơ nhập có trong số liệu (imported_rows)")]
 
 
 def _period(settings, period: str | None, date_from: date | None, date_to: date | None) -> Period:  # noqa: ANN001
@@ -35,10 +37,11 @@ def _period(settings, period: str | None, date_from: date | None, date_to: date 
             summary="Báo cáo định kỳ tình hình, kết quả giải quyết TTHC theo thủ tục")
 def periodic(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
              period: PeriodQ = None, date_from: FromQ = None, date_to: ToQ = None, procedure_code: ProcedureQ = None,
-             division: DivisionQ = None) -> PeriodicReport:
+             division: DivisionQ = None, include_imported: ImportedQ = True) -> PeriodicReport:
     return queries.periodic_report(session, agency_id=principal.scope_agency_id,
                                    period=_period(settings, period, date_from, date_to), now=clock.now(),
-                                   procedure_code=procedure_code, division=division)
+                                   procedure_code=procedure_code, division=division,
+                                  include_imported=include_imported)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,10 +56,12 @@ def _download(content: bytes, media_type: str, name: str) -> Response:
             summary="Tải báo cáo định kỳ dạng Excel (XLSX)")
 def periodic_xlsx(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
                   period: PeriodQ = None, date_from: FromQ = None, date_to: ToQ = None,
-                  procedure_code: ProcedureQ = None, division: DivisionQ = None) -> Response:
+                  procedure_code: ProcedureQ = None, division: DivisionQ = None,
+                  include_imported: ImportedQ = True) -> Response:
     report = queries.periodic_report(session, agency_id=principal.scope_agency_id,
                                      period=_period(settings, period, date_from, date_to), now=clock.now(),
-                                     procedure_code=procedure_code, division=division)
+                                     procedure_code=procedure_code, division=division,
+                                     include_imported=include_imported)
     return _download(export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
                      export.filename(report, "xlsx"))
 
@@ -66,10 +71,11 @@ def periodic_xlsx(session: SessionDep, principal: Reporter, settings: SettingsDe
 def periodic_csv(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
                  period: PeriodQ = None,
                  date_from: FromQ = None, date_to: ToQ = None, procedure_code: ProcedureQ = None,
-                 division: DivisionQ = None) -> Response:
+                 division: DivisionQ = None, include_imported: ImportedQ = True) -> Response:
     report = queries.periodic_report(session, agency_id=principal.scope_agency_id,
                                      period=_period(settings, period, date_from, date_to), now=clock.now(),
-                                     procedure_code=procedure_code, division=division)
+                                     procedure_code=procedure_code, division=division,
+                                     include_imported=include_imported)
     return _download(export.to_csv(report), "text/csv; charset=utf-8", export.filename(report, "csv"))
 
 
@@ -78,25 +84,30 @@ def periodic_csv(session: SessionDep, principal: Reporter, settings: SettingsDep
 def on_time(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
             period: PeriodQ = None, date_from: FromQ = None, date_to: ToQ = None,
             group_by: Literal["agency", "division", "procedure", "channel"] = "agency",
-            procedure_code: ProcedureQ = None, division: DivisionQ = None) -> OnTimeReport:
+            procedure_code: ProcedureQ = None, division: DivisionQ = None,
+            include_imported: ImportedQ = True) -> OnTimeReport:
     return queries.on_time_report(session, agency_id=principal.scope_agency_id,
                                   period=_period(settings, period, date_from, date_to), group_by=group_by,
                                   now=clock.now(),
-                                  procedure_code=procedure_code, division=division)
+                                  procedure_code=procedure_code, division=division,
+                                  include_imported=include_imported)
 
 
 @router.get("/monthly-on-time", response_model=MonthlyOnTime,
             summary="Tỷ lệ đúng hạn từng tháng (các tháng gần nhất, đến tháng hiện tại)")
 def monthly(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
-            months: Annotated[int, Query(ge=1, le=36)] = 12) -> MonthlyOnTime:
+            months: Annotated[int, Query(ge=1, le=36)] = 12,
+            include_imported: ImportedQ = True) -> MonthlyOnTime:
     return queries.monthly_on_time(session, agency_id=principal.scope_agency_id, now=clock.now(), months=months,
-                                   settings=settings)
+                                   settings=settings, include_imported=include_imported)
 
 
 @router.get("/indicators", response_model=IndicatorReport,
             summary="Chỉ số theo Quyết định 766/QĐ-TTg mà dữ liệu hiện có cho phép tính")
 def indicators(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
                period: PeriodQ = None,
-               date_from: FromQ = None, date_to: ToQ = None) -> IndicatorReport:
+               date_from: FromQ = None, date_to: ToQ = None,
+               include_imported: ImportedQ = True) -> IndicatorReport:
     return queries.indicator_report(session, agency_id=principal.scope_agency_id,
-                                    period=_period(settings, period, date_from, date_to), now=clock.now())
+                                    period=_period(settings, period, date_from, date_to), now=clock.now(),
+                                    include_imported=include_imported)

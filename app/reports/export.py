@@ -1,6 +1,11 @@
 """The periodic report as XLSX (the usual two-level table) and CSV (UTF-8 with BOM, for Excel).
 
 Both take the `PeriodicReport` the JSON endpoint returns, so the three never disagree.
+
+Text that comes from data (agency and procedure names and codes, filter values) can start with a
+character a spreadsheet reads as a formula (`=`, `+`, `-`, `@`, tab, CR: CSV/formula injection).
+CSV neutralises such a cell with a leading `'` (OWASP); XLSX stores every text cell as a string,
+never as a formula, with Excel's quote prefix on the risky ones so editing keeps them text.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -34,6 +40,7 @@ def _f(name: str) -> Callable[[Counts], int]:
 RECEIVED = "Số hồ sơ nhận giải quyết"
 RESOLVED = "Số hồ sơ đã giải quyết"
 IN_PROGRESS = "Số hồ sơ đang giải quyết"
+NOT_RECEIVED = "Số hồ sơ không tiếp nhận"
 COUNT_COLUMNS: list[Column] = [
     Column(RECEIVED, "Tổng số", lambda c: c.carried_over + c.received_total),
     Column(RECEIVED, "Kỳ trước chuyển sang", _f("carried_over"), 12),
@@ -54,10 +61,35 @@ COUNT_COLUMNS: list[Column] = [
     Column("Số hồ sơ trả kết quả qua bưu chính công ích", "Số hồ sơ trả kết quả qua bưu chính công ích",
            _f("returned_by_post"), 13),
     Column("Số văn bản xin lỗi", "Số văn bản xin lỗi", _f("apologies"), 11),
+    # Never received: outside "nhận giải quyết" and outside both on-time denominators (docs/REPORTS.md).
+    Column(NOT_RECEIVED, "Tổng số", _f("not_received_total")),
+    Column(NOT_RECEIVED, "Từ chối tiếp nhận", _f("refused_at_reception"), 12),
+    Column(NOT_RECEIVED, "Trực tuyến không được tiếp nhận", _f("online_not_accepted"), 13),
+    Column(NOT_RECEIVED, "Rút trước khi tiếp nhận", _f("withdrawn_before_receipt"), 12),
 ]
 LEAD = [("STT", 6), ("Mã thủ tục", 13), ("Tên thủ tục hành chính", 50)]
 TITLE = "BÁO CÁO TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"
 TOTAL_LABEL = "Tổng cộng"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not evaluate: risky text gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def xlsx_cell(ws: Any, row: int, column: int, value: object) -> Any:
+    """Write `value`; text is always a string cell (openpyxl would make `=…` a formula)."""
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if value.startswith(FORMULA_START):
+            cell.quotePrefix = True
+    return cell
 
 
 def csv_headers() -> list[str]:
@@ -80,16 +112,19 @@ def filename(report: PeriodicReport, extension: str) -> str:
 def _subtitle(report: PeriodicReport) -> str:
     p = report.period
     text = f"Kỳ báo cáo: {p.label} (từ ngày {p.first_day:%d/%m/%Y} đến ngày {p.last_day:%d/%m/%Y})"
-    if report.filters:
-        text += " — lọc: " + ", ".join(f"{k} = {v}" for k, v in report.filters.items())
+    filters = {k: v for k, v in report.filters.items() if k != "imported"}
+    if filters:
+        text += " — lọc: " + ", ".join(f"{k} = {v}" for k, v in filters.items())
+    text += (f" — gồm {report.imported_rows} hồ sơ nhập từ hệ thống cũ" if report.include_imported
+             else " — không gồm hồ sơ nhập từ hệ thống cũ")
     return text
 
 
 def to_csv(report: PeriodicReport) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(csv_headers())
-    writer.writerows(_table(report))
+    writer.writerow([csv_cell(v) for v in csv_headers()])
+    writer.writerows([csv_cell(v) for v in row] for row in _table(report))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -110,7 +145,7 @@ def to_xlsx(report: PeriodicReport, *, generated_at: datetime, tz: str) -> bytes
                                         bold=True, size=14)), (_subtitle(report), Font(name="Times New Roman",
                                         italic=True, size=11))], start=1):
         ws.merge_cells(f"A{row}:{last}{row}")
-        cell = ws.cell(row=row, column=1, value=text)
+        cell = xlsx_cell(ws, row, 1, text)
         cell.font, cell.alignment = font, Alignment(horizontal="center", vertical="center", wrap_text=True)
     ws.row_dimensions[2].height = 24
     stamp = generated_at.astimezone(ZoneInfo(tz))
@@ -155,7 +190,7 @@ def to_xlsx(report: PeriodicReport, *, generated_at: datetime, tz: str) -> bytes
         row = numbers + 1 + offset
         is_total = offset == len(table) - 1
         for col, value in enumerate(values, start=1):
-            cell = ws.cell(row=row, column=col, value=value)
+            cell = xlsx_cell(ws, row, col, value)
             cell.border = border
             cell.font = bold if is_total else normal
             if col == 3:

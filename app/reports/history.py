@@ -1,11 +1,18 @@
 """History import: past dossiers from an older one-stop system (CSV or JSON), and the stored
 working time of resolved dossiers that the reports average.
 
-Every row is validated first (reasons in Vietnamese, by row number); the valid rows then go in
-by batches, each batch atomic (a savepoint, committed by the caller's `commit` callback). A code
-already in the database is skipped and reported, so running the same file twice creates nothing
-new. Imported dossiers look like native ones to the reports: same columns, `outcome` from
-`classify_outcome`, an issued `Apology` row, one `import` event. Logs carry counts only.
+Every row is validated first (reasons in Vietnamese, by the physical line of the file where the
+row starts); then a file goes in **whole or not at all**: every batch is written inside one
+savepoint, kept only when no row of the file failed (validation or database), in the caller's
+single transaction. A dry run does exactly the same work and always rolls the savepoint back, so
+a dry run and a real run find the same errors and the same counts. A code already in the
+database is skipped and reported, so running the same file twice creates nothing new.
+
+Imported history cannot bend today: a code of our form `{agency}-{yyMMdd}-{NNNN}` must be dated
+before today (local) and number at most 9999, so the import never takes or moves today's daily
+sequence; each imported dossier carries its batch label (`import_source`). Imported dossiers look
+like native ones to the reports (same columns, `outcome` from `classify_outcome`, an issued
+`Apology` row, one `import` event), which can leave them out (`is_imported`). Logs carry counts only.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -54,12 +62,14 @@ MAX_ROWS = 200_000
 MIN_YEAR, MAX_YEAR = 1990, 2100  # outside: a typing error (and no datetime overflow when converting to UTC)
 BATCH_SIZE = 500
 IMPORT_NOTE = "Nhập từ hệ thống một cửa cũ"
+MAX_SEQUENCE = 9999  # codes carry 4 digits (app.workflows.codes.format_code)
 _CODE = re.compile(r"^[0-9A-Za-z.\-_/]{1,64}$")
+_OUR_CODE = re.compile(r"^(?P<agency>.+)-(?P<day>\d{6})-(?P<number>\d+)$")
 
 
 @dataclass
 class RowError:
-    row: int  # line of the CSV file (header = line 1), or position in the JSON list (from 1)
+    row: int  # first physical line of the row in the CSV file (header = line 1), or position in the JSON list
     code: str | None
     errors: list[str]
 
@@ -67,12 +77,18 @@ class RowError:
 @dataclass
 class ImportResult:
     dry_run: bool
+    source: str = ""
     total_rows: int = 0
     valid_rows: int = 0
-    created: int = 0
+    new_rows: int = 0  # valid rows whose code is not in the database yet: what the import creates
+    created: int = 0  # written and kept: new_rows when the file went in, else 0
     skipped_existing: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     batches: int = 0
+
+    @property
+    def imported(self) -> bool:
+        return not self.dry_run and not self.errors
 
 
 @dataclass
@@ -132,16 +148,21 @@ def _read_csv(text: str) -> list[tuple[int, dict[str, str | None]]]:
         raise Invalid(f"Không đọc được tệp CSV: {exc}.", code="import_format") from None
     _check_columns(header)
     rows = []
+    # `reader.line_num` counts physical lines read so far: a row starts on the line after the
+    # previous row ended (a quoted field may hold line breaks: the row then spans several lines).
+    ended = reader.line_num
     try:
         for cells in reader:
+            first_line, ended = ended + 1, reader.line_num
             if not any(c.strip() for c in cells):
                 continue
             values = {name: _clean(cells[i]) if i < len(cells) else None for i, name in enumerate(header)}
             if len(cells) > len(header):
                 values["__extra__"] = "x"
-            rows.append((reader.line_num, values))
+            rows.append((first_line, values))
     except csv.Error as exc:
-        raise Invalid(f"Không đọc được tệp CSV ở dòng {reader.line_num}: {exc}.", code="import_format") from None
+        raise Invalid(f"Không đọc được tệp CSV ở dòng {ended + 1}: {exc}.", code="import_format",
+                      detail={"line": ended + 1}) from None
     return rows
 
 
@@ -184,21 +205,42 @@ def _moment(value: str, name: str, errors: list[str]) -> datetime | None:
 
 
 def _sequence_of(code: str, agency_code: str) -> tuple[date, int] | None:
-    """(day, number) when `code` has our format `{agency}-{yyMMdd}-{NNNN}`."""
-    prefix = agency_code + "-"
-    if not code.startswith(prefix):
-        return None
-    m = re.fullmatch(r"(\d{2})(\d{2})(\d{2})-(\d{4,6})", code[len(prefix):])
-    if m is None:
+    """(day, number) when `code` has our format `{agency}-{yyMMdd}-{NNNN}` for `agency_code` (checked rows only)."""
+    m = _OUR_CODE.match(code)
+    if m is None or m["agency"] != agency_code:
         return None
     try:
-        return date(2000 + int(m[1]), int(m[2]), int(m[3])), int(m[4])
+        return date(2000 + int(m["day"][:2]), int(m["day"][2:4]), int(m["day"][4:])), int(m["number"])
     except ValueError:
         return None
 
 
+def _check_our_code(code: str, agency: Agency | None, agencies: dict[str, Agency], today: date,
+                    errors: list[str]) -> None:
+    """A code in our own form must not take a number the intake could give: dated before today, at most 9999."""
+    m = _OUR_CODE.match(code)
+    if m is None or m["agency"] not in agencies:
+        return  # the old system's own numbering: it cannot collide with ours
+    if agency is not None and m["agency"] != agency.code:
+        errors.append("code: mã theo mẫu của một cơ quan khác với cột agency_code.")
+        return
+    try:
+        day = date(2000 + int(m["day"][:2]), int(m["day"][2:4]), int(m["day"][4:]))
+    except ValueError:
+        errors.append("code: phần ngày (yyMMdd) của mã không phải ngày có thật.")
+        return
+    if day >= today:
+        errors.append(f"code: mã mang ngày {day:%d/%m/%Y}, không trước hôm nay; không nhập mã của hôm nay hoặc "
+                      "ngày sau (số thứ tự trong ngày do bộ phận một cửa cấp).")
+    number = int(m["number"])
+    if number > MAX_SEQUENCE:
+        errors.append(f"code: số thứ tự trong ngày vượt quá {MAX_SEQUENCE}.")
+    elif len(m["number"]) != 4 or number == 0:
+        errors.append("code: số thứ tự trong ngày gồm đúng 4 chữ số, từ 0001 đến 9999.")
+
+
 def _validate_row(number: int, raw: dict[str, str | None], *, agencies: dict[str, Agency],
-                  procedures: dict[str, Procedure], scope_agency_id: int | None, now: datetime,
+                  procedures: dict[str, Procedure], scope_agency_id: int | None, now: datetime, today: date,
                   seen: dict[str, int]) -> _Valid | RowError:
     errors: list[str] = []
     if "__not_object__" in raw:
@@ -220,6 +262,8 @@ def _validate_row(number: int, raw: dict[str, str | None], *, agencies: dict[str
         errors.append("agency_code: không có cơ quan mã này.")
     elif scope_agency_id is not None and agency.id != scope_agency_id:
         errors.append("agency_code: hồ sơ của cơ quan khác, không được nhập bằng tài khoản này.")
+    if code and _CODE.match(code):
+        _check_our_code(code, agency, agencies, today, errors)
     procedure = procedures.get(raw.get("procedure_code") or "")
     if procedure is None:
         errors.append("procedure_code: không có thủ tục mã này.")
@@ -300,17 +344,18 @@ def _validate_row(number: int, raw: dict[str, str | None], *, agencies: dict[str
 
 
 def validate(session: Session, rows: list[tuple[int, dict[str, str | None]]], *, scope_agency_id: int | None,
-             now: datetime) -> tuple[list[_Valid], list[RowError]]:
-    agency_codes = {r.get("agency_code") for _, r in rows} - {None}
+             now: datetime, tz: str = "Asia/Ho_Chi_Minh") -> tuple[list[_Valid], list[RowError]]:
+    today = now.astimezone(ZoneInfo(tz)).date()
     procedure_codes = {r.get("procedure_code") for _, r in rows} - {None}
-    agencies = {a.code: a for a in session.execute(select(Agency).where(
-        Agency.code.in_(agency_codes))).scalars()} if agency_codes else {}
+    # Every agency (a province's agencies and divisions: a small table): a code shaped like ours is
+    # checked against the agency it names, whichever that is.
+    agencies = {a.code: a for a in session.execute(select(Agency)).scalars()}
     procedures = {p.code: p for p in session.execute(select(Procedure).where(
         Procedure.code.in_(procedure_codes))).scalars()} if procedure_codes else {}
     valid, errors, seen = [], [], {}
     for number, raw in rows:
         outcome = _validate_row(number, raw, agencies=agencies, procedures=procedures,
-                                scope_agency_id=scope_agency_id, now=now, seen=seen)
+                                scope_agency_id=scope_agency_id, now=now, today=today, seen=seen)
         (errors if isinstance(outcome, RowError) else valid).append(outcome)
     return valid, errors
 
@@ -326,7 +371,7 @@ def _existing_codes(session: Session, codes: list[str]) -> set[str]:
 
 
 def _build(item: _Valid, cal: WorkingCalendar, *, now: datetime, settings: Settings,
-           actor_id: int | None) -> dict[str, Any]:
+           actor_id: int | None, source: str) -> dict[str, Any]:
     """The dossier row (a dict for a bulk INSERT: building ORM objects costs more than the import)."""
     v, procedure = item.values, item.procedure
     status: S = v["status"]
@@ -346,8 +391,8 @@ def _build(item: _Valid, cal: WorkingCalendar, *, now: datetime, settings: Setti
         withdrawn_at=v["withdrawn_at"], stopped_at=v["stopped_at"], supplement_count=0,
         apology_count=1 if v["apology_issued_at"] else 0, new_due_at=v["new_due_at"], resolved_working_minutes=None,
         lookup_secret_hash="imported$" + secrets.token_hex(16),  # matches no secret: no citizen lookup
-        assigned_division_id=procedure.division_id, is_imported=True, note=IMPORT_NOTE, created_at=now,
-        updated_at=now)
+        assigned_division_id=procedure.division_id, is_imported=True, import_source=source, note=IMPORT_NOTE,
+        created_at=now, updated_at=now)
     if received is not None:
         d.clock_started_at = cal.next_working_moment(received)
         d.limit_minutes = limit_minutes(procedure.time_limit_value, procedure.time_limit_unit,
@@ -380,7 +425,7 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]], *, returni
 
 
 def _write_batch(session: Session, batch: list[_Valid], dossiers: list[dict[str, Any]], *, now: datetime,
-                 actor_id: int | None, actor_role: str | None) -> None:
+                 actor_id: int | None, actor_role: str | None, source: str) -> None:
     ids = _insert(session, Dossier, dossiers, returning=True)
     events, apologies, requests, pauses = [], [], [], []
     for item, d, dossier_id in zip(batch, dossiers, ids):
@@ -388,7 +433,7 @@ def _write_batch(session: Session, batch: list[_Valid], dossiers: list[dict[str,
         events.append(dict(dossier_id=dossier_id, seq=1, at=now, actor_id=actor_id, actor_role=actor_role,
                            action="import", from_status=None, to_status=d["status"], from_step=None,
                            to_step=d["current_step"], note=IMPORT_NOTE,
-                           data={"source": "import-history", "row": item.row}))
+                           data={"source": "import-history", "batch": source, "row": item.row}))
         if v["apology_issued_at"] is not None:
             apologies.append(dict(dossier_id=dossier_id, status="issued", reason=IMPORT_NOTE,
                                   original_due_at=v["due_at"], proposed_due_at=v["new_due_at"],
@@ -410,12 +455,16 @@ def _write_batch(session: Session, batch: list[_Valid], dossiers: list[dict[str,
     _insert(session, ClockPause, pauses)
 
 
-def _bump_sequences(session: Session, batch: list[_Valid]) -> None:
-    """Our own codes in the file push the daily counters up, so new codes never collide."""
+def _bump_sequences(session: Session, batch: list[_Valid], today: date) -> None:
+    """Our own codes in the file push past days' counters up, so codes given later never collide.
+
+    Validation already refused codes dated today or later and numbers past 9999; the test on the
+    day here keeps today's counter (the intake's, under its row lock) out of reach whatever happens.
+    """
     highest: dict[tuple[int, date], int] = {}
     for item in batch:
         parsed = _sequence_of(item.values["code"], item.agency.code)
-        if parsed is not None:
+        if parsed is not None and parsed[0] < today and parsed[1] <= MAX_SEQUENCE:
             key = (item.agency.id, parsed[0])
             highest[key] = max(highest.get(key, 0), parsed[1])
     if not highest:
@@ -438,49 +487,63 @@ def _calendar(session: Session, cache: dict[int, WorkingCalendar], agency_id: in
     return cache[agency_id]
 
 
+def default_source(now: datetime, tz: str, filename: str | None = None) -> str:
+    """The batch label of an import: when, and from which file."""
+    label = f"import-history {now.astimezone(ZoneInfo(tz)):%Y-%m-%dT%H:%M:%S%z}"
+    return f"{label} {filename}"[:255] if filename else label
+
+
 def import_history(session: Session, rows: list[tuple[int, dict[str, str | None]]], *, now: datetime,
                    settings: Settings, scope_agency_id: int | None, actor_id: int | None = None,
                    actor_role: str | None = None, dry_run: bool = False, batch_size: int = BATCH_SIZE,
-                   commit: Callable[[], None] | None = None,
-                   progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Validate `rows`, skip codes already present, insert the rest by atomic batches.
+                   source: str | None = None, progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Validate `rows`, skip codes already present, write the rest: the whole file or nothing.
 
-    `scope_agency_id`: rows of any other agency are rejected (None: any agency, for the CLI).
-    `commit` is called after each batch (the caller owns the transaction); `progress(n)` after
-    each batch with the number of rows it handled.
+    The writes run inside one savepoint of the caller's transaction (the caller commits once): it is
+    kept only for a real run in which no row failed, validation or database; a dry run does the same
+    work and rolls it back, so both report the same errors and counts. `scope_agency_id`: rows of any
+    other agency are rejected (None: any agency, for the CLI). `source` labels every dossier created
+    (`import_source`; default: the moment of the import). `progress(n)` after each batch.
     """
-    result = ImportResult(dry_run=dry_run, total_rows=len(rows))
-    valid, result.errors = validate(session, rows, scope_agency_id=scope_agency_id, now=now)
+    source = (source or default_source(now, settings.timezone))[:255]
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    result = ImportResult(dry_run=dry_run, source=source, total_rows=len(rows))
+    valid, result.errors = validate(session, rows, scope_agency_id=scope_agency_id, now=now, tz=settings.timezone)
     existing = _existing_codes(session, [item.values["code"] for item in valid])
     result.skipped_existing = [item.values["code"] for item in valid if item.values["code"] in existing]
     todo = [item for item in valid if item.values["code"] not in existing]
-    result.valid_rows = len(valid)
+    result.valid_rows, result.new_rows = len(valid), len(todo)
     if progress:
         progress(len(rows) - len(todo))
     calendars: dict[int, WorkingCalendar] = {}
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start:start + batch_size]
-        # The calendar work runs in a dry run too, so it finds what the real run would.
-        dossiers = [_build(item, _calendar(session, calendars, item.agency.id, settings), now=now,
-                           settings=settings, actor_id=actor_id) for item in batch]
-        if not dry_run:
+    whole = session.begin_nested()
+    try:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            dossiers = [_build(item, _calendar(session, calendars, item.agency.id, settings), now=now,
+                               settings=settings, actor_id=actor_id, source=source) for item in batch]
             try:
                 with session.begin_nested():
-                    _write_batch(session, batch, dossiers, now=now, actor_id=actor_id, actor_role=actor_role)
-                    _bump_sequences(session, batch)
+                    _write_batch(session, batch, dossiers, now=now, actor_id=actor_id, actor_role=actor_role,
+                                 source=source)
+                    _bump_sequences(session, batch, today)
             except IntegrityError:
-                message = "Không ghi được lô này: mã hồ sơ vừa được nhập đồng thời; chạy lại tệp để nhập tiếp."
+                message = "Không ghi được lô này: mã hồ sơ vừa được nhập đồng thời; chạy lại tệp."
                 result.errors += [RowError(item.row, item.values["code"], [message]) for item in batch]
-            else:
-                result.created += len(batch)
-                if commit:
-                    commit()
-        result.batches += 1
-        if progress:
-            progress(len(batch))
+            result.batches += 1
+            if progress:
+                progress(len(batch))
+    except BaseException:
+        whole.rollback()
+        raise
     result.errors.sort(key=lambda e: e.row)
+    if result.imported:
+        whole.commit()
+        result.created = len(todo)
+    else:
+        whole.rollback()
     log.info("history import", extra={"fields": {
-        "dry_run": dry_run, "rows": result.total_rows, "created": result.created,
+        "dry_run": dry_run, "rows": result.total_rows, "created": result.created, "new": result.new_rows,
         "skipped": len(result.skipped_existing), "rejected": len(result.errors), "agency_id": scope_agency_id}})
     return result
 

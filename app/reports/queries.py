@@ -2,12 +2,15 @@
 
 Definitions (docs/REPORTS.md says the same in Vietnamese terms):
 
-* A dossier **enters** the agency's books at `ENTERED_AT = COALESCE(received_at, refused_at,
-  withdrawn_at, stopped_at)`: the moment it was received complete (the clock start), or, for a
-  dossier turned away / withdrawn / stopped before it was ever received (refused at the desk,
-  online submission refused, asked to supplement at the desk and never completed), the moment
-  it was closed. A dossier waiting for reception (online submission not yet accepted, desk
-  supplement not yet brought) is not in the books yet. The entry moment never moves once set.
+* A dossier **enters** the agency's books at `received_at`: the moment it was received complete
+  (form 01, the clock start). A dossier turned away / withdrawn / stopped before it was ever
+  received (refused at the desk, online submission refused, asked to supplement at the desk and
+  never completed) is **never received**: it is not "new received", not in the books, outside
+  both on-time denominators, and is counted apart (`not_received_total` and its split) in the
+  period it was closed. `ENTERED_AT = COALESCE(received_at, refused_at, withdrawn_at, stopped_at)`
+  (an indexed expression) finds both kinds by one range. A dossier waiting for reception (online
+  submission not yet accepted, desk supplement not yet brought) counts nowhere yet. The entry
+  moment never moves once set.
 * It **leaves** at `CLOSED_AT = COALESCE(resolved_at, refused_at, withdrawn_at, stopped_at)`:
   result ready (resolved) or refused / withdrawn / stopped. Returning the result does not matter.
 * For a period `[start, end)` the dossiers that count are those with `entered < end` and not
@@ -79,8 +82,9 @@ class Filters:
     """Optional narrowing of a report, resolved inside the caller's agency (foreign codes: 404)."""
 
     def __init__(self, session: Session, agency_id: int, *, procedure_code: str | None = None,
-                 division: str | None = None) -> None:
+                 division: str | None = None, include_imported: bool = True) -> None:
         self.agency_id = agency_id
+        self.include_imported = include_imported
         self.procedure_id: int | None = None
         self.division_id: int | None = None
         self.applied: dict[str, str] = {}
@@ -102,6 +106,8 @@ class Filters:
                 raise NotFound(f"Không có phòng chuyên môn {division} thuộc cơ quan.", code="division_not_found")
             self.division_id = found.id
             self.applied["division"] = found.code
+        if not include_imported:
+            self.applied["imported"] = "excluded"
 
     def dossier_clauses(self) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = [Dossier.agency_id == self.agency_id]
@@ -109,6 +115,8 @@ class Filters:
             clauses.append(Dossier.procedure_id == self.procedure_id)
         if self.division_id is not None:
             clauses.append(Dossier.assigned_division_id == self.division_id)
+        if not self.include_imported:
+            clauses.append(Dossier.is_imported.is_(False))
         return clauses
 
 
@@ -137,7 +145,10 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
     """
     entered, closed = ENTERED_AT, CLOSED_AT
     cutoff = min(end, now)
-    books = _population(start, end)
+    population = _population(start, end)
+    # Received complete (form 01): in the books. Never received: closed before reception, counted apart.
+    books = and_(population, Dossier.received_at.is_not(None))
+    never = and_(population, Dossier.received_at.is_(None))
     received = and_(books, entered >= start)
     left = and_(books, closed < end)
     resolved = and_(left, Dossier.resolved_at.is_not(None))
@@ -162,6 +173,12 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
         "in_progress_within": _n(open_at_end) - _n(overdue),  # NULL-proof: within + overdue = total
         "in_progress_overdue": _n(overdue),
         "withdrawn_or_refused": _n(and_(left, Dossier.resolved_at.is_(None))),
+        # Never received: in [start, end) by construction (they enter and leave at their closing).
+        "not_received_total": _n(never),
+        "refused_at_reception": _n(and_(never, Dossier.withdrawn_at.is_(None),
+                                        or_(channel.is_(None), channel != Channel.online))),
+        "online_not_accepted": _n(and_(never, Dossier.withdrawn_at.is_(None), channel == Channel.online)),
+        "withdrawn_before_receipt": _n(and_(never, Dossier.withdrawn_at.is_not(None))),
     }
     if open_request is not None:
         conditions["awaiting_supplement"] = _n(and_(open_at_end, open_request.is_not(None)))
@@ -183,7 +200,8 @@ def _open_requests(end: datetime) -> Any:
 
 
 def _population(start: datetime, end: datetime) -> ColumnElement[bool]:
-    """Dossiers in the books at some moment of [start, end): entered before end, not closed before start."""
+    """Dossiers in the books at some moment of [start, end) (entered before end, not closed before start),
+    and the never-received ones closed in [start, end) (ENTERED_AT = CLOSED_AT for them)."""
     return and_(ENTERED_AT < end, or_(CLOSED_AT.is_(None), CLOSED_AT >= start))
 
 
@@ -214,7 +232,8 @@ def fact_statements(filters: Filters, period: Period, group: str | None, *, now:
                                                        extras=extras),
                    _n(returned).label("returned_total"),
                    _n(and_(returned, Dossier.returned_via == "postal")).label("returned_by_post"),
-                   _n(and_(returned, Dossier.returned_via == "online")).label("returned_online")).select_from(
+                   _n(and_(returned, Dossier.returned_via == "online")).label("returned_online"),
+                   _n(Dossier.is_imported.is_(True)).label("imported_rows")).select_from(
         Dossier).outerjoin(requests, requests.c.dossier_id == Dossier.id).where(
         *filters.dossier_clauses(), or_(_population(start, end), returned))
     if extras:
@@ -243,9 +262,14 @@ def period_facts(session: Session, filters: Filters, period: Period, group: str 
         for row in _rows(session, statement):
             facts.setdefault(row.pop("key"), {}).update(row)
     for row in facts.values():
-        for name in (*COUNT_FIELDS, "returned_total", "returned_online"):
+        for name in (*COUNT_FIELDS, "returned_total", "returned_online", "imported_rows"):
             row.setdefault(name, 0)
     return facts
+
+
+def imported_rows(facts: dict[Any, dict[str, Any]]) -> int:
+    """How many imported dossiers the figures of `facts` hold (0 when imported rows are left out)."""
+    return sum(int(row.get("imported_rows") or 0) for row in facts.values())
 
 
 def _counts(row: dict[str, Any]) -> Counts:
@@ -263,8 +287,10 @@ def _sum(rows: Iterable[Counts]) -> Counts:
 # --- periodic report ---------------------------------------------------------------------------
 
 def periodic_report(session: Session, *, agency_id: int, period: Period, now: datetime,
-                    procedure_code: str | None = None, division: str | None = None) -> PeriodicReport:
-    filters = Filters(session, agency_id, procedure_code=procedure_code, division=division)
+                    procedure_code: str | None = None, division: str | None = None,
+                    include_imported: bool = True) -> PeriodicReport:
+    filters = Filters(session, agency_id, procedure_code=procedure_code, division=division,
+                      include_imported=include_imported)
     facts = period_facts(session, filters, period, "procedure", now=now)
     procedures = {p.id: p for p in session.execute(select(Procedure).where(
         Procedure.id.in_(list(facts)))).scalars()} if facts else {}
@@ -273,7 +299,8 @@ def periodic_report(session: Session, *, agency_id: int, period: Period, now: da
             for pid, row in facts.items() if any(row.get(name) for name in COUNT_FIELDS)]
     rows.sort(key=lambda r: r.procedure_code)
     return PeriodicReport(agency=agency_out(session, agency_id), period=period_out(period), filters=filters.applied,
-                          rows=rows, totals=_sum(rows))
+                          rows=rows, totals=_sum(rows), include_imported=include_imported,
+                          imported_rows=imported_rows(facts))
 
 
 # --- on-time rates -----------------------------------------------------------------------------
@@ -295,7 +322,7 @@ def rates(counts: dict[str, int]) -> tuple[RateOut, RateOut]:
 
 
 _RATE_FIELDS = ("carried_over", "received_total", "resolved_total", "resolved_early", "resolved_on_time",
-                "resolved_late", "in_progress_total", "in_progress_overdue")
+                "resolved_late", "in_progress_total", "in_progress_overdue", "not_received_total")
 
 
 def _on_time_group(key: str | None, label: str, row: dict[str, Any]) -> OnTimeGroup:
@@ -305,11 +332,13 @@ def _on_time_group(key: str | None, label: str, row: dict[str, Any]) -> OnTimeGr
 
 
 def on_time_report(session: Session, *, agency_id: int, period: Period, group_by: str, now: datetime,
-                   procedure_code: str | None = None, division: str | None = None) -> OnTimeReport:
+                   procedure_code: str | None = None, division: str | None = None,
+                   include_imported: bool = True) -> OnTimeReport:
     if group_by not in GROUP_BY:
         raise Invalid(f"Không nhóm được theo {group_by}: dùng agency, division, procedure hoặc channel.",
                       code="invalid_group")
-    filters = Filters(session, agency_id, procedure_code=procedure_code, division=division)
+    filters = Filters(session, agency_id, procedure_code=procedure_code, division=division,
+                      include_imported=include_imported)
     facts = period_facts(session, filters, period, group_by, now=now)
     agency = agency_out(session, agency_id)
     groups: list[OnTimeGroup] = []
@@ -332,16 +361,18 @@ def on_time_report(session: Session, *, agency_id: int, period: Period, group_by
     total = {name: sum(getattr(g, name) for g in groups) for name in _RATE_FIELDS}
     return OnTimeReport(agency=agency, period=period_out(period), group_by=group_by,
                         conventions=list(CONVENTIONS.values()), groups=groups,
-                        total=_on_time_group(agency.code, "Tổng cộng", total))
+                        total=_on_time_group(agency.code, "Tổng cộng", total), filters=filters.applied,
+                        include_imported=include_imported, imported_rows=imported_rows(facts))
 
 
 def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: int,
-                    settings: Settings) -> MonthlyOnTime:
+                    settings: Settings, include_imported: bool = True) -> MonthlyOnTime:
     """On-time rates of the last `months` months, one SQL statement for all of them."""
     periods = last_months(now, months, settings.timezone)
-    filters = Filters(session, agency_id)
+    filters = Filters(session, agency_id, include_imported=include_imported)
     columns = [c for i, p in enumerate(periods)
                for c in _window_columns(p.start, p.end, now, prefix=f"m{i}_", fields=_RATE_FIELDS)]
+    columns.append(_n(Dossier.is_imported.is_(True)).label("imported_rows"))
     statement = select(*columns).where(*filters.dossier_clauses(), _population(periods[0].start, periods[-1].end))
     row = _rows(session, statement)[0]
     out = []
@@ -351,9 +382,11 @@ def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: 
         out.append(MonthOnTime(month=p.key, label=f"{p.first_day:%m/%Y}", received_total=counts["received_total"],
                                resolved_total=counts["resolved_total"], resolved_early=counts["resolved_early"],
                                resolved_on_time=counts["resolved_on_time"], resolved_late=counts["resolved_late"],
-                               in_progress_overdue=counts["in_progress_overdue"], resolved_only=only.value,
+                               in_progress_overdue=counts["in_progress_overdue"],
+                               not_received_total=counts["not_received_total"], resolved_only=only.value,
                                strict=strict.value))
-    return MonthlyOnTime(agency=agency_out(session, agency_id), conventions=list(CONVENTIONS.values()), months=out)
+    return MonthlyOnTime(agency=agency_out(session, agency_id), conventions=list(CONVENTIONS.values()), months=out,
+                         include_imported=include_imported, imported_rows=int(row["imported_rows"] or 0))
 
 
 # --- Decision 766/QĐ-TTg indicators ------------------------------------------------------------
@@ -371,8 +404,9 @@ UNSUPPORTED = [
 ]
 
 
-def indicator_report(session: Session, *, agency_id: int, period: Period, now: datetime) -> IndicatorReport:
-    filters = Filters(session, agency_id)
+def indicator_report(session: Session, *, agency_id: int, period: Period, now: datetime,
+                     include_imported: bool = True) -> IndicatorReport:
+    filters = Filters(session, agency_id, include_imported=include_imported)
     facts = period_facts(session, filters, period, "procedure", now=now, extras=True)
     total: dict[str, float] = {}
     for row in facts.values():
@@ -450,8 +484,10 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
         basis="Quyết định 766/QĐ-TTg ngày 23/6/2022: các chỉ số dữ liệu hiện có cho phép tính.",
         indicators=indicators,
         channels={"direct": t["new_direct"], "online": t["new_online"], "postal": t["new_postal"]},
-        resolution_time=resolution, unsupported=UNSUPPORTED)
+        resolution_time=resolution, unsupported=UNSUPPORTED, include_imported=include_imported,
+        imported_rows=imported_rows(facts))
 
 
-__all__ = ["CLOSED_AT", "ENTERED_AT", "Filters", "fact_statements", "indicator_report", "monthly_on_time",
+__all__ = ["CLOSED_AT", "ENTERED_AT", "Filters", "fact_statements", "imported_rows", "indicator_report",
+           "monthly_on_time",
            "on_time_report", "period_facts", "periodic_report", "rates"]

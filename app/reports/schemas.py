@@ -11,6 +11,7 @@ COUNT_FIELDS: tuple[str, ...] = (
     "resolved_total", "resolved_early", "resolved_on_time", "resolved_late",
     "in_progress_total", "in_progress_within", "in_progress_overdue",
     "awaiting_supplement", "withdrawn_or_refused", "returned_by_post", "apologies",
+    "not_received_total", "refused_at_reception", "online_not_accepted", "withdrawn_before_receipt",
 )
 
 
@@ -48,6 +49,13 @@ class Counts(BaseModel):
     withdrawn_or_refused: int = Field(0, description="Rút, từ chối, dừng giải quyết trong kỳ")
     returned_by_post: int = Field(0, description="Trả kết quả qua bưu chính công ích trong kỳ")
     apologies: int = Field(0, description="Văn bản xin lỗi đã phát hành trong kỳ")
+    # Never received (no form 01): outside "mới tiếp nhận", outside both on-time denominators.
+    not_received_total: int = Field(0, description="Không tiếp nhận trong kỳ (không tính vào số mới tiếp nhận và "
+                                                   "mẫu số tỷ lệ đúng hạn) = ba cột sau cộng lại")
+    refused_at_reception: int = Field(0, description="Từ chối tiếp nhận (mẫu 03) hoặc dừng trước khi tiếp nhận, "
+                                                     "trực tiếp / bưu chính")
+    online_not_accepted: int = Field(0, description="Hồ sơ nộp trực tuyến không được tiếp nhận")
+    withdrawn_before_receipt: int = Field(0, description="Rút trước khi được tiếp nhận")
 
 
 class _ProcedureHead(BaseModel):
@@ -65,6 +73,8 @@ class PeriodicReport(BaseModel):
     filters: dict[str, str] = Field(default_factory=dict)
     rows: list[PeriodicRow]
     totals: Counts
+    include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
+    imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")
 
 
 class RateOut(BaseModel):
@@ -87,6 +97,7 @@ class OnTimeGroup(BaseModel):
     resolved_late: int
     in_progress_total: int
     in_progress_overdue: int
+    not_received_total: int = Field(0, description="Không tiếp nhận trong kỳ: ngoài cả hai mẫu số")
     resolved_only: RateOut
     strict: RateOut
 
@@ -105,6 +116,9 @@ class OnTimeReport(BaseModel):
     conventions: list[ConventionOut]
     groups: list[OnTimeGroup]
     total: OnTimeGroup
+    filters: dict[str, str] = Field(default_factory=dict)
+    include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
+    imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")
 
 
 class MonthOnTime(BaseModel):
@@ -116,6 +130,7 @@ class MonthOnTime(BaseModel):
     resolved_on_time: int
     resolved_late: int
     in_progress_overdue: int
+    not_received_total: int = 0
     resolved_only: float | None
     strict: float | None
 
@@ -124,6 +139,8 @@ class MonthlyOnTime(BaseModel):
     agency: AgencyOut
     conventions: list[ConventionOut]
     months: list[MonthOnTime]
+    include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
+    imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")
 
 
 class IndicatorOut(BaseModel):
@@ -161,3 +178,5 @@ class IndicatorReport(BaseModel):
     channels: dict[str, int]
     resolution_time: list[ResolutionTimeRow]
     unsupported: list[UnsupportedIndicator]
+    include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
+    imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")

@@ -19,7 +19,8 @@ from app.sla.deadlines import classify_outcome
 TZ = "Asia/Ho_Chi_Minh"
 COUNTS = ("carried_over", "new_online", "new_direct", "new_postal", "received_total", "resolved_total",
           "resolved_early", "resolved_on_time", "resolved_late", "in_progress_total", "in_progress_within",
-          "in_progress_overdue", "awaiting_supplement", "withdrawn_or_refused", "returned_by_post", "apologies")
+          "in_progress_overdue", "awaiting_supplement", "withdrawn_or_refused", "returned_by_post", "apologies",
+          "not_received_total", "refused_at_reception", "online_not_accepted", "withdrawn_before_receipt")
 _serial = itertools.count(1)
 
 
@@ -108,12 +109,22 @@ def oracle(specs: list[Spec], procedures: list[Procedure], start: datetime, end:
     rows: dict[str, dict[str, int]] = {}
     for spec in specs:
         c = rows.setdefault(procedures[spec.procedure].code, dict.fromkeys(COUNTS, 0))
-        entered = spec.received_at or spec.closed_at
+        entered = spec.received_at
         left = spec.closed_at
         if spec.returned_at and start <= spec.returned_at < end and spec.returned_via == "postal":
             c["returned_by_post"] += 1
         c["apologies"] += sum(1 for t in spec.apologies if start <= t < end)
-        if entered is None or entered >= end or (left is not None and left < start):
+        if entered is None:  # never received: counted apart, in the period it was closed
+            if left is not None and start <= left < end:
+                c["not_received_total"] += 1
+                if spec.close == "withdrawn":
+                    c["withdrawn_before_receipt"] += 1
+                elif spec.channel == "online":
+                    c["online_not_accepted"] += 1
+                else:
+                    c["refused_at_reception"] += 1
+            continue
+        if entered >= end or (left is not None and left < start):
             continue
         if entered < start:
             c["carried_over"] += 1

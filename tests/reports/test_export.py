@@ -14,7 +14,9 @@ from tests.workflows.test_scenarios import act, intake_body, receive
 COLUMN_OF = {"carried_over": 5, "received_total": 6, "new_online": 7, "new_direct": 8, "new_postal": 9,
              "resolved_total": 10, "resolved_early": 11, "resolved_on_time": 12, "resolved_late": 13,
              "in_progress_total": 14, "in_progress_within": 15, "in_progress_overdue": 16,
-             "awaiting_supplement": 17, "withdrawn_or_refused": 18, "returned_by_post": 19, "apologies": 20}
+             "awaiting_supplement": 17, "withdrawn_or_refused": 18, "returned_by_post": 19, "apologies": 20,
+             "not_received_total": 21, "refused_at_reception": 22, "online_not_accepted": 23,
+             "withdrawn_before_receipt": 24}
 
 
 def _some_dossiers(client, login):
@@ -56,7 +58,10 @@ def test_xlsx_reconciles_with_json(client, login):
     totals = rows[-1]
     assert totals[2] == "Tổng cộng"
     assert {k: totals[c - 1] for k, c in COLUMN_OF.items()} == report["totals"]
-    assert report["totals"]["received_total"] == 4 and report["totals"]["returned_by_post"] == 1
+    # The dossier refused at the desk was never received: its own column, not "mới tiếp nhận".
+    assert report["totals"]["received_total"] == 3 and report["totals"]["returned_by_post"] == 1
+    assert (report["totals"]["not_received_total"], report["totals"]["refused_at_reception"]) == (1, 1)
+    assert ws["U5"].value == "Số hồ sơ không tiếp nhận" and "U5:X5" in merged
 
 
 def test_csv_has_bom_and_the_same_numbers(client, login):
@@ -83,3 +88,37 @@ def test_export_needs_the_role_and_a_valid_period(client, login):
     empty = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2020"}, headers=login("baocao"))
     ws = load_workbook(io.BytesIO(empty.content)).active
     assert ws["C8"].value == "Tổng cộng" and ws["D8"].value == 0
+
+
+RISKY = ["=HYPERLINK(\"http://x.invalid\",\"Bấm\")", "+1+1", "-2+3", "@SUM(1,1)", "\tTab", "\rCR"]
+
+
+def test_formula_like_text_is_neutralised(client, login, session):
+    """Issue 12, point 9: a name starting with = + - @ tab or CR is text in both exports, never a formula."""
+    from sqlalchemy import update
+
+    from app.models import Agency, Procedure
+
+    codes = ["2.001914", "1.005092", "1.004889", "1.006388", "2.002855", "1.000288"]
+    for code, name in zip(codes, RISKY):
+        session.execute(update(Procedure).where(Procedure.code == code).values(name=name))
+    session.execute(update(Agency).where(Agency.code == "000.00.17.H26").values(name="=1+1 Sở"))
+    session.commit()
+    for code in codes:
+        receive(client, login, code)
+    headers = login("baocao")
+    response = client.get("/api/v1/reports/periodic.csv", params={"period": "2026-11"}, headers=headers)
+    table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    names = {line[1]: line[2] for line in table[1:-1]}
+    assert names == {code: "'" + name for code, name in zip(codes, RISKY)}
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for line in table for cell in line)
+
+    response = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2026-11"}, headers=headers)
+    ws = load_workbook(io.BytesIO(response.content)).active
+    assert all(cell.data_type != "f" for row in ws.iter_rows() for cell in row)  # no formula anywhere
+    assert ws["A1"].value == "=1+1 SỞ" and ws["A1"].data_type == "s"
+    sheet = {ws.cell(row=r, column=2).value: ws.cell(row=r, column=3) for r in range(8, 8 + len(codes))}
+    for code, name in zip(codes, RISKY):
+        # (XML reads a bare CR back as LF: the text is the same line break)
+        assert sheet[code].value in (name, name.replace("\r", "\n"))
+        assert sheet[code].data_type == "s" and sheet[code].quotePrefix

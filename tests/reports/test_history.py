@@ -15,11 +15,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
+from sqlmodel import select
+
+from app.models import Dossier, DossierSequence
 from app.reports.history import COLUMNS
+from tests.conftest import VN
 from tests.reports.factory import COUNTS, Spec, oracle
 from tests.workflows.test_scenarios import receive
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 AGENCY = "000.00.17.H26"
 PROCEDURES = ["1.005092", "2.001914", "1.004889", "1.006388", "2.002855", "1.000288"]
 STATUSES = (["resolved"] * 30 + ["returned"] * 38 + ["refused"] * 5 + ["withdrawn"] * 4 + ["stopped"] * 2
@@ -110,15 +113,16 @@ def upload(client, headers, content: bytes, name="lich-su.csv", **params):
 def test_a_year_of_history_reports_like_native(client, login, caplog):
     rows = generate_year(2000)
     content = to_csv(rows)
-    headers = login("baocao")
-    dry = upload(client, headers, content, dry_run="true").json()
+    admin, headers = login("admin"), login("baocao")
+    dry = upload(client, admin, content, dry_run="true").json()
     assert dry["dry_run"] and dry["created"] == 0 and dry["valid_rows"] == 2000 and dry["errors"] == []
+    assert dry["new_rows"] == 2000
     with caplog.at_level(logging.INFO, logger="motcua.import"):
-        result = upload(client, headers, content)
+        result = upload(client, admin, content)
     assert result.status_code == 200, result.text
     body = result.json()
-    assert (body["created"], body["skipped_existing"], body["errors"]) == (2000, [], [])
-    assert body["batches"] == 4
+    assert (body["created"], body["new_rows"], body["skipped_existing"], body["errors"]) == (2000, 2000, [], [])
+    assert body["batches"] == 4 and body["source"].endswith("lich-su.csv")
     logged = " ".join(r.getMessage() + json.dumps(getattr(r, "fields", {}), default=str) for r in caplog.records)
     assert "Người nộp" not in logged and "0010" not in logged
 
@@ -134,14 +138,14 @@ def test_a_year_of_history_reports_like_native(client, login, caplog):
     assert year["carried_over"] + year["received_total"] == (
         year["resolved_total"] + year["in_progress_total"] + year["withdrawn_or_refused"])
 
-    again = upload(client, headers, content).json()
+    again = upload(client, admin, content).json()
     assert again["created"] == 0 and len(again["skipped_existing"]) == 2000
     indicators = client.get("/api/v1/reports/indicators", params={"period": "2025"}, headers=headers).json()
     timing = {r["procedure_code"]: r for r in indicators["resolution_time"]}
     assert all(r["with_working_time"] == r["resolved"] and r["avg_working_days"] > 0 for r in timing.values())
 
 
-def test_bad_rows_are_reported_and_the_good_ones_go_in(client, login):
+def test_bad_rows_are_reported_and_nothing_goes_in(client, login):
     good = generate_year(3, seed=7)
     bad = [dict(good[0], code="X-1", received_at="2025-03-01 08:00"),  # no offset
            dict(good[0], code="X-2", agency_code="000.00.18.H27"),  # another agency
@@ -154,8 +158,12 @@ def test_bad_rows_are_reported_and_the_good_ones_go_in(client, login):
            dict(good[0], code="X-7", status="returned", received_at="2025-03-05T08:00:00+07:00",
                 due_at="2025-03-10T08:00:00+07:00", resolved_at="2099-03-06T08:00:00+07:00", returned_at="",
                 refused_at="", withdrawn_at="", stopped_at="", apology_issued_at="", new_due_at="")]
-    body = upload(client, login("baocao"), to_csv(good + bad)).json()
-    assert body["created"] == 3 and body["total_rows"] == 10
+    response = upload(client, login("admin"), to_csv(good + bad))
+    assert response.status_code == 422 and response.json()["code"] == "import_rejected"
+    body = response.json()["detail"]
+    assert body["created"] == 0 and body["new_rows"] == 3 and body["total_rows"] == 10
+    assert client.get("/api/v1/reports/periodic", params={"period": "2025"},
+                      headers=login("baocao")).json()["totals"]["received_total"] == 0  # whole file or nothing
     errors = {e["row"]: e for e in body["errors"]}
     assert sorted(errors) == [5, 6, 7, 8, 9, 10, 11]  # CSV lines: header is line 1
     assert "múi giờ" in " ".join(errors[5]["errors"])
@@ -170,21 +178,29 @@ def test_bad_rows_are_reported_and_the_good_ones_go_in(client, login):
     assert "Người nộp" not in json.dumps(body["errors"], ensure_ascii=False)  # no personal data echoed
 
 
-def test_import_bumps_the_daily_sequence_and_makes_real_dossiers(client, login, clock):
+def test_import_bumps_a_past_daily_sequence_and_makes_real_dossiers(client, login, clock, session):
     headers = login("baocao")
+    clock.set(datetime(2026, 11, 24, 9, 0, tzinfo=VN))  # the imported code is dated yesterday
     row = generate_year(1, seed=3)[0] | {
         "code": f"{AGENCY}-261123-0042", "status": "returned", "received_at": "2026-11-23T08:00:00+07:00",
         "due_at": "2026-11-23T08:30:00+07:00", "resolved_at": "2026-11-23T08:40:00+07:00",
         "returned_at": "2026-11-23T08:50:00+07:00", "return_method": "postal", "refused_at": "",
         "withdrawn_at": "", "stopped_at": "", "apology_issued_at": "2026-11-23T08:20:00+07:00",
         "new_due_at": "2026-11-25T08:30:00+07:00", "procedure_code": "2.001914"}
-    response = client.post("/api/v1/imports", json=[{k: v for k, v in row.items() if v}], headers=headers)
+    response = client.post("/api/v1/imports", json=[{k: v for k, v in row.items() if v}], headers=login("admin"),
+                           params={"source": "Phần mềm một cửa 2019–2025, đợt 1"})
     assert response.status_code == 200 and response.json()["created"] == 1, response.text
-    # A new dossier received today continues after the imported number.
-    assert receive(client, login)["code"] == f"{AGENCY}-261123-0043"
+    # Yesterday's counter is raised to the imported number; today's is untouched by the import.
+    assert receive(client, login)["code"] == f"{AGENCY}-261124-0001"
+    sequences = {r.day.isoformat(): r.last_value for r in session.exec(select(DossierSequence))}
+    assert sequences == {"2026-11-23": 42, "2026-11-24": 1}
+    session.rollback()  # SQLite: end the read, the API writes again below
     desk = login("motcua")
     imported = client.get(f"/api/v1/dossiers/{AGENCY}-261123-0042", headers=desk).json()
     assert imported["outcome"] == "late" and imported["status"] == "returned" and imported["apology_count"] == 1
+    stored = session.exec(select(Dossier).where(Dossier.code == f"{AGENCY}-261123-0042")).one()
+    assert stored.is_imported and stored.import_source == "Phần mềm một cửa 2019–2025, đợt 1"
+    session.rollback()
     events = client.get(f"/api/v1/dossiers/{AGENCY}-261123-0042/events", headers=desk).json()
     assert [e["action"] for e in events] == ["import"]
     totals = client.get("/api/v1/reports/periodic", params={"period": "2026-11"}, headers=headers).json()["totals"]
@@ -194,10 +210,14 @@ def test_import_bumps_the_daily_sequence_and_makes_real_dossiers(client, login, 
 
 def test_import_permissions_and_formats(client, login):
     row = {k: v for k, v in generate_year(1, seed=5)[0].items() if v}
-    assert client.post("/api/v1/imports", json=[row], headers=login("motcua")).status_code == 403
+    for user in ("motcua", "baocao", "giamdoc"):  # an import is the administrator's, not the reporter's
+        denied = client.post("/api/v1/imports", json=[row], params={"dry_run": "true"}, headers=login(user))
+        assert denied.status_code == 403 and denied.json()["code"] == "not_permitted"
     assert client.post("/api/v1/imports", json=[row], headers=login("admin")).json()["created"] == 1
-    other = client.post("/api/v1/imports", json=[row | {"code": "Y-1"}], headers=login("other_reporter")).json()
-    assert other["created"] == 0 and "cơ quan khác" in other["errors"][0]["errors"][0]
+    other = client.post("/api/v1/imports", json=[row | {"code": "Y-1"}], headers=login("other_admin"))
+    assert other.status_code == 422
+    assert other.json()["detail"]["created"] == 0
+    assert "cơ quan khác" in other.json()["detail"]["errors"][0]["errors"][0]
     assert client.post("/api/v1/imports", content=b"x", headers={**login("admin"), "Content-Type": "text/plain"}
                        ).status_code == 415
     bad_header = upload(client, login("admin"), b"code,foo\n1,2\n")
@@ -224,7 +244,7 @@ def test_cli_import_and_report(cli, tmp_path):
     path.write_bytes(to_csv(rows))
     dry = cli.invoke(app, ["import-history", str(path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "sẽ tạo 300 hồ sơ" in dry.output
+    assert "sẽ tạo 300 hồ sơ" in dry.output and "Nhãn đợt nhập: import-history" in dry.output
     done = cli.invoke(app, ["import-history", str(path), "--agency", AGENCY, "--batch-size", "120"])
     assert done.exit_code == 0 and "đã tạo 300 hồ sơ" in done.output, done.output
     again = cli.invoke(app, ["import-history", str(path)])
@@ -232,6 +252,7 @@ def test_cli_import_and_report(cli, tmp_path):
     path.write_bytes(to_csv([rows[0] | {"code": "Z-1", "status": "king"}]))
     failed = cli.invoke(app, ["import-history", str(path)])
     assert failed.exit_code == 1 and "Dòng 2 (Z-1): status" in failed.output
+    assert "không nhập hồ sơ nào" in failed.output
     assert cli.invoke(app, ["import-history", str(tmp_path / "none.csv")]).exit_code == 2
 
     table = cli.invoke(app, ["report", "--agency", AGENCY, "--period", "2025", "--fill-working-time"])

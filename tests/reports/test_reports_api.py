@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from tests.conftest import VN
-from tests.workflows.test_scenarios import PROCEDURE, act, ready, intake_body, receive
-
-COUNTS = ("carried_over", "new_online", "new_direct", "new_postal", "received_total", "resolved_total",
-          "resolved_early", "resolved_on_time", "resolved_late", "in_progress_total", "in_progress_within",
-          "in_progress_overdue", "awaiting_supplement", "withdrawn_or_refused", "returned_by_post", "apologies")
+from tests.reports.factory import COUNTS  # all the counts of the periodic report
+from tests.workflows.test_scenarios import PROCEDURE, act, intake_body, ready, receive
 
 
 def resolve(client, login, dossier):
@@ -53,9 +50,11 @@ def test_periodic_report_follows_the_lifecycle(client, login, clock):
     [row] = report["rows"]
     assert row["procedure_code"] == PROCEDURE and row["procedure_name"]
     expected = dict.fromkeys(COUNTS, 0) | {
-        # The desk supplement request (no reception yet) is not in the books; the refusal at the desk is.
-        "new_direct": 3, "new_postal": 1, "received_total": 4, "resolved_total": 1, "resolved_early": 1,
-        "in_progress_total": 1, "in_progress_within": 1, "withdrawn_or_refused": 2, "returned_by_post": 1}
+        # The desk supplement request (no reception yet) is not in the books; the refusal at the desk
+        # (never received) is counted apart, not as "new received".
+        "new_direct": 2, "new_postal": 1, "received_total": 3, "resolved_total": 1, "resolved_early": 1,
+        "in_progress_total": 1, "in_progress_within": 1, "withdrawn_or_refused": 1, "returned_by_post": 1,
+        "not_received_total": 1, "refused_at_reception": 1}
     assert {k: row[k] for k in COUNTS} == expected
     assert report["totals"] == expected and reconciles(expected)
 
@@ -69,7 +68,8 @@ def test_periodic_report_follows_the_lifecycle(client, login, clock):
     # November is unchanged by what happened later; the quarter spans both months.
     assert periodic(client, login, period="2026-11")["totals"] == expected
     quarter = periodic(client, login, period="2026-Q4")["totals"]
-    assert quarter["carried_over"] == 0 and quarter["received_total"] == 5 and quarter["in_progress_total"] == 2
+    assert quarter["carried_over"] == 0 and quarter["received_total"] == 4 and quarter["in_progress_total"] == 2
+    assert quarter["not_received_total"] == 1
     assert reconciles(quarter)
     # from/to spelling of the same quarter gives the same numbers.
     assert periodic(client, login, **{"from": "2026-10-01", "to": "2026-12-31"})["totals"] == quarter

@@ -46,7 +46,7 @@ LEADER = frozenset({"leader"})
 REPORTS = frozenset({"reporter", "leader"})
 DRAFTERS = frozenset({"specialist", "leader"})
 POSTAL_OR_DESK = frozenset({"postal", "desk"})
-IMPORTERS = frozenset({"admin", "reporter"})
+IMPORTERS = ADMIN  # history import: administrators only (issue 11, point 16)
 
 
 @dataclass(frozen=True)

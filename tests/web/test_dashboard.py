@@ -65,7 +65,7 @@ def _history(n: int = 240, seed: int = 6) -> list[dict[str, str]]:
 @pytest.mark.browser
 def test_reporter_sees_the_trend_chart_and_the_tables(live_server, live_api, browser_page, screenshot):
     reporter = live_api.login("baocao")
-    imported = live_api.post("/api/v1/imports", json=_history(), headers=reporter)
+    imported = live_api.post("/api/v1/imports", json=_history(), headers=live_api.login("admin"))  # admin only
     assert imported.status_code == 200 and imported.json()["created"] == 241, imported.text
     quarter = live_api.get("/api/v1/reports/periodic", params={"period": "2026-Q4"}, headers=reporter).json()
 
