@@ -200,6 +200,9 @@ class Dossier(SQLModel, table=True):
               sqlite_where=text("next_alert_at IS NOT NULL")),
         # Reports read these columns of every dossier of an agency: index-only scans (PostgreSQL).
         Index("ix_dossiers_report", "agency_id", "procedure_id", postgresql_include=list(REPORT_COLUMNS)),
+        # Online submissions checked late, or not yet (reports; only online dossiers carry check_due_at).
+        Index("ix_dossiers_online_check", "agency_id", "checked_at",
+              postgresql_where=text("check_due_at IS NOT NULL"), sqlite_where=text("check_due_at IS NOT NULL")),
         # The overdue / due-soon lists walk only the dossiers whose clock runs, newest first.
         Index("ix_dossiers_running", "id", postgresql_where=text("clock_state = 'running'"),
               sqlite_where=text("clock_state = 'running'")),

@@ -41,6 +41,7 @@ RECEIVED = "Số hồ sơ nhận giải quyết"
 RESOLVED = "Số hồ sơ đã giải quyết"
 IN_PROGRESS = "Số hồ sơ đang giải quyết"
 NOT_RECEIVED = "Số hồ sơ không tiếp nhận"
+ONLINE_CHECK = "Hồ sơ trực tuyến kiểm tra chậm"
 COUNT_COLUMNS: list[Column] = [
     Column(RECEIVED, "Tổng số", lambda c: c.carried_over + c.received_total),
     Column(RECEIVED, "Kỳ trước chuyển sang", _f("carried_over"), 12),
@@ -66,6 +67,9 @@ COUNT_COLUMNS: list[Column] = [
     Column(NOT_RECEIVED, "Từ chối tiếp nhận", _f("refused_at_reception"), 12),
     Column(NOT_RECEIVED, "Trực tuyến không được tiếp nhận", _f("online_not_accepted"), 13),
     Column(NOT_RECEIVED, "Rút trước khi tiếp nhận", _f("withdrawn_before_receipt"), 12),
+    Column("Số văn bản xin lỗi phát hành muộn", "Số văn bản xin lỗi phát hành muộn", _f("apologies_late"), 12),
+    Column(ONLINE_CHECK, "Kiểm tra quá một ngày làm việc", _f("online_checked_late"), 14),
+    Column(ONLINE_CHECK, "Chưa kiểm tra, đã quá hạn", _f("online_unchecked_overdue"), 13),
 ]
 LEAD = [("STT", 6), ("Mã thủ tục", 13), ("Tên thủ tục hành chính", 50)]
 TITLE = "BÁO CÁO TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"

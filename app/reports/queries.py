@@ -241,11 +241,23 @@ def fact_statements(filters: Filters, period: Period, group: str | None, *, now:
         flows = flows.add_columns(
             func.sum(_days_between(dialect, Dossier.received_at, Dossier.resolved_at)).filter(resolved)
             .label("calendar_days"))
-    apologies = select(key.label("key"), func.count().label("apologies")).select_from(Apology).join(
+    apologies = select(key.label("key"), func.count().label("apologies"),
+                       _n(Apology.is_late.is_(True)).label("apologies_late")).select_from(Apology).join(
         Dossier, Dossier.id == Apology.dossier_id).where(
         *filters.dossier_clauses(), Apology.status == "issued", Apology.issued_at >= start,
         Apology.issued_at < end)
-    statements = [flows, apologies]
+    # Online submissions the desk checked (accepted, refused, asked to complete) later than one
+    # working day after submission, and those still unchecked past their day at the period's end
+    # (`ix_dossiers_online_check`: only online submissions carry `check_due_at`).
+    checked_late = and_(Dossier.checked_at >= start, Dossier.checked_at < end,
+                        Dossier.checked_at > Dossier.check_due_at)
+    unchecked = and_(Dossier.submitted_at < end, or_(Dossier.checked_at.is_(None), Dossier.checked_at >= end),
+                     Dossier.check_due_at < min(end, now))
+    checks = select(key.label("key"), _n(checked_late).label("online_checked_late"),
+                    _n(unchecked).label("online_unchecked_overdue")).select_from(Dossier).where(
+        *filters.dossier_clauses(), Dossier.check_due_at.is_not(None),
+        or_(Dossier.checked_at.is_(None), Dossier.checked_at >= start))
+    statements = [flows, apologies, checks]
     return statements if group is None else [q.group_by(key) for q in statements]
 
 

@@ -12,6 +12,7 @@ COUNT_FIELDS: tuple[str, ...] = (
     "in_progress_total", "in_progress_within", "in_progress_overdue",
     "awaiting_supplement", "withdrawn_or_refused", "returned_by_post", "apologies",
     "not_received_total", "refused_at_reception", "online_not_accepted", "withdrawn_before_receipt",
+    "apologies_late", "online_checked_late", "online_unchecked_overdue",
 )
 
 
@@ -56,6 +57,12 @@ class Counts(BaseModel):
                                                      "trực tiếp / bưu chính")
     online_not_accepted: int = Field(0, description="Hồ sơ nộp trực tuyến không được tiếp nhận")
     withdrawn_before_receipt: int = Field(0, description="Rút trước khi được tiếp nhận")
+    apologies_late: int = Field(0, description="Văn bản xin lỗi phát hành muộn (sau một ngày làm việc trước ngày "
+                                               "hẹn trả), nằm trong số văn bản xin lỗi")
+    online_checked_late: int = Field(0, description="Hồ sơ trực tuyến được kiểm tra trong kỳ nhưng quá một ngày làm "
+                                                    "việc sau khi nộp")
+    online_unchecked_overdue: int = Field(0, description="Hồ sơ trực tuyến cuối kỳ vẫn chưa được kiểm tra, đã quá một "
+                                                         "ngày làm việc")
 
 
 class _ProcedureHead(BaseModel):

@@ -38,6 +38,7 @@ DOSSIER_COLUMNS = (("late_since", TS), ("calendar_version", sa.Integer()), ("che
 DOSSIER_FKS = {"received_by_id": "fk_dossiers_received_by_id_users",
                "result_signed_by_id": "fk_dossiers_result_signed_by_id_users",
                "closing_signed_by_id": "fk_dossiers_closing_signed_by_id_users"}
+CHECKED = sa.text("check_due_at IS NOT NULL")
 ENTERED_AT = "coalesce(received_at, refused_at, withdrawn_at, stopped_at)"  # as in revision 0003
 CLOSED_AT = "coalesce(resolved_at, refused_at, withdrawn_at, stopped_at)"
 
@@ -60,6 +61,8 @@ def upgrade() -> None:
                                             server_default='0' if name == 'calendar_version' else None))
         if name in DOSSIER_FKS:
             op.create_foreign_key(DOSSIER_FKS[name], 'dossiers', 'users', [name], ['id'])
+    op.create_index('ix_dossiers_online_check', 'dossiers', ['agency_id', 'checked_at'], unique=False,
+                    postgresql_where=CHECKED, sqlite_where=CHECKED)
     # Dossiers already late stay late: their appointment passed while the clock ran.
     op.execute(sa.text("UPDATE dossiers SET late_since = due_at WHERE outcome = 'late' AND due_at IS NOT NULL"))
     with op.batch_alter_table('supplement_requests') as batch:
@@ -117,6 +120,7 @@ def downgrade() -> None:
         batch.drop_constraint('fk_supplement_requests_agency_id_agencies', type_='foreignkey')
         batch.drop_column('agency_id')
         batch.drop_column('stage')
+    op.drop_index('ix_dossiers_online_check', table_name='dossiers', postgresql_where=CHECKED, sqlite_where=CHECKED)
     if op.get_bind().dialect.name == "sqlite":
         # SQLite cannot drop a REFERENCES column in place: copy the table, then put back the
         # expression indexes (revision 0003) that the copy cannot reflect.

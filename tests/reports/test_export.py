@@ -16,7 +16,8 @@ COLUMN_OF = {"carried_over": 5, "received_total": 6, "new_online": 7, "new_direc
              "in_progress_total": 14, "in_progress_within": 15, "in_progress_overdue": 16,
              "awaiting_supplement": 17, "withdrawn_or_refused": 18, "returned_by_post": 19, "apologies": 20,
              "not_received_total": 21, "refused_at_reception": 22, "online_not_accepted": 23,
-             "withdrawn_before_receipt": 24}
+             "withdrawn_before_receipt": 24, "apologies_late": 25, "online_checked_late": 26,
+             "online_unchecked_overdue": 27}
 
 
 def _some_dossiers(client, login):

@@ -27,7 +27,7 @@ def test_report_statements_are_answered_from_the_covering_index(engine, demo, db
     period = parse_period("2026-Q4", "Asia/Ho_Chi_Minh")
     with Session(engine) as session:
         filters = queries.Filters(session, 1)
-        flows, _apologies = queries.fact_statements(
+        flows, *_others = queries.fact_statements(
             filters, period, "procedure", now=datetime(2026, 11, 23, tzinfo=UTC), dialect="postgresql", extras=True)
         session.execute(text("SET LOCAL enable_seqscan = off"))
         session.execute(text("SET LOCAL enable_bitmapscan = off"))

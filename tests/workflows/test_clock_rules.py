@@ -166,6 +166,12 @@ def test_an_online_submission_not_checked_within_a_working_day_alerts_the_desk(c
     clock.set(at(25, 9, 1))
     scan(app, clock)
     assert alerts(app) == expected(code, "check_overdue", "25/11 09:00", "motcua", "giamdoc")
+    report = client.get("/api/v1/reports/periodic", params={"period": "2026-11"}, headers=login("baocao")).json()
+    assert (report["totals"]["online_checked_late"], report["totals"]["online_unchecked_overdue"]) == (0, 1)
+    desk = login("motcua")
+    act(client, desk, client.get(f"/api/v1/dossiers/{code}", headers=desk).json(), "accept")
+    report = client.get("/api/v1/reports/periodic", params={"period": "2026-11"}, headers=login("baocao")).json()
+    assert (report["totals"]["online_checked_late"], report["totals"]["online_unchecked_overdue"]) == (1, 0)
 
 
 # --- 7. cut-off rules ---------------------------------------------------------------------------
@@ -363,6 +369,7 @@ def test_a_late_dossier_is_late_everywhere(client, login, app, clock):
     totals = client.get("/api/v1/reports/periodic", params={"period": "2026-12"},
                         headers=login("baocao")).json()["totals"]
     assert (totals["resolved_total"], totals["resolved_late"], totals["apologies"]) == (1, 1, 1)
+    assert totals["apologies_late"] == 1  # issued after the appointment: counted apart
     portal = outbox_of(app, dossier["code"], "portal")[-1].payload["data"][0]
     assert portal["TrangThaiHoSo"] == 10 and portal["NgayHenTra"] == "20261201090000"
     assert portal["NgayHenTraMoi"] == "20261209170000"
