@@ -54,6 +54,7 @@ ALERT_LABELS: dict[str, str] = {
     "due_soon": "Hồ sơ sắp đến hạn trả kết quả",
     "overdue": "Hồ sơ quá hạn trả kết quả",
     "apology_missing": "Hồ sơ quá hạn chưa có văn bản xin lỗi",
+    "portal_backlog": "Đồng bộ Cổng DVCQG bị tồn đọng",
 }
 
 
