@@ -58,7 +58,7 @@ def drift(
 ) -> DriftReport:
     rows = resync.list_drift(session, agency_id=principal.scope_agency_id, include_resolved=state == "all",
                              limit=limit)
-    still_open = rows if state == "open" else [r for r in rows if r[0].resolved_at is None]
     last = resync.last_run(session)
-    return DriftReport(last_run=LastRunOut(**last) if last else None, open=len(still_open),
+    return DriftReport(last_run=LastRunOut(**last) if last else None,
+                       open=resync.count_open(session, agency_id=principal.scope_agency_id),
                        items=[_out(record, code) for record, code in rows])

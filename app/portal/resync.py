@@ -116,3 +116,13 @@ def list_drift(session: Session, *, agency_id: int, include_resolved: bool = Fal
         query = query.where(PortalDrift.resolved_at.is_(None))  # type: ignore[union-attr]
     query = query.order_by(PortalDrift.checked_at.desc(), PortalDrift.id.desc()).limit(limit)  # type: ignore[attr-defined]
     return [(row[0], row[1]) for row in session.execute(query).all()]
+
+
+def count_open(session: Session, *, agency_id: int) -> int:
+    """How many of the agency's dossiers the last checks found still different on the portal."""
+    from sqlalchemy import func
+
+    query = (select(func.count()).select_from(PortalDrift).join(Dossier, Dossier.id == PortalDrift.dossier_id)
+             .where(or_(Dossier.agency_id == agency_id, Dossier.receiving_agency_id == agency_id),
+                    PortalDrift.resolved_at.is_(None)))  # type: ignore[union-attr]
+    return int(session.execute(query).scalar_one())
