@@ -134,19 +134,18 @@ def reconcile_portal(factory: sessionmaker[Session], settings: Settings, now: da
         ids = _candidates(session, since=since, limit=settings.portal_reconcile_batch)
         pending = _with_status(session, ids, PENDING)
         dead = _with_status(session, ids, DEAD)
-        targets: list[tuple[int, str, dict[str, Any]]] = []
+        codes = dict(session.execute(select(Dossier.id, Dossier.code).where(Dossier.id.in_(ids))).all())  # type: ignore[union-attr]
+        targets: list[tuple[int, str]] = []
         for dossier_id in ids:
             if dossier_id in pending and dossier_id not in dead:
                 report.in_flight += 1
                 continue
-            dossier = session.get(Dossier, dossier_id)
-            assert dossier is not None
-            targets.append((dossier_id, dossier.code, expected(session, dossier)))
+            targets.append((dossier_id, codes[dossier_id]))
         session.rollback()
 
     answers: dict[int, dict[str, Any] | None] = {}
     with open_client(settings, client) as portal:  # phase 2: read back, outside any transaction
-        for dossier_id, code, _ in targets:
+        for dossier_id, code in targets:
             try:
                 answers[dossier_id] = portal.lookup(code)
             except PortalUnavailable as exc:
@@ -156,7 +155,7 @@ def reconcile_portal(factory: sessionmaker[Session], settings: Settings, now: da
 
     with transaction(factory) as session:  # phase 3: record, re-sync, resolve
         busy = _with_status(session, list(answers), PENDING) - dead  # new activity since phase 1
-        for dossier_id, code, ours in targets:
+        for dossier_id, code in targets:
             if dossier_id not in answers:
                 continue
             theirs = answers[dossier_id]

@@ -177,6 +177,7 @@ def _wake_if_was_down(factory: sessionmaker[Session], now: datetime) -> bool:
         session.delete(marker)
         woken = session.execute(update(OutboxMessage)
                                 .where(OutboxMessage.topic == TOPIC, OutboxMessage.status == PENDING,  # type: ignore[arg-type]
+                                       OutboxMessage.attempts > 0,  # in backoff (a fresh row is due anyway)
                                        OutboxMessage.next_attempt_at > now)  # type: ignore[operator]
                                 .values(next_attempt_at=now).execution_options(synchronize_session=False)).rowcount
     log.info("national portal reachable again; %d waiting messages made due", woken)
