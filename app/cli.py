@@ -154,9 +154,13 @@ def mock_portal(
     from app.portal.mock import create_mock_portal
 
     settings = get_settings()
+    secret = settings.mock_portal_control_token
+    token = secret.get_secret_value() if secret is not None else ""
     portal = create_mock_portal(username=settings.portal_username,
-                                password=settings.portal_password.get_secret_value())
+                                password=settings.portal_password.get_secret_value(), control_token=token or None)
     typer.echo(f"Cổng DVCQG giả lập: http://{host}:{port}/")
+    if not token:
+        typer.echo("Lệnh điều khiển /_control tắt: đặt MOTCUA_MOCK_PORTAL_CONTROL_TOKEN để bật.", err=True)
     uvicorn.run(portal, host=host, port=port, access_log=False, log_config=None)
 
 
@@ -312,6 +316,31 @@ def report(
         typer.echo(f"Đã ghi {output}.")
     else:
         typer.echo(content.decode("utf-8-sig"), nl=False)
+
+
+@app.command("portal-reconcile")
+def portal_reconcile(
+    hours: Annotated[int | None, typer.Option(min=1, max=24 * 90,
+                                              help="Đối soát hồ sơ thay đổi trong N giờ qua (mặc định theo cấu hình)")] = None,
+) -> None:
+    """Đối soát một lần với Cổng DVCQG: đọc lại hồ sơ vừa thay đổi, đồng bộ lại hồ sơ lệch, in báo cáo (JSON)."""
+    import json
+
+    from app.clock import SystemClock
+    from app.portal.reconcile import reconcile_portal
+
+    settings, engine, factory = _factory()
+    try:
+        report = reconcile_portal(factory, settings, SystemClock().now(), window_hours=hours)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps({**report.summary(), "drift": report.drift}, ensure_ascii=False, indent=2))
+    if report.unavailable:
+        typer.secho(f"Cổng DVCQG không trả lời ({settings.portal_url}); đối soát dừng giữa chừng.",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

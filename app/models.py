@@ -499,3 +499,24 @@ class DocumentRegister(SQLModel, table=True):
     year: int = Field(primary_key=True)
     kind: str = Field(max_length=16, primary_key=True)
     last_value: int = 0
+
+
+class PortalDrift(SQLModel, table=True):
+    """What the last reconciliation found different on the national portal for one dossier (one row
+    per dossier, updated by each check; `resolved_at` set once the portal agrees again)."""
+
+    __tablename__ = "portal_drift"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", unique=True)
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # what differed
+    our_status: int  # TrangThaiHoSo as motcua holds it
+    portal_status: int | None = None  # as the portal answered; None: the portal does not hold the dossier
+    detected_at: datetime = _ts()
+    checked_at: datetime = _ts()
+    resynced_at: datetime | None = _ts(default=None)  # when a full snapshot was queued
+    resolved_at: datetime | None = _ts(default=None, index=True)
+
+
+# Reconciliation picks the dossiers whose portal messages were written recently.
+Index("ix_outbox_topic_created", OutboxMessage.topic, OutboxMessage.created_at)

@@ -6,15 +6,18 @@ Every state change writes its outbox rows in the same transaction as the change 
 
 * rows with `topic == topic`, `status == "pending"`, `next_attempt_at <= now`, oldest id first;
 * per-dossier order: a message is never sent while an older message of the same dossier and
-  topic is still pending (a dead older message does not block newer ones);
+  topic is still pending; with `strict_order=True` (the portal) a dead older message blocks the
+  newer ones too, until it is requeued or its chain is superseded by a re-sync;
 * each message is claimed and sent in its own short transaction; on PostgreSQL the claim is
   `SELECT ... FOR UPDATE SKIP LOCKED`, so dispatchers running in several replicas never send the
   same row twice. On SQLite, where any transaction holds the whole database's write lock, the
   claim is one `UPDATE ... RETURNING` that leases the row (`next_attempt_at` pushed `LEASE` ahead),
   the handler runs outside any transaction and the result is settled afterwards, so API writes
   never wait for a network call (a crash in between: the row is tried again after the lease);
-* success → `sent`; `RetryableError` (or any unexpected exception) → retried later with
-  exponential backoff and jitter, dead after `max_attempts`; `PermanentError` → dead at once.
+* success → `sent` (or `superseded`, when the handler replaced the message and its dossier's later
+  ones by a re-sync); `RetryableError` (or any unexpected exception) → retried later with
+  exponential backoff capped at `max_delay_seconds`, and jitter; dead after `max_attempts`
+  (`None`: never); `PermanentError` → dead at once.
 
 Handlers must raise exceptions whose text carries no personal data: it is stored in
 `last_error` and shown to administrators.
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"
+SUPERSEDED = "superseded"  # replaced, with the dossier's later messages, by a full re-sync
 _ERROR_MAX = 2000
 LEASE = timedelta(minutes=5)  # SQLite: how long a claimed row waits before another try may take it
 
@@ -77,27 +81,40 @@ class DispatchStats:
 
 def backoff_delay(attempts: int, *, base_delay_seconds: float, max_delay_seconds: float,
                   rng: random.Random) -> timedelta:
-    """Delay before the next try after `attempts` failed ones: capped exponential, jitter 0.5–1.5."""
+    """Delay before the next try after `attempts` failed ones: exponential with jitter 0.5–1.5, never
+    above `max_delay_seconds` (the ceiling is a promise: a portal back up is tried within it)."""
     exponent = min(max(attempts - 1, 0), 62)  # no float overflow on absurd counts
     delay = min(max_delay_seconds, base_delay_seconds * 2.0 ** exponent)
-    return timedelta(seconds=delay * rng.uniform(0.5, 1.5))
+    return timedelta(seconds=min(max_delay_seconds, delay * rng.uniform(0.5, 1.5)))
 
 
 # Built once: constructing an aliased entity per query costs more than running the query.
 _OLDER = aliased(OutboxMessage, name="older")
-_OLDER_PENDING = and_(_OLDER.dossier_id == OutboxMessage.dossier_id, _OLDER.topic == OutboxMessage.topic,
-                      _OLDER.status == PENDING, _OLDER.id < OutboxMessage.id)
-# Per-dossier order, checked inside the claim: no older pending row of the same dossier and topic.
+_OLDER_SAME = and_(_OLDER.dossier_id == OutboxMessage.dossier_id, _OLDER.topic == OutboxMessage.topic,
+                   _OLDER.id < OutboxMessage.id)
+_OLDER_PENDING = and_(_OLDER_SAME, _OLDER.status == PENDING)
+_OLDER_DEAD = and_(_OLDER_SAME, _OLDER.status == DEAD)
+# Per-dossier order, checked inside the claim: no older pending row of the same dossier and topic
+# (strict order: no older pending or dead row).
 _FIRST_IN_LINE = ~exists().where(_OLDER_PENDING)
+_FIRST_IN_LINE_STRICT = ~exists().where(and_(_OLDER_SAME, _OLDER.status.in_((PENDING, DEAD))))
 
 
-def _candidates(session: Session, *, topic: str, now: datetime, batch: int) -> list[tuple[int, int | None]]:
+def _first_in_line(strict: bool):  # noqa: ANN202
+    return _FIRST_IN_LINE_STRICT if strict else _FIRST_IN_LINE
+
+
+def _candidates(session: Session, *, topic: str, now: datetime, batch: int,
+                strict: bool = False) -> list[tuple[int, int | None]]:
     """Ids of due pending rows, oldest first, leaving out rows certainly blocked this round.
 
-    A row whose dossier has an older pending row that is not yet due cannot go now; leaving it
-    out keeps a dossier stuck in backoff from filling the batch and starving the others.
+    A row whose dossier has an older pending row that is not yet due (or, in strict order, an
+    older dead row) cannot go now; leaving it out keeps a dossier stuck in backoff from filling
+    the batch and starving the others.
     """
     blocked = exists().where(and_(_OLDER_PENDING, _OLDER.next_attempt_at > now))
+    if strict:
+        blocked = or_(blocked, exists().where(_OLDER_DEAD))
     stmt = (select(OutboxMessage.id, OutboxMessage.dossier_id)
             .where(OutboxMessage.topic == topic, OutboxMessage.status == PENDING,
                    OutboxMessage.next_attempt_at <= now, ~blocked)
@@ -111,10 +128,11 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _settle(message: OutboxMessage, error: BaseException | None, *, topic: str, now: datetime,
-            max_attempts: int, base_delay_seconds: float, max_delay_seconds: float, rng: random.Random) -> str:
+            max_attempts: int | None, base_delay_seconds: float, max_delay_seconds: float, rng: random.Random) -> str:
     """Apply the outcome of one try to the row; returns sent | retried | dead."""
     if error is None:
-        message.status = SENT
+        if message.status != SUPERSEDED:  # a handler that re-synced the dossier marked it so
+            message.status = SENT
         message.sent_at = now
         return "sent"
     message.attempts += 1
@@ -125,7 +143,7 @@ def _settle(message: OutboxMessage, error: BaseException | None, *, topic: str, 
         if not isinstance(error, RetryableError):
             log.error("outbox handler failed unexpectedly: %s", type(error).__name__,
                       extra={"fields": {"outbox_id": message.id, "topic": topic}})
-        if message.attempts < max_attempts:
+        if max_attempts is None or message.attempts < max_attempts:
             message.next_attempt_at = now + backoff_delay(
                 message.attempts, base_delay_seconds=base_delay_seconds, max_delay_seconds=max_delay_seconds,
                 rng=rng)
@@ -137,20 +155,20 @@ def _settle(message: OutboxMessage, error: BaseException | None, *, topic: str, 
     return "dead"
 
 
-def _claim_query(message_id: int, topic: str, now: datetime):  # noqa: ANN202
+def _claim_query(message_id: int, topic: str, now: datetime, strict: bool):  # noqa: ANN202
     """The row, if it is still pending, due, and first in line for its dossier."""
     return (select(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.topic == topic,
-                   OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, _FIRST_IN_LINE)
+                   OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, _first_in_line(strict))
             .execution_options(populate_existing=True))
 
 
 def _dispatch_locked(factory: sessionmaker[Session], message_id: int, *, topic: str, handler: Handler,
-                     now: datetime, **retry: Any) -> str:
+                     now: datetime, strict: bool = False, **retry: Any) -> str:
     """PostgreSQL: claim with FOR UPDATE SKIP LOCKED and send in the same short transaction."""
     with factory() as session:
         try:
-            message = session.execute(_claim_query(message_id, topic, now)
+            message = session.execute(_claim_query(message_id, topic, now, strict)
                                       .with_for_update(skip_locked=True)).scalars().first()
             if message is None:  # sent meanwhile, being sent by another dispatcher, or behind an older row
                 session.rollback()
@@ -172,7 +190,7 @@ def _dispatch_locked(factory: sessionmaker[Session], message_id: int, *, topic: 
 
 
 def _dispatch_leased(factory: sessionmaker[Session], message_id: int, *, topic: str, handler: Handler,
-                     now: datetime, **retry: Any) -> str:
+                     now: datetime, strict: bool = False, **retry: Any) -> str:
     """SQLite: a transaction there holds the whole database's write lock, so it must never span the
     handler's network call. Claim in one short statement that leases the row (`next_attempt_at`
     pushed `LEASE` ahead; the row stays pending, so it still blocks newer rows of its dossier),
@@ -181,7 +199,8 @@ def _dispatch_leased(factory: sessionmaker[Session], message_id: int, *, topic: 
         try:
             claim = (update(OutboxMessage)
                      .where(OutboxMessage.id == message_id, OutboxMessage.topic == topic,
-                            OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, _FIRST_IN_LINE)
+                            OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now,
+                            _first_in_line(strict))
                      .values(next_attempt_at=now + LEASE).returning(OutboxMessage)
                      .execution_options(synchronize_session=False))
             message = session.execute(claim).scalars().first()
@@ -206,18 +225,22 @@ def _dispatch_leased(factory: sessionmaker[Session], message_id: int, *, topic: 
 
 
 def dispatch_pending(sessionmaker: sessionmaker[Session], *, topic: str, handler: Handler, now: datetime,
-                     batch: int = 100, max_attempts: int = 10, base_delay_seconds: float = 30,
-                     max_delay_seconds: float = 3600, rng: random.Random | None = None) -> DispatchStats:
-    """Send up to `batch` due messages of `topic`, oldest first, each in its own transaction."""
+                     batch: int = 100, max_attempts: int | None = 10, base_delay_seconds: float = 30,
+                     max_delay_seconds: float = 3600, rng: random.Random | None = None,
+                     strict_order: bool = False) -> DispatchStats:
+    """Send up to `batch` due messages of `topic`, oldest first, each in its own transaction.
+
+    `max_attempts=None`: a transient failure is retried for ever (backoff capped at
+    `max_delay_seconds`). `strict_order`: a dead message holds its dossier's later messages back."""
     rng = rng or random.Random()
     stats = DispatchStats()
     with sessionmaker() as session:
         locking = session.get_bind().dialect.name == "postgresql"
-        ids = _candidates(session, topic=topic, now=now, batch=batch)
+        ids = _candidates(session, topic=topic, now=now, batch=batch, strict=strict_order)
         session.rollback()
     dispatch_one = _dispatch_locked if locking else _dispatch_leased
     retry = dict(max_attempts=max_attempts, base_delay_seconds=base_delay_seconds,
-                 max_delay_seconds=max_delay_seconds, rng=rng)
+                 max_delay_seconds=max_delay_seconds, rng=rng, strict=strict_order)
     stalled: set[int] = set()  # dossiers whose older message failed or waits: skip the rest this round
     for message_id, dossier_id in ids:
         if dossier_id is not None and dossier_id in stalled:
@@ -228,6 +251,8 @@ def dispatch_pending(sessionmaker: sessionmaker[Session], *, topic: str, handler
             stats.sent += 1
         elif outcome == "dead":
             stats.dead += 1
+            if strict_order and dossier_id is not None:
+                stalled.add(dossier_id)
         else:
             if outcome == "retried":
                 stats.retried += 1
@@ -290,3 +315,53 @@ def get_message(session: Session, message_id: int, *, agency_id: int) -> tuple[O
     if row is None:
         raise NotFound("Không tìm thấy tin nhắn trong hàng đợi gửi.", code="outbox_not_found")
     return row[0], row[1]
+
+
+# --- backlog by age (what has waited, and how long) ------------------------------------------------
+
+# Upper bounds of the age buckets of pending messages; the last bucket is open.
+BACKLOG_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
+    ("under_5m", timedelta(minutes=5)), ("5m_1h", timedelta(hours=1)), ("1h_6h", timedelta(hours=6)),
+    ("6h_24h", timedelta(hours=24)), ("over_24h", None))
+
+
+@dataclass
+class TopicBacklog:
+    topic: str
+    pending: int
+    dead: int
+    oldest_pending_at: datetime | None
+    buckets: dict[str, int]  # pending messages by age (now - created_at), keys of BACKLOG_BUCKETS
+
+
+def backlog(session: Session, *, agency_id: int, now: datetime) -> list[TopicBacklog]:
+    """Pending and dead messages about the agency's dossiers, per topic, pending ones by age: one
+    aggregate statement."""
+    from sqlalchemy import case, func
+
+    pending = OutboxMessage.status == PENDING
+    columns = [OutboxMessage.topic,
+               func.sum(case((pending, 1), else_=0)),
+               func.sum(case((OutboxMessage.status == DEAD, 1), else_=0)),
+               func.min(case((pending, OutboxMessage.created_at), else_=None),
+                        type_=OutboxMessage.__table__.c.created_at.type)]
+    lower: datetime | None = None  # created after this: younger than the previous bound
+    for _name, bound in BACKLOG_BUCKETS:
+        upper = now - bound if bound is not None else None  # created after `upper`: younger than bound
+        conds = [pending]
+        if upper is not None:
+            conds.append(OutboxMessage.created_at > upper)
+        if lower is not None:
+            conds.append(OutboxMessage.created_at <= lower)
+        columns.append(func.sum(case((and_(*conds), 1), else_=0)))
+        lower = upper
+    query = (_scoped(select(*columns), agency_id)
+             .where(OutboxMessage.status.in_((PENDING, DEAD))).group_by(OutboxMessage.topic)
+             .order_by(OutboxMessage.topic))
+    result = []
+    for row in session.execute(query).all():
+        counts = [int(v or 0) for v in row[4:]]
+        result.append(TopicBacklog(topic=row[0], pending=int(row[1] or 0), dead=int(row[2] or 0),
+                                   oldest_pending_at=row[3],
+                                   buckets={name: n for (name, _), n in zip(BACKLOG_BUCKETS, counts, strict=True)}))
+    return result

@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     outbox_base_delay_seconds: float = Field(default=30.0, gt=0)
     outbox_max_delay_seconds: float = Field(default=3600.0, gt=0)
 
+    # National-portal delivery never gives up on a dossier: transient failures are retried for ever,
+    # backing off to this ceiling (30 min); the admins are alerted once per outage when the oldest
+    # pending portal message is older than `portal_backlog_alert_minutes`.
+    portal_retry_max_delay_seconds: float = Field(default=1800.0, gt=0)
+    portal_backlog_alert_minutes: int = Field(default=60, ge=1)
+    # Reconciliation (scheduler job and `motcua portal-reconcile`): dossiers whose portal messages were
+    # written in the last `portal_reconcile_window_hours` are read back from the portal and compared.
+    portal_reconcile_interval_seconds: int = Field(default=3600, ge=60)
+    portal_reconcile_window_hours: int = Field(default=24, ge=1, le=24 * 90)
+    portal_reconcile_batch: int = Field(default=1000, ge=1, le=100_000)  # dossiers read per run
+    # The mock portal's /_control endpoints (faults, reset, state) need this in X-Control-Token; unset: off.
+    mock_portal_control_token: SecretStr | None = None
+
     scan_interval_seconds: int = Field(default=60, ge=5)
     outbox_interval_seconds: int = Field(default=10, ge=1)
 

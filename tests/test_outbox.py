@@ -129,7 +129,7 @@ def test_backoff_grows_with_jitter_and_cap(factory, settings, clock):  # noqa: A
     for attempts in range(1, 12):
         delay = backoff_delay(attempts, base_delay_seconds=30, max_delay_seconds=3600, rng=rng).total_seconds()
         nominal = min(3600, 30 * 2 ** (attempts - 1))
-        assert 0.5 * nominal <= delay <= 1.5 * nominal
+        assert 0.5 * nominal <= delay <= min(3600, 1.5 * nominal)
 
     now = clock.now()
     [message_id] = enqueue(factory, now, [None])
@@ -280,3 +280,48 @@ def test_two_concurrent_dispatchers_never_double_send(factory, settings, clock, 
         assert mine == sorted(mine), "per-dossier order kept"
     assert sum(t.sent for t in totals) == 200
     assert all(m.status == "sent" for m in load(factory, ids))
+
+
+def test_strict_order_a_dead_message_holds_its_dossier_back(factory, settings, clock):  # noqa: ANN001
+    now = clock.now()
+    d1, d2 = make_dossiers(factory, settings, now, 2)
+    bad, behind, other = enqueue(factory, now, [d1, d1, d2])
+    recorder = Recorder()
+    recorder.fail[bad] = PermanentError
+    stats = dispatch_pending(factory, topic=TOPIC, handler=recorder, now=now, strict_order=True)
+    assert stats.dead == 1 and stats.sent == 1 and recorder.sent == [other]
+    # Rounds later the message behind the dead one still waits, untried.
+    for hours in (1, 24):
+        assert dispatch_pending(factory, topic=TOPIC, handler=recorder, now=now + timedelta(hours=hours),
+                                strict_order=True).processed == 0
+    assert [(m.status, m.attempts) for m in load(factory, [behind])] == [("pending", 0)]
+    # Requeued (and now accepted), the dead one goes first, then the one behind it.
+    del recorder.fail[bad]
+    with transaction(factory) as session:
+        requeue(session, bad, now=now)
+    assert dispatch_pending(factory, topic=TOPIC, handler=recorder, now=now, strict_order=True).sent == 2
+    assert recorder.sent == [other, bad, behind]
+
+
+def test_without_max_attempts_a_transient_failure_is_retried_for_ever_within_the_ceiling(
+        factory, settings, clock):  # noqa: ANN001
+    now = clock.now()
+    [d1] = make_dossiers(factory, settings, now, 1)
+    first, second = enqueue(factory, now, [d1, d1])
+    recorder = Recorder()
+    recorder.fail[first] = RetryableError
+    at = now
+    for _ in range(40):  # far beyond any max_attempts; 2^39 × 30 s would be centuries uncapped
+        stats = dispatch_pending(factory, topic=TOPIC, handler=recorder, now=at, max_attempts=None,
+                                 base_delay_seconds=30, max_delay_seconds=1800, rng=random.Random(3),
+                                 strict_order=True)
+        assert stats.dead == 0 and stats.retried == 1
+        [row] = load(factory, [first])
+        assert row.status == "pending"
+        assert (row.next_attempt_at - at) <= timedelta(seconds=1800)  # the ceiling, jitter included
+        at = row.next_attempt_at
+    assert row.attempts == 40 and recorder.sent == []
+    del recorder.fail[first]
+    assert dispatch_pending(factory, topic=TOPIC, handler=recorder, now=at, max_attempts=None,
+                            strict_order=True).sent == 2
+    assert recorder.sent == [first, second]

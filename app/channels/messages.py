@@ -71,6 +71,7 @@ ALERT_LABELS: dict[str, str] = {
     "overdue": "Hồ sơ quá hạn trả kết quả",
     "apology_missing": "Hồ sơ quá hạn chưa có văn bản xin lỗi",
     "check_overdue": "Hồ sơ trực tuyến chưa được kiểm tra trong một ngày làm việc",
+    "portal_backlog": "Đồng bộ Cổng DVCQG bị tồn đọng",
 }
 
 

@@ -102,11 +102,13 @@ def dossier_snapshot(session: Session, dossier: Dossier, procedure: Procedure, a
 
 def history_row(dossier: Dossier, event: DossierEvent, *, actor_name: str | None, actor_title: str | None,
                 division_name: str | None) -> dict[str, Any]:
-    """One QuaTrinhXuLy row for an event."""
+    """One QuaTrinhXuLy row for an event. `MaQuaTrinh` (`{MaHoSo}.{seq}`) is the row's stable unique key:
+    two events in the same second stay two rows, and a row resent in a re-sync is the same row."""
     content = event_label(event.action) or event.action
     if event.note:
         content = f"{content}: {event.note}"
     return {
+        "MaQuaTrinh": row_key(dossier.code, event.seq),
         "MaHoSo": dossier.code,
         "NguoiXuLy": actor_name or "Hệ thống",
         "ChucDanh": actor_title or "",
@@ -117,3 +119,8 @@ def history_row(dossier: Dossier, event: DossierEvent, *, actor_name: str | None
         "NgayBatDau": portal_time(dossier.step_started_at or event.at),
         "NgayKetThucTheoQuyDinh": portal_time(dossier.step_due_at or dossier.due_at),
     }
+
+
+def row_key(code: str, seq: int) -> str:
+    """The `MaQuaTrinh` of the row for event `seq` of dossier `code` (seq is unique per dossier)."""
+    return f"{code}.{seq}"

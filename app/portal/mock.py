@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hmac
 import html
 import json
 import random
@@ -52,6 +53,7 @@ ERR_VALIDATION = 2
 ERR_CONFLICT = 3
 ERR_NOT_FOUND = 4
 ERR_UNAVAILABLE = 5
+ERR_ORDER = 6  # out of order: a move the status graph forbids, or a history row older than the last held
 ERR_SESSION = -1
 
 SERVICE_SYNC = "DongBoHoSoMC"
@@ -70,10 +72,27 @@ DOSSIER_STR_FIELDS = (
 DOSSIER_DATE_FIELDS = (
     "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayHenTraMoi", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi",
 )
+# The portal's status graph: the moves a dossier may make (staying in the same status is always allowed:
+# another step of processing, an apology, a resent record). 3, 7, 8 and 10 are final.
+PORTAL_TRANSITIONS: dict[int, frozenset[int]] = {
+    1: frozenset({2, 3, 5, 7}),
+    2: frozenset({3, 4, 5, 7}),
+    3: frozenset(),
+    4: frozenset({5, 6, 7, 8, 9}),
+    5: frozenset({1, 2, 4, 7, 8}),  # supplement received: back to where the dossier was
+    6: frozenset({4, 7, 8}),
+    7: frozenset(),
+    8: frozenset(),
+    9: frozenset({10}),
+    10: frozenset(),
+}
+ROW_KEY = "MaQuaTrinh"  # unique id of a QuaTrinhXuLy row, when the sender gives one
+CONTROL_HEADER = "X-Control-Token"
+
 # Statuses that only a received dossier can have: they need the receipt and appointment dates.
 # 5 (supplement), 7 (withdrawn) and 8 (stopped) can also happen before reception.
 RECEIVED_STATUSES = (2, 4, 6, 9, 10)
-HISTORY_STR_FIELDS = ("MaHoSo", "NguoiXuLy", "ChucDanh", "PhongBanXuLy", "NoiDungXuLy")
+HISTORY_STR_FIELDS = ("MaHoSo", "NguoiXuLy", "ChucDanh", "PhongBanXuLy", "NoiDungXuLy", ROW_KEY)
 HISTORY_DATE_FIELDS = ("ThoiDiemXuLy", "NgayBatDau", "NgayKetThucTheoQuyDinh")
 SUPPLEMENT_STR_FIELDS = ("NguoiYeuCauBoSung", "NoiDungBoSung")
 SUPPLEMENT_DATE_FIELDS = ("NgayBoSung", "NgayTiepNhanBoSung", "NgayHenTraTruoc", "NgayHenTraMoi")
@@ -332,8 +351,11 @@ def _decode_cursor(cursor: str | None) -> int:
 
 
 def create_mock_portal(
-    *, username: str = "motcua", password: str = "motcua-demo", state: MockPortalState | None = None
+    *, username: str = "motcua", password: str = "motcua-demo", state: MockPortalState | None = None,
+    control_token: str | None = None,
 ) -> FastAPI:
+    """`control_token`: the value of the `X-Control-Token` header that `/_control/*` requires;
+    None or empty turns the control endpoints off (403)."""
     st = state if state is not None else MockPortalState()
     app = FastAPI(title="Mock Cổng DVCQG", docs_url="/_docs", redoc_url=None, openapi_url="/_openapi.json")
     app.state.portal = st
@@ -381,6 +403,13 @@ def create_mock_portal(
         except (ValueError, UnicodeDecodeError):
             raise _invalid("body", "Nội dung yêu cầu không phải JSON hợp lệ (UTF-8)") from None
         return _object(body, "body")
+
+    def _require_control(request: Request) -> None:
+        given = request.headers.get(CONTROL_HEADER) or ""
+        if not control_token:
+            raise PortalFailure(403, ERR_LOGIN, "Các lệnh điều khiển của Cổng giả lập đang tắt (chưa cấu hình mã điều khiển)")
+        if not hmac.compare_digest(given.encode(), control_token.encode()):
+            raise PortalFailure(403, ERR_LOGIN, f"Thiếu hoặc sai mã điều khiển (header {CONTROL_HEADER})", CONTROL_HEADER)
 
     def _require_session(request: Request) -> None:
         token = request.headers.get("X-Session")
@@ -450,6 +479,9 @@ def create_mock_portal(
                 if updating and code not in st.dossiers:
                     message = f"Hồ sơ {code} chưa có trên Cổng; gửi isUpdating=false để tạo mới"
                     raise PortalFailure(409, ERR_CONFLICT, message, where)
+            for i, d in enumerate(dossiers):
+                _check_order(st.dossiers.get(d["MaHoSo"]), d["TrangThaiHoSo"], d.get("QuaTrinhXuLy") or [],
+                             f"data[{i}]")
             for d in dossiers:
                 _apply_sync(st, d)
             st.idempotency[key] = {"service": SERVICE_SYNC, "at": portal_now(), "count": len(dossiers)}
@@ -475,8 +507,10 @@ def create_mock_portal(
                 for k in PROGRESS_DATE_FIELDS:
                     _date(item, k, loc)
                 _validate_history(_list_of_objects(item, "QuaTrinhXuLy", loc), loc, code)
-                if code not in st.dossiers:
-                    raise _invalid(f"{loc}.MaHoSo", f"Hồ sơ {code} ({loc}.MaHoSo) chưa được đồng bộ lên Cổng")
+                if code not in st.dossiers:  # a status for a dossier the portal does not hold
+                    raise PortalFailure(404, ERR_NOT_FOUND, f"Hồ sơ {code} ({loc}.MaHoSo) chưa được đồng bộ lên Cổng",
+                                        f"{loc}.MaHoSo")
+                _check_order(st.dossiers[code], item["TrangThaiHoSo"], item.get("QuaTrinhXuLy") or [], loc)
                 items.append(item)
             for item in items:
                 _apply_progress(st, item)
@@ -547,6 +581,7 @@ def create_mock_portal(
 
     @app.post("/_control/faults")
     async def set_faults(request: Request) -> JSONResponse:
+        _require_control(request)
         body = await _json(request)
         with st.lock:
             f = st.faults
@@ -574,14 +609,16 @@ def create_mock_portal(
             return JSONResponse({"error_code": OK, "faults": vars(new)})
 
     @app.post("/_control/sessions/expire")
-    async def expire_sessions() -> JSONResponse:
+    async def expire_sessions(request: Request) -> JSONResponse:
+        _require_control(request)
         with st.lock:
             n = len(st.sessions)
             st.sessions.clear()
         return JSONResponse({"error_code": OK, "expired": n})
 
     @app.get("/_control/state")
-    async def get_state() -> JSONResponse:
+    async def get_state(request: Request) -> JSONResponse:
+        _require_control(request)
         with st.lock:
             now = time.monotonic()
             body = {
@@ -600,7 +637,8 @@ def create_mock_portal(
             return JSONResponse(json.loads(json.dumps(body)))
 
     @app.post("/_control/reset")
-    async def reset() -> JSONResponse:
+    async def reset(request: Request) -> JSONResponse:
+        _require_control(request)
         st.reset()
         return JSONResponse({"error_code": OK, "message": "Đã xoá toàn bộ dữ liệu"})
 
@@ -617,11 +655,53 @@ def _parse_papers(text: str) -> list[dict[str, Any]]:
     return papers
 
 
+def _row_held(held: list[dict[str, Any]], row: dict[str, Any]) -> bool:
+    """A row with a `MaQuaTrinh` is the same row as a held one with that key; without, an identical row."""
+    key = row.get(ROW_KEY)
+    if not _is_blank(key):
+        return any(r.get(ROW_KEY) == key for r in held)
+    return row in held
+
+
 def _merge_rows(held: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
     # Integrations often resend the whole history on each update: keep each distinct row once.
     for row in rows:
-        if row not in held:
+        if not _row_held(held, row):
             held.append(dict(row))
+
+
+def _out_of_order(message: str, where: str) -> PortalFailure:
+    return PortalFailure(409, ERR_ORDER, message, where)
+
+
+def _check_order(held: HeldDossier | None, status: int, rows: list[dict[str, Any]], loc: str) -> None:
+    """Refuse what a real portal refuses: a history row older than the last one held, or a status move
+    the graph does not allow. The rows not yet held must walk the graph from the held status, one
+    allowed move (or none) per row, and the item's status must follow from the last of them."""
+    current: int | None = held.dossier["TrangThaiHoSo"] if held else None
+    times = [r["ThoiDiemXuLy"] for r in held.processing if not _is_blank(r.get("ThoiDiemXuLy"))] if held else []
+    last_at: str | None = max(times) if times else None
+    seen: list[dict[str, Any]] = list(held.processing) if held else []
+    for i, row in enumerate(rows):
+        if _row_held(seen, row):
+            continue  # already held (the whole history resent): not a new move
+        seen.append(row)
+        rloc = f"{loc}.QuaTrinhXuLy[{i}]"
+        at = row.get("ThoiDiemXuLy")
+        if not _is_blank(at):
+            if last_at is not None and at < last_at:
+                raise _out_of_order(f"Dòng QuaTrinhXuLy ({rloc}.ThoiDiemXuLy) cũ hơn dòng cuối Cổng đã nhận: sai thứ tự",
+                                    f"{rloc}.ThoiDiemXuLy")
+            last_at = at
+        moved = row.get("TrangThai")
+        if moved is not None:
+            if current is not None and moved != current and moved not in PORTAL_TRANSITIONS[current]:
+                raise _out_of_order(f"Không thể chuyển trạng thái hồ sơ từ {current} sang {moved} ({rloc}.TrangThai)",
+                                    f"{rloc}.TrangThai")
+            current = moved
+    if current is not None and status != current and status not in PORTAL_TRANSITIONS[current]:
+        raise _out_of_order(f"Không thể chuyển trạng thái hồ sơ từ {current} sang {status} ({loc}.TrangThaiHoSo)",
+                            f"{loc}.TrangThaiHoSo")
 
 
 def _record_status(held: HeldDossier, status: int, service: str) -> None:

@@ -6,7 +6,10 @@ Jobs (fixed ids, `coalesce=True`, `max_instances=1`, a misfire grace time):
 * `notify_dispatch` every `outbox_interval_seconds`: applicant and leader notifications;
 * `portal_dispatch` every `outbox_interval_seconds`: national-portal sync (`app.portal.sync`);
 * `portal_pull`     every minute: online submissions (`app.portal.inbound`);
-* `daily_digest`    07:30 (`digest_time`) Monday–Friday, Asia/Ho_Chi_Minh: leaders' summary.
+* `daily_digest`    07:30 (`digest_time`) Monday–Friday, Asia/Ho_Chi_Minh: leaders' summary;
+* `portal_reconcile` every `portal_reconcile_interval_seconds`: read recently changed dossiers back
+  from the portal, re-sync the ones that differ (`app.portal.reconcile`);
+* `portal_backlog`  every minute: alert the admins once when portal messages wait too long.
 
 Several replicas may run: every job body takes its own PostgreSQL advisory lock (a replica that
 does not get it skips that run) and is idempotent on its own, so each alert, notice and message
@@ -40,10 +43,13 @@ from app.settings import Settings
 
 log = logging.getLogger("motcua.scheduler")
 
-JOB_IDS = ("deadline_scan", "notify_dispatch", "portal_dispatch", "portal_pull", "daily_digest", "rate_counter_purge")
+JOB_IDS = ("deadline_scan", "notify_dispatch", "portal_dispatch", "portal_pull", "daily_digest", "rate_counter_purge",
+           "portal_reconcile", "portal_backlog")
 NOTIFY_LOCK = "motcua.notify_dispatch"
 PORTAL_DISPATCH_LOCK = "motcua.portal_dispatch"
 PORTAL_PULL_LOCK = "motcua.portal_pull"
+PORTAL_RECONCILE_LOCK = "motcua.portal_reconcile"
+PORTAL_BACKLOG_LOCK = "motcua.portal_backlog"
 DIGEST_GRACE_SECONDS = 4 * 3600  # a scheduler back at 09:00 still sends the 07:30 digest (once)
 
 
@@ -128,6 +134,20 @@ def run_rate_counter_purge(factory: sessionmaker[Session], settings: Settings, c
         return purge_rate_counters(session, clock.now())
 
 
+def run_portal_reconcile(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> Any:
+    from app.portal.reconcile import reconcile_portal
+
+    with job_lock(factory, PORTAL_RECONCILE_LOCK) as held:
+        return reconcile_portal(factory, settings, clock.now()) if held else None
+
+
+def run_portal_backlog(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> Any:
+    from app.portal.reconcile import check_backlog
+
+    with job_lock(factory, PORTAL_BACKLOG_LOCK) as held:
+        return check_backlog(factory, settings, clock.now()) if held else None
+
+
 def _job(job_id: str, body: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     def run() -> Any:
         result = _guarded(job_id, lambda: body(*args))
@@ -167,6 +187,10 @@ def build_scheduler(settings: Settings, sessionmaker: sessionmaker[Session], clo
     add("portal_pull", "Nhận hồ sơ trực tuyến", run_portal_pull, every(60), sessionmaker, settings, clock,
         at_start=False)
     add("rate_counter_purge", "Dọn bộ đếm giới hạn tra cứu", run_rate_counter_purge, every(600), sessionmaker,
+        settings, clock)
+    add("portal_reconcile", "Đối soát với Cổng DVCQG", run_portal_reconcile,
+        every(settings.portal_reconcile_interval_seconds), sessionmaker, settings, clock, at_start=False)
+    add("portal_backlog", "Cảnh báo tồn đọng đồng bộ Cổng DVCQG", run_portal_backlog, every(60), sessionmaker,
         settings, clock)
     hour, minute = (int(x) for x in settings.digest_time.split(":"))
     add("daily_digest", "Tổng hợp hằng ngày cho lãnh đạo", run_daily_digest,

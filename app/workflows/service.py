@@ -353,7 +353,7 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
                     detail={"allowed_actions": allowed_actions(dossier, procedure, principal, ctx.settings, session)})
 
     sla.mark_late(dossier, ctx.now)  # the appointment passed while the agency held it: late for good
-    from_status, from_step = dossier.status, dossier.current_step
+    from_status, from_step, due_before = dossier.status, dossier.current_step, dossier.due_at
     if from_status == S.submitted and dossier.checked_at is None:
         dossier.checked_at = ctx.now  # the desk's first decision on an online submission
     cal = sla.calendar_for(session, dossier.agency_id, ctx.settings)
@@ -369,7 +369,9 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
     session.flush()
     event = effects.append_event(session, dossier, ctx, action=action_enum.value, from_status=from_status,
                           from_step=from_step, note=note, data=event_data)
-    full = transition.clock in (ClockEffect.start, ClockEffect.resume_or_reset) or dossier.status in (
+    # The full record whenever the portal must learn more than a status: a new appointment
+    # (reception, a resumed or reset clock), a result, a refusal.
+    full = dossier.due_at != due_before or transition.clock == ClockEffect.start or dossier.status in (
         S.resolved, S.returned, S.refused)
     effects.sync_portal(session, dossier, procedure, event, ctx, full=full)
     if notification is not None:

@@ -7,7 +7,7 @@ The new index is built under a temporary name before the old one goes, so report
 one; the build blocks writes to `dossiers` for its duration (about a minute at 2 M dossiers).
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-02 06:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0010'
-down_revision: str | None = '0007'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

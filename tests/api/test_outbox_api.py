@@ -33,10 +33,15 @@ def test_admin_lists_and_requeues(client, login, app, clock):  # noqa: ANN001
     clock.advance(minutes=5)
     response = client.post(f"/api/v1/outbox/{dead['id']}/requeue", headers=admin)
     assert response.status_code == 200, response.text
-    assert response.json()["status"] == "pending" and response.json()["attempts"] == 0
+    # A portal message is replaced by a full re-sync of the dossier as it is now.
+    resync = response.json()
+    assert resync["status"] == "pending" and resync["attempts"] == 0 and resync["kind"] == "resync"
+    assert resync["dossier_code"] == dossier["code"] and resync["id"] > dead["id"]
     with app.state.sessionmaker() as session:
-        row = session.get(OutboxMessage, dead["id"])
+        assert session.get(OutboxMessage, dead["id"]).status == "superseded"
+        row = session.get(OutboxMessage, resync["id"])
         assert row.status == "pending" and row.next_attempt_at == clock.now()
+        assert row.payload["data"][0]["MaHoSo"] == dossier["code"]
     again = client.post(f"/api/v1/outbox/{dead['id']}/requeue", headers=admin)
     assert again.status_code == 409 and again.json()["code"] == "outbox_not_dead"
     assert client.post("/api/v1/outbox/999999/requeue", headers=admin).status_code == 404
@@ -52,7 +57,7 @@ def test_scoped_to_the_agency_and_admin_only(client, login, app):  # noqa: ANN00
         session.commit()
         message_id = message.id
     other = login("other_admin")
-    assert client.get("/api/v1/outbox", headers=other).json() == {"items": [], "next_cursor": None}
+    assert client.get("/api/v1/outbox", headers=other).json() == {"items": [], "next_cursor": None, "backlog": []}
     response = client.post(f"/api/v1/outbox/{message_id}/requeue", headers=other)
     assert response.status_code == 404 and response.json()["code"] == "outbox_not_found"
     desk = login("motcua")
@@ -71,3 +76,36 @@ def test_paging(client, login):  # noqa: ANN001
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     ids = [m["id"] for m in first["items"] + rest["items"]]
     assert ids == sorted(ids, reverse=True)
+
+
+def test_backlog_by_age_and_topic(client, login, app, clock):  # noqa: ANN001
+    from datetime import timedelta
+
+    admin = login("admin")
+    receive(client, login)  # portal sync_new + notify, written now
+    clock.advance(minutes=30)
+    receive(client, login)
+    clock.advance(hours=2)
+    dossier = receive(client, login)
+    with app.state.sessionmaker() as session:  # one dead portal message
+        message = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "portal")
+                               .order_by(OutboxMessage.id.desc())).first()
+        message.status = "dead"
+        session.add(message)
+        session.commit()
+    clock.advance(days=1, minutes=1)
+    page = client.get("/api/v1/outbox?limit=1", headers=admin).json()
+    assert len(page["items"]) == 1  # the backlog counts everything, whatever the page
+    backlog = {b["topic"]: b for b in page["backlog"]}
+    assert set(backlog) == {"notify", "portal"}
+    portal = backlog["portal"]
+    assert portal["pending"] == 2 and portal["dead"] == 1
+    # pending ones by age: 1 day 2 h 31 min and 1 day 2 h 1 min old
+    assert portal["by_age"] == {"under_5m": 0, "5m_1h": 0, "1h_6h": 0, "6h_24h": 0, "over_24h": 2}
+    assert portal["oldest_pending_age_seconds"] == int(timedelta(days=1, hours=2, minutes=31).total_seconds())
+    assert backlog["notify"]["pending"] == 3 and backlog["notify"]["dead"] == 0
+    assert dossier["code"]
+    clock.set(clock.now() - timedelta(days=1))  # 2 h 31 min and 2 h 1 min old
+    page = client.get("/api/v1/outbox", headers=admin).json()
+    portal = {b["topic"]: b for b in page["backlog"]}["portal"]
+    assert portal["by_age"] == {"under_5m": 0, "5m_1h": 0, "1h_6h": 2, "6h_24h": 0, "over_24h": 0}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.portal.client import PortalClient, PortalRejected, PortalUnavailable
-from app.portal.mock import create_mock_portal
+from tests.portal.conftest import mock_portal
 from tests.portal.test_mock_portal import CODE, CODE2, history_row, make_dossier, submission
 
 with warnings.catch_warnings():  # starlette warns that it prefers httpx2; the installed httpx works
@@ -22,7 +22,7 @@ with warnings.catch_warnings():  # starlette warns that it prefers httpx2; the i
 
 @pytest.fixture
 def portal() -> Iterator[TestClient]:
-    with TestClient(create_mock_portal()) as tc:
+    with mock_portal() as tc:
         yield tc
 
 
@@ -165,7 +165,7 @@ def test_bad_payload_is_rejected(portal_client: PortalClient) -> None:
     assert exc.value.status_code == 400 and exc.value.error_code == 2 and "TrangThaiHoSo" in exc.value.message
     with pytest.raises(PortalRejected) as exc:
         portal_client.update_progress([{"MaHoSo": CODE, "TrangThaiHoSo": 4}], idempotency_key="p1")  # unknown dossier
-    assert exc.value.error_code == 2
+    assert exc.value.status_code == 404 and exc.value.error_code == 4  # the sync handler re-syncs on this
 
 
 def test_create_conflict_is_rejected_with_its_code(portal_client: PortalClient) -> None:

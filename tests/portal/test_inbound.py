@@ -16,7 +16,7 @@ from app.db import make_sessionmaker, transaction
 from app.models import Dossier, SystemState
 from app.portal.client import PortalClient, PortalUnavailable
 from app.portal.inbound import CURSOR_KEY, pull_submissions, read_cursor, skipped_submissions, to_online_submission
-from app.portal.mock import create_mock_portal
+from tests.portal.conftest import mock_portal
 from tests.conftest import VN
 
 with warnings.catch_warnings():
@@ -30,7 +30,7 @@ OFFLINE_AGENCY = "000.00.18.H27"
 
 @pytest.fixture
 def portal() -> Iterator[TestClient]:
-    with TestClient(create_mock_portal()) as client:
+    with mock_portal() as client:
         yield client
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.portal.mock import PORTAL_STATUS_LABELS, MockPortalState, create_mock_portal
+from tests.portal.conftest import mock_portal
 
 with warnings.catch_warnings():  # starlette warns that it prefers httpx2; the installed httpx works
     warnings.simplefilter("ignore")
@@ -40,7 +41,7 @@ def make_dossier(code: str = CODE, status: int = 2, **over: Any) -> dict[str, An
         "HinhThuc": 0,
         "DonViXuLy": "000.00.17.H26",
         "DuocThanhToanTrucTuyen": 0,
-        "QuaTrinhXuLy": [history_row(code, 2, "Tiếp nhận hồ sơ")],
+        "QuaTrinhXuLy": [history_row(code, status, "Tiếp nhận hồ sơ")],
     }
     d.update(over)
     return {k: v for k, v in d.items() if v is not ...}  # `...` drops a field
@@ -62,7 +63,7 @@ def history_row(code: str, status: int, what: str, at: str = "20260315084500") -
 
 @pytest.fixture
 def portal() -> Iterator[TestClient]:
-    with TestClient(create_mock_portal()) as client:
+    with mock_portal() as client:
         yield client
 
 
@@ -119,7 +120,7 @@ def test_login_refused_mode(portal: TestClient) -> None:
 
 
 def test_custom_credentials() -> None:
-    with TestClient(create_mock_portal(username="u", password="p")) as c:
+    with mock_portal(username="u", password="p") as c:
         assert c.post("/auth/login", json={"username": "u", "password": "p"}).json()["error_code"] == 0
         assert c.post("/auth/login", json={"username": "motcua", "password": "motcua-demo"}).json()["error_code"] == 1
 
@@ -155,7 +156,9 @@ def test_control_expire_sessions(portal: TestClient, portal_session: dict[str, s
 def test_sync_new_then_update(portal: TestClient, portal_session: dict[str, str]) -> None:
     r = sync(portal, portal_session, [make_dossier(), make_dossier(CODE2, status=1, NgayTiepNhan=..., NgayHenTra=...)])
     assert r.status_code == 200 and r.json()["error_code"] == 0
-    r = sync(portal, portal_session, [make_dossier(status=4, TrichYeuHoSo="Đã sửa trích yếu")], updating=True)
+    r = sync(portal, portal_session, [make_dossier(status=4, TrichYeuHoSo="Đã sửa trích yếu",
+                                                  QuaTrinhXuLy=[history_row(CODE, 2, "Tiếp nhận hồ sơ")])],
+             updating=True)
     assert r.status_code == 200 and r.json()["error_code"] == 0
     held = lookup(portal, portal_session).json()["data"]
     assert held["TrangThaiHoSo"] == 4 and held["TrichYeuHoSo"] == "Đã sửa trích yếu"
@@ -288,20 +291,20 @@ def test_progress_appends_history_and_lookup_returns_it(portal: TestClient, port
     assert progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": 4, "QuaTrinhXuLy": [step4]}]).json()["error_code"] == 0
     r = progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": 5, "QuaTrinhXuLy": [step4, step5]}])
     assert r.status_code == 200
+    progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": 4}])  # supplement received
     progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": 9, "NgayKetThucXuLy": "20260320150000"}])
     held = lookup(portal, portal_session).json()
     assert held["error_code"] == 0
     data = held["data"]
     assert data["MaHoSo"] == CODE and data["TrangThaiHoSo"] == 9 and data["NgayKetThucXuLy"] == "20260320150000"
-    assert [h["TrangThaiHoSo"] for h in data["LichSuTrangThai"]] == [2, 4, 5, 9]
-    assert [h["DichVu"] for h in data["LichSuTrangThai"]] == ["DongBoHoSoMC"] + ["CapNhatTienDoHoSoMC"] * 3
+    assert [h["TrangThaiHoSo"] for h in data["LichSuTrangThai"]] == [2, 4, 5, 4, 9]
+    assert [h["DichVu"] for h in data["LichSuTrangThai"]] == ["DongBoHoSoMC"] + ["CapNhatTienDoHoSoMC"] * 4
     assert [row["TrangThai"] for row in data["QuaTrinhXuLy"]] == [2, 4, 5]
 
 
 @pytest.mark.parametrize(
     ("field", "item"),
     [
-        ("data[0].MaHoSo", {"MaHoSo": CODE2, "TrangThaiHoSo": 4}),  # unknown to the portal
         ("data[0].MaHoSo", {"MaHoSo": "HS-1", "TrangThaiHoSo": 4}),
         ("data[0].TrangThaiHoSo", {"MaHoSo": CODE, "TrangThaiHoSo": 12}),
         ("data[0].NgayTra", {"MaHoSo": CODE, "TrangThaiHoSo": 10, "NgayTra": "hôm nay"}),
@@ -421,7 +424,7 @@ def test_state_and_reset(portal_session: dict[str, str], portal: TestClient) -> 
 
 def test_state_can_be_shared_and_inspected_directly() -> None:
     st = MockPortalState()
-    with TestClient(create_mock_portal(state=st)) as c:
+    with mock_portal(state=st) as c:
         c.post("/submissions", json=submission())
     assert len(st.submissions) == 1
 
@@ -452,3 +455,133 @@ def test_home_page_lists_dossiers_and_creates_submissions(portal: TestClient, po
 
     bad = portal.post("/submissions/form", data={**form, "DonViXuLy": "sai"})
     assert bad.status_code == 400 and "DonViXuLy" in bad.text and 'value="Phạm Văn Dũng"' in bad.text
+
+
+# ---------------------------------------------------------------- order: what a real portal refuses
+
+
+def keyed(code: str, seq: int, status: int, at: str) -> dict[str, Any]:
+    return {**history_row(code, status, f"Bước {seq}", at), "MaQuaTrinh": f"{code}.{seq}"}
+
+
+def test_progress_for_a_dossier_the_portal_does_not_hold_is_refused(portal: TestClient,
+                                                                    portal_session: dict[str, str]) -> None:
+    r = progress(portal, portal_session, [{"MaHoSo": CODE2, "TrangThaiHoSo": 4}])
+    assert r.status_code == 404 and r.json()["error_code"] == 4 and r.json()["field"] == "data[0].MaHoSo"
+
+
+@pytest.mark.parametrize(("moves", "refused"), [
+    ([4, 9, 4], "data[0].TrangThaiHoSo"),  # back from "resolved" to "processing"
+    ([4, 9, 10, 9], "data[0].TrangThaiHoSo"),  # 10 is final
+    ([9], "data[0].TrangThaiHoSo"),  # "received" straight to "resolved": the processing is missing
+    ([5, 9], "data[0].TrangThaiHoSo"),  # a supplement request resumes processing first
+])
+def test_status_moves_outside_the_graph_are_refused(portal: TestClient, portal_session: dict[str, str],
+                                                     moves: list[int], refused: str) -> None:
+    sync(portal, portal_session, [make_dossier()])
+    *allowed, last = moves
+    for status in allowed:
+        assert progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": status}]).status_code == 200
+    r = progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": last}])
+    assert r.status_code == 409 and r.json()["error_code"] == 6 and r.json()["field"] == refused
+    held = lookup(portal, portal_session).json()["data"]
+    assert held["TrangThaiHoSo"] == (allowed[-1] if allowed else 2)  # nothing applied
+    # A full update (DongBoHoSoMC) is held to the same graph.
+    r = sync(portal, portal_session, [make_dossier(status=last, QuaTrinhXuLy=[])], updating=True)
+    assert r.status_code == 409 and r.json()["error_code"] == 6
+
+
+def test_a_history_row_older_than_the_last_held_is_refused(portal: TestClient, portal_session: dict[str, str]) -> None:
+    sync(portal, portal_session, [make_dossier(QuaTrinhXuLy=[keyed(CODE, 1, 2, "20260315084500")])])
+    later = keyed(CODE, 3, 4, "20260316100000")
+    earlier = keyed(CODE, 2, 4, "20260316090000")
+    assert progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": 4, "QuaTrinhXuLy": [later]}]
+                    ).status_code == 200
+    r = progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": 4, "QuaTrinhXuLy": [earlier]}])
+    assert r.status_code == 409 and r.json()["error_code"] == 6
+    assert r.json()["field"] == "data[0].QuaTrinhXuLy[0].ThoiDiemXuLy"
+    # The whole history resent in order (a re-sync) is accepted: the rows held are not new moves.
+    first = keyed(CODE, 1, 2, "20260315084500")
+    assert sync(portal, portal_session, [make_dossier(status=4, QuaTrinhXuLy=[first, later])],
+                updating=True).status_code == 200
+
+
+def test_rows_with_a_key_stay_distinct_in_the_same_second_and_resent_rows_are_kept_once(
+        portal: TestClient, portal_session: dict[str, str]) -> None:
+    at = "20260315084500"
+    first, second = keyed(CODE, 1, 2, at), keyed(CODE, 2, 4, at)
+    second_same_text = {**second, "NoiDungXuLy": first["NoiDungXuLy"], "TrangThai": 2}
+    assert sync(portal, portal_session, [make_dossier(QuaTrinhXuLy=[first, second_same_text])]).status_code == 200
+    rows = lookup(portal, portal_session).json()["data"]["QuaTrinhXuLy"]
+    assert [r["MaQuaTrinh"] for r in rows] == [f"{CODE}.1", f"{CODE}.2"]  # identical but for the key: two rows
+    assert progress(portal, portal_session, [{"MaHoSo": CODE, "TrangThaiHoSo": 2,
+                                              "QuaTrinhXuLy": [first, second_same_text]}]).status_code == 200
+    assert len(lookup(portal, portal_session).json()["data"]["QuaTrinhXuLy"]) == 2
+
+
+def test_a_resync_may_walk_several_moves_when_its_rows_do(portal: TestClient, portal_session: dict[str, str]) -> None:
+    rows = [keyed(CODE, 1, 2, "20260315084500")]
+    sync(portal, portal_session, [make_dossier(QuaTrinhXuLy=rows)])
+    rows += [keyed(CODE, 2, 4, "20260316080000"), keyed(CODE, 3, 9, "20260317080000"),
+             keyed(CODE, 4, 10, "20260318080000")]
+    r = sync(portal, portal_session, [make_dossier(status=10, NgayTra="20260318080000", QuaTrinhXuLy=rows)],
+             updating=True)
+    assert r.status_code == 200, r.text
+    held = lookup(portal, portal_session).json()["data"]
+    assert held["TrangThaiHoSo"] == 10 and len(held["QuaTrinhXuLy"]) == 4
+    # The same jump with rows that skip the processing is refused.
+    with mock_portal() as other:
+        token = other.post("/auth/login", json={"username": "motcua", "password": "motcua-demo"}).json()["session"]
+        session = {"X-Session": token}
+        sync(other, session, [make_dossier(QuaTrinhXuLy=rows[:1])])
+        r = sync(other, session, [make_dossier(status=10, QuaTrinhXuLy=[rows[0], rows[3]])], updating=True)
+        assert r.status_code == 409 and r.json()["field"] == "data[0].QuaTrinhXuLy[1].TrangThai"
+
+
+def test_the_graph_allows_every_move_of_the_transition_table() -> None:
+    from app.models import DossierStatus as S
+    from app.portal.mock import PORTAL_TRANSITIONS
+    from app.workflows.transitions import PORTAL_STATUS, TRANSITIONS
+
+    for t in TRANSITIONS:
+        # A supplement request resumes to the status held before it (submitted, received or processing).
+        targets = [t.to_status] if t.to_status else [S.submitted, S.received, S.processing]
+        for to in targets:
+            src, dst = PORTAL_STATUS[t.status], PORTAL_STATUS[to]
+            assert src == dst or dst in PORTAL_TRANSITIONS[src], (t.status, t.action, to)
+
+
+# ---------------------------------------------------------------- the control token
+
+
+def test_control_endpoints_need_the_token() -> None:
+    calls = [("post", "/_control/faults", {"fail_rate": 1}), ("post", "/_control/reset", None),
+             ("post", "/_control/sessions/expire", None), ("get", "/_control/state", None)]
+    with TestClient(create_mock_portal(control_token="s3cret-token")) as c:
+        for headers in ({}, {"X-Control-Token": "wrong"}):
+            for method, path, body in calls:
+                r = getattr(c, method)(path, headers=headers, **({"json": body} if body else {}))
+                assert r.status_code == 403 and r.json()["field"] == "X-Control-Token", path
+        assert c.get("/_control/state", headers={"X-Control-Token": "s3cret-token"}).status_code == 200
+        # No fault was switched on by the refused calls.
+        assert c.post("/auth/login", json={"username": "motcua", "password": "motcua-demo"}).json()["error_code"] == 0
+    with TestClient(create_mock_portal()) as off:  # no token configured: control is off, whatever is sent
+        assert off.post("/_control/reset", headers={"X-Control-Token": ""}).status_code == 403
+        assert off.get("/_control/state", headers={"X-Control-Token": "None"}).status_code == 403
+
+
+def test_compose_does_not_publish_the_mock_portal() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docker-compose.yml").read_text()
+    # The `portal:` service block: from its line to the next line indented like it (or less).
+    lines = text.splitlines()
+    start = lines.index("  portal:")
+    block = [lines[start]]
+    for line in lines[start + 1:]:
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line)
+    body = "\n".join(block)
+    assert "ports:" not in body and "expose:" in body
+    assert "MOTCUA_MOCK_PORTAL_CONTROL_TOKEN" in body

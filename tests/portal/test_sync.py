@@ -18,11 +18,11 @@ from app.models import Agency, Dossier, DossierEvent, OutboxMessage, User
 from app.outbox import DispatchStats
 from app.portal.client import PortalClient
 from app.portal.mapping import portal_time
-from app.portal.mock import create_mock_portal
 from app.portal.sync import dispatch_portal
 from app.workflows import service
 from app.workflows.schemas import ActionIn, IntakeIn
 from app.workflows.transitions import PORTAL_STATUS
+from tests.portal.conftest import mock_portal
 from tests.conftest import VN
 
 with warnings.catch_warnings():
@@ -34,7 +34,7 @@ PROCEDURE = "2.001914"  # steps: specialist (division) → leader (division) →
 
 @pytest.fixture
 def portal() -> Iterator[TestClient]:
-    with TestClient(create_mock_portal()) as client:
+    with mock_portal() as client:
         yield client
 
 
@@ -215,7 +215,7 @@ def test_portal_down_during_1100_changes_then_everything_arrives_in_order_once(
     portal.post("/_control/faults", json={"fail_rate": 0.0})
     later = clock.now() + timedelta(days=1)
     first = dispatch_portal(factory, settings, later, portal_client)
-    assert first.sent == 100
+    assert first.sent == 200  # a batch; its success after the outage wakes the rest: a second batch
     portal.post("/_control/sessions/expire")
     total = drain(factory, settings, later, portal_client)
     total += first
@@ -246,7 +246,10 @@ def test_portal_down_during_1100_changes_then_everything_arrives_in_order_once(
         assert record["TrangThaiHoSo"] == 10 and record["NgayTra"]
 
 
-def test_bad_payload_is_dead_lettered_and_never_blocks_the_others(factory, settings, clock, portal, portal_client):  # noqa: ANN001
+def test_refused_message_goes_dead_holds_its_dossier_back_and_a_requeue_resyncs_it(
+        factory, settings, clock, portal, portal_client):  # noqa: ANN001
+    from app.portal.resync import requeue_portal
+
     with transaction(factory) as session:
         codes = [intake(session, settings, clock.now(), n).code for n in range(4)]
     with transaction(factory) as session:
@@ -258,33 +261,56 @@ def test_bad_payload_is_dead_lettered_and_never_blocks_the_others(factory, setti
         bad.payload = {**bad.payload, "data": [{k: v for k, v in bad.payload["data"][0].items() if k != "MaTTHC"}]}
         session.add(bad)
     stats = drain(factory, settings, clock.now(), portal_client)
-    # The bad create is dead; the same dossier's progress then fails too (the portal does not hold
-    # it) and is dead as well; the three other dossiers go through untouched.
-    assert stats.dead == 2 and stats.sent == 6
+    # The bad create is dead; the same dossier's progress waits behind it (never sent out of order,
+    # never dead); the three other dossiers go through untouched.
+    assert stats.dead == 1 and stats.sent == 6
     rows = {m.id: m for m in portal_rows(factory)}
     dead = rows[bad.id]
     assert dead.status == "dead" and "MaTTHC" in dead.last_error and "PermanentError" not in dead.last_error
     assert "Nguyễn" not in dead.last_error
+    waiting = [m for m in rows.values() if m.dossier_id == dead.dossier_id and m.id != dead.id]
+    assert [(m.kind, m.status, m.attempts) for m in waiting] == [("progress", "pending", 0)]
     state = portal.get("/_control/state").json()
     assert sorted(state["dossiers"]) == sorted(codes[1:])
+    # Later dispatches still leave it waiting.
+    assert drain(factory, settings, clock.advance(hours=3), portal_client).processed == 0
+
+    # The admin requeues: the dead message and the one waiting behind it become one full re-sync,
+    # built from the dossier as it is now (the procedure code is there again).
+    with transaction(factory) as session:
+        resync = requeue_portal(session, bad.id, now=clock.now())
+        assert resync.kind == "resync" and resync.status == "pending"
+    assert drain(factory, settings, clock.now(), portal_client).sent == 1
+    rows = {m.id: m for m in portal_rows(factory)}
+    assert rows[bad.id].status == "superseded" and waiting[0].id in rows and rows[waiting[0].id].status == "superseded"
+    record = held(portal, codes[0])
+    assert record["TrangThaiHoSo"] == 4 and record["MaTTHC"] == PROCEDURE
+    assert [r["TrangThai"] for r in record["QuaTrinhXuLy"]] == [2, 4]
 
 
-def test_update_of_a_dossier_the_portal_lacks_is_sent_as_a_create(factory, settings, clock, portal, portal_client):  # noqa: ANN001
+def test_portal_that_lost_a_dossier_gets_its_whole_chain_again(factory, settings, clock, portal, portal_client):  # noqa: ANN001
     with transaction(factory) as session:
         code = intake(session, settings, clock.now(), 7).code
-        session.flush()
-        first = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "portal")).one()
-        first.status = "dead"  # as if the create had been dead-lettered
-        session.add(first)
+    assert drain(factory, settings, clock.now(), portal_client).sent == 1
+    portal.post("/_control/reset")  # the portal loses everything it held
     with transaction(factory) as session:
         act(session, settings, clock.advance(minutes=1), code, "motcua", "forward", assignee="chuyenvien")
         act(session, settings, clock.advance(minutes=1), code, "chuyenvien", "request_supplement", items=["Ảnh"])
         act(session, settings, clock.advance(minutes=1), code, "motcua", "supplement_received")
     stats = drain(factory, settings, clock.now(), portal_client)
-    # forward and request_supplement are progress rows for a dossier the portal lacks: dead;
-    # supplement_received is a full update, sent as a create, and the portal catches up.
-    assert stats.dead == 2 and stats.sent == 1
-    assert held(portal, code)["TrangThaiHoSo"] == 4
+    # The forward is refused (the portal does not hold the dossier): it and the two rows behind it
+    # are superseded by one re-sync carrying the full record and every history row.
+    assert stats.dead == 0 and stats.sent == 2
+    assert [(m.kind, m.status) for m in portal_rows(factory)] == [
+        ("sync_new", "sent"), ("progress", "superseded"), ("progress", "superseded"), ("sync_update", "superseded"),
+        ("resync", "sent")]
+    record = held(portal, code)
+    assert record["TrangThaiHoSo"] == 4
+    with factory() as session:
+        events = session.exec(select(DossierEvent).join(Dossier).where(Dossier.code == code)
+                              .order_by(DossierEvent.seq)).all()
+    assert [r["MaQuaTrinh"] for r in record["QuaTrinhXuLy"]] == [f"{code}.{e.seq}" for e in events]
+    assert [r["TrangThai"] for r in record["QuaTrinhXuLy"]] == [2, 4, 5, 4]
 
 
 # --- end to end: from the portal, through the desk, back to the portal --------------------------
@@ -330,3 +356,30 @@ def test_online_submission_round_trip(client, login, app, clock, portal, portal_
     assert record["KenhThucHien"] == 2 and record["NgayTra"] and record["NgayTiepNhan"]
     assert len(record["QuaTrinhXuLy"]) == 8
     assert submitted["portal_id"]
+
+
+def test_after_an_outage_the_first_success_wakes_every_message_waiting_in_backoff(
+        factory, settings, clock, portal, portal_client):  # noqa: ANN001
+    with transaction(factory) as session:
+        codes = [intake(session, settings, clock.now(), n).code for n in range(2)]
+    portal.post("/_control/faults", json={"fail_rate": 1.0})
+    assert dispatch_portal(factory, settings, clock.now(), portal_client).retried == 2  # the portal is down
+    with transaction(factory) as session:  # one of them waits in backoff for another 25 minutes
+        late = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "portal")
+                            .order_by(OutboxMessage.id.desc())).first()
+        late.next_attempt_at = clock.now() + timedelta(minutes=25)
+        session.add(late)
+    portal.post("/_control/faults", json={"fail_rate": 0.0})
+    stats = dispatch_portal(factory, settings, clock.advance(minutes=2), portal_client)
+    assert stats.sent == 2 and stats.retried == 0
+    assert sorted(portal.get("/_control/state").json()["dossiers"]) == sorted(codes)
+    # A round where every try fails marks the portal down again (a round with a success never does).
+    with transaction(factory) as session:
+        act(session, settings, clock.now(), codes[0], "motcua", "forward", assignee="chuyenvien")
+    portal.post("/_control/faults", json={"fail_rate": 1.0})
+    dispatch_portal(factory, settings, clock.now(), portal_client)
+    with factory() as session:
+        from app.models import SystemState
+        from app.portal.sync import DOWN_KEY
+
+        assert session.get(SystemState, DOWN_KEY) is not None

@@ -121,6 +121,8 @@ MATRIX: dict[str, Rule] = {
     # outbox administration
     "GET /api/v1/outbox": Rule(ADMIN),
     "POST /api/v1/outbox/{message_id}/requeue": Rule(ADMIN, obj="outbox"),
+    # national-portal reconciliation
+    "GET /api/v1/portal/drift": Rule(ADMIN, query="state=all"),
     # reports
     "GET /api/v1/reports/periodic": Rule(REPORTS, query="period=2026"),
     "GET /api/v1/reports/periodic.xlsx": Rule(REPORTS, query="period=2026-Q4"),
@@ -415,7 +417,7 @@ def check_lists(world: World, problems: list[str]) -> None:
     b_codes = {world.other["dossier"]["code"]}
     lists = {"desk": ["/api/v1/dossiers", "/api/v1/shipments", "/api/v1/apologies", "/api/v1/alerts"],
              "leader": ["/api/v1/alerts?scope=agency", "/api/v1/apologies", "/api/v1/dossiers"],
-             "admin": ["/api/v1/outbox", "/api/v1/procedures/export"],
+             "admin": ["/api/v1/outbox", "/api/v1/procedures/export", "/api/v1/portal/drift?state=all"],
              "reporter": ["/api/v1/reports/periodic?period=2026", "/api/v1/reports/indicators?period=2026"]}
     for role, paths in lists.items():
         for path in paths:

@@ -1,0 +1,20 @@
+"""The in-process mock portal for tests: its /_control endpoints need the control token, which
+every test client built here sends."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from app.portal.mock import CONTROL_HEADER, create_mock_portal
+
+with warnings.catch_warnings():  # starlette warns that it prefers httpx2; the installed httpx works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+CONTROL_TOKEN = "test-control-token-0123456789"
+
+
+def mock_portal(**kwargs: Any) -> TestClient:
+    """A TestClient of the mock portal (control token set and sent)."""
+    return TestClient(create_mock_portal(control_token=CONTROL_TOKEN, **kwargs), headers={CONTROL_HEADER: CONTROL_TOKEN})
