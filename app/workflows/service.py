@@ -369,10 +369,10 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
     session.flush()
     event = effects.append_event(session, dossier, ctx, action=action_enum.value, from_status=from_status,
                           from_step=from_step, note=note, data=event_data)
-    # The full record whenever the portal must learn more than a status: a new appointment
-    # (reception, a resumed or reset clock), a result, a refusal.
-    full = dossier.due_at != due_before or transition.clock == ClockEffect.start or dossier.status in (
-        S.resolved, S.returned, S.refused)
+    # The full record whenever the portal must learn more than a status: a new appointment (a
+    # resumed clock after a payment too), the supplement records, a result, a refusal.
+    full = dossier.due_at != due_before or transition.clock in (ClockEffect.start, ClockEffect.resume_or_reset) \
+        or dossier.status in (S.resolved, S.returned, S.refused)
     effects.sync_portal(session, dossier, procedure, event, ctx, full=full)
     if notification is not None:
         effects.notify(session, dossier, procedure, notification[0], ctx, extra=notification[1])
