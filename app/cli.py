@@ -115,8 +115,13 @@ def serve(
     """Chạy API (uvicorn) với cấu hình từ biến môi trường MOTCUA_*."""
     import uvicorn
 
-    get_settings()  # fail fast on bad settings
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, access_log=False, log_config=None)
+    from app.web.ratelimit import uvicorn_proxy_options
+
+    settings = get_settings()  # fail fast on bad settings
+    # X-Forwarded-For is believed only from MOTCUA_TRUSTED_PROXIES (none by default), never from
+    # uvicorn's own default (127.0.0.1) or its FORWARDED_ALLOW_IPS variable.
+    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, access_log=False, log_config=None,
+                **uvicorn_proxy_options(settings))  # type: ignore[arg-type]
 
 
 @app.command()

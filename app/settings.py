@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     password_time_cost: int = 3
     password_memory_cost: int = 65536
 
-    lookup_rate_per_minute: int = 10
+    lookup_rate_per_minute: int = 10  # per address: every lookup, 422s included
+    # Failures on one code from all addresses per hour above which an attack on the code is logged;
+    # it refuses nobody (a stranger's failures never block the holder of the right secret).
     lookup_rate_per_code_per_hour: int = 20
     # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed for the citizen
     # lookup's per-address limit; empty: the TCP peer is the client. Env: JSON list or comma list.
@@ -71,6 +73,10 @@ class Settings(BaseSettings):
     sms_outbox_dir: str = "./var/sms"
 
     log_level: str = "INFO"
+
+    # --- abuse and secrets (docs/SECURITY.md) ---
+    # Citizen lookup: wrong secrets per address and dossier code per hour, then 429 for that pair.
+    lookup_failures_per_address_code_per_hour: int = Field(default=5, ge=1)
 
     @field_validator("working_hours")
     @classmethod
