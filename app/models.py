@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -120,6 +120,9 @@ class User(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     is_active: bool = True
     created_at: datetime = _ts()
+    # Carried in every token (claim `ver`) and compared on every request: bumped when the password
+    # changes or the account is (de)activated (`_end_tokens` below), which ends earlier tokens.
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Procedure(SQLModel, table=True):
@@ -454,3 +457,19 @@ class SystemState(SQLModel, table=True):
     value: str = Field(max_length=1000)
     updated_at: datetime = _ts()
 
+
+
+# --- invariants kept by the ORM, whoever writes the row ------------------------------------------
+
+def _end_tokens(target: User, value: Any, oldvalue: Any, _initiator: Any) -> None:
+    """A new password hash or a change of `is_active` on a stored user ends every token issued
+    before: CLI, API and tests all go through here, not through a per-route rule."""
+    from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
+
+    if oldvalue in (NO_VALUE, NEVER_SET) or value == oldvalue:
+        return  # a new user, or nothing changes
+    target.token_version = (target.token_version or 0) + 1
+
+
+event.listen(User.password_hash, "set", _end_tokens, active_history=True)
+event.listen(User.is_active, "set", _end_tokens, active_history=True)

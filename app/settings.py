@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     max_supplement_requests: int = Field(default=1, ge=1)
     max_apologies: int = Field(default=1, ge=1)
 
-    # Argon2 cost; tests lower it, production keeps the library defaults.
+    # Argon2id (app/auth/passwords.py, docs/SECURITY.md): time cost 3, memory 65,536 KiB (64 MiB),
+    # parallelism 4, 16-byte salt, 32-byte hash (RFC 9106's second profile); tests lower the cost.
     password_time_cost: int = 3
     password_memory_cost: int = 65536
 
@@ -77,6 +78,18 @@ class Settings(BaseSettings):
     # --- abuse and secrets (docs/SECURITY.md) ---
     # Citizen lookup: wrong secrets per address and dossier code per hour, then 429 for that pair.
     lookup_failures_per_address_code_per_hour: int = Field(default=5, ge=1)
+    # Password checks (login, password change): failures per username and per address in a window,
+    # then 429 with Retry-After before any hash is computed (app/auth/throttle.py).
+    login_failures_per_username: int = Field(default=10, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=60, le=3600)  # purged after an hour
+    # Argon2 parallelism, and how many hashes one worker computes at once: each holds
+    # password_memory_cost KiB for its run, so a worker's hashing memory is capped at
+    # concurrency × memory cost (128 MiB by default); a request waits at most
+    # password_hash_wait_seconds for a slot, then answers 503 with Retry-After.
+    password_parallelism: int = Field(default=4, ge=1, le=16)
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    password_hash_wait_seconds: float = Field(default=10.0, gt=0, le=60)
 
     @field_validator("working_hours")
     @classmethod

@@ -9,15 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
-
-from app.api.deps import ClockDep, SettingsDep
+from app.api.deps import ClockDep, SessionFactoryDep, SettingsDep
 from app.errors import NotFound, RateLimited
 from app.web import citizen, ratelimit
 from app.web.citizen import LookupFailed, LookupIn, PublicDossierOut, SecretInUrl
@@ -56,13 +53,6 @@ PAGE_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                 "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
 }
-
-
-def get_sessionmaker(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessionmaker
-
-
-SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_sessionmaker)]
 
 
 def _refuse_secret_in_url(request: Request) -> None:
