@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import SealedJSON, UTCDateTime
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -406,7 +406,8 @@ class OutboxMessage(SQLModel, table=True):
     topic: str = Field(max_length=16)  # portal | notify
     kind: str = Field(max_length=32)
     dossier_id: int | None = Field(default=None, foreign_key="dossiers.id")
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Encrypted at rest (app/sealing.py): a notification may carry the citizen's lookup secret.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(SealedJSON, nullable=False))
     status: str = Field(default="pending", max_length=16)  # pending | sent | dead
     attempts: int = 0
     next_attempt_at: datetime = _ts()
@@ -424,7 +425,8 @@ class IdempotencyRecord(SQLModel, table=True):
     key: str = Field(max_length=128)
     request_hash: str = Field(max_length=64)
     status_code: int
-    response_body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Encrypted at rest: an intake's response holds the lookup secret, replayed to the same caller.
+    response_body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(SealedJSON, nullable=False))
     created_at: datetime = _ts()
 
 

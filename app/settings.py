@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     password_parallelism: int = Field(default=4, ge=1, le=16)
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
     password_hash_wait_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Key for the documents encrypted at rest (outbox payloads, idempotency replays; app/sealing.py).
+    # Unset: derived from jwt_secret. Set it in production (32+ characters) and keep it when the JWT
+    # secret rotates, or queued messages become unreadable.
+    data_key: SecretStr | None = None
 
     @field_validator("working_hours")
     @classmethod
@@ -126,6 +130,8 @@ class Settings(BaseSettings):
             raise ValueError("MOTCUA_JWT_SECRET must be set to a real secret outside MOTCUA_ENV=dev")
         if self.env != "dev" and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("MOTCUA_JWT_SECRET must be at least 32 characters")
+        if self.data_key is not None and len(self.data_key.get_secret_value()) < 32:
+            raise ValueError("MOTCUA_DATA_KEY must be at least 32 characters")
         return self
 
     @property

@@ -125,3 +125,32 @@ def test_tokens_without_a_valid_version_are_refused(client, demo, session):  # n
                    {"sub": user_id, "ver": -1}, {"sub": user_id, "ver": 10**30}, {"sub": user_id, "ver": True}):
         response = client.get(ME, headers=_forge(claims))
         assert response.status_code == 401 and response.json()["code"] == "invalid_token", claims
+
+
+def test_cli_reset_password_and_deactivation(client, demo, settings, monkeypatch):  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+    from app.settings import get_settings
+
+    for name, value in (("DATABASE_URL", settings.database_url), ("JWT_SECRET", TEST_SECRET),
+                        ("PASSWORD_TIME_COST", "1"), ("PASSWORD_MEMORY_COST", "1024")):
+        monkeypatch.setenv(f"MOTCUA_{name}", value)
+    get_settings.cache_clear()
+    headers = token(client, "baocao")
+    try:
+        runner = CliRunner()
+        weak = runner.invoke(cli, ["reset-password", "--username", "baocao", "--password", "short"])
+        assert weak.exit_code == 1 and "ít nhất 8 ký tự" in weak.output
+        assert client.get(ME, headers=headers).status_code == 200
+        reset = runner.invoke(cli, ["reset-password", "--username", "baocao", "--password", "bao-cao-2027"])
+        assert reset.exit_code == 0, reset.output
+        assert client.get(ME, headers=headers).status_code == 401
+        headers = token(client, "baocao", "bao-cao-2027")
+        locked = runner.invoke(cli, ["set-user-active", "--username", "baocao", "--inactive"])
+        assert locked.exit_code == 0 and "khóa" in locked.output
+        assert client.get(ME, headers=headers).status_code == 401
+        missing = runner.invoke(cli, ["set-user-active", "--username", "nobody", "--active"])
+        assert missing.exit_code == 1 and "nobody" in missing.output
+    finally:
+        get_settings.cache_clear()
