@@ -120,10 +120,19 @@ def test_at_most_the_configured_hashes_run_at_once(monkeypatch):  # noqa: ANN001
                 running[0] -= 1
             return "hash"
 
+        def verify(self, stored: str, password: str) -> bool:
+            self.hash(password)
+            return False
+
     monkeypatch.setattr(passwords, "hasher", lambda _: SlowHasher())
+    monkeypatch.setattr(passwords, "_dummies", {})  # a fresh worker: the unknown-user hash is not made yet
     with ThreadPoolExecutor(max_workers=12) as pool:
         assert list(pool.map(lambda _: passwords.hash_password("p", settings), range(24))) == ["hash"] * 24
+        # Unknown usernames: the dummy hash is made once, in a slot, then verified against.
+        checks = pool.map(lambda _: passwords.verify_password("p", passwords.dummy_hash(settings), settings), range(24))
+        assert not any(checks)
     assert most[0] == 2
+    assert list(passwords._dummies.values()) == ["hash"]
 
 
 def test_no_free_slot_answers_503_in_the_error_shape(engine, settings, clock, demo):  # noqa: ANN001
