@@ -63,7 +63,8 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Reques
 @router.post("/password", response_model=TokenOut,
              summary="Đổi mật khẩu của tài khoản đang đăng nhập (các mã truy cập cũ hết hiệu lực)",
              responses={422: {"description": "Mật khẩu hiện tại không đúng hoặc mật khẩu mới quá yếu"},
-                        429: {"description": "Nhập sai mật khẩu quá nhiều lần; xem header Retry-After"}})
+                        429: {"description": "Nhập sai mật khẩu quá nhiều lần; xem header Retry-After"},
+                        503: {"description": "Quá nhiều lượt kiểm tra mật khẩu cùng lúc; thử lại sau"}})
 def password(data: PasswordChangeIn, principal: SignedInUser, request: Request, response: Response,
              factory: SessionFactoryDep, clock: ClockDep, settings: SettingsDep) -> TokenOut:
     """Answers a new access token: every token issued before, this request's included, stops working."""
