@@ -58,8 +58,8 @@ def prepare(url: str) -> None:
     with transaction(make_sessionmaker(engine)) as session:
         now = datetime.now(UTC)
         create_agency(session, code="000.00.17.H26", name="Sở thử", now=now)
-        # Hashed with the production cost below, by the server's own settings at login time? No:
-        # the stored hash carries its parameters; the good login verifies with them.
+        # Hashed with the production parameters (the stored hash carries them): the warm-up login
+        # then costs what a real one does.
         create_user(session, username="motcua", password="demo1234", full_name="Cán bộ", agency_code="000.00.17.H26",
                     roles=["desk"], settings=Settings(env="test", database_url=url, jwt_secret=SECRET), now=now)
     engine.dispose()

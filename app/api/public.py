@@ -14,11 +14,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.responses import FileResponse, HTMLResponse, Response
+
 from app.api.deps import ClockDep, SessionFactoryDep, SettingsDep
 from app.errors import NotFound, RateLimited
 from app.web import citizen, ratelimit
 from app.web.citizen import LookupFailed, LookupIn, PublicDossierOut, SecretInUrl
-
 
 
 def _count_rejected(request: Request) -> None:
