@@ -81,3 +81,8 @@ bench-explain: venv
 
 ## bench: every benchmark in order (generate first: make bench-generate bench-generate-scan)
 bench: bench-calendar bench-intake bench-action bench-lookup bench-reports bench-scan bench-explain
+
+## bench-login-memory: a worker's peak RSS under 80 concurrent bad logins (issue 12, docs/BENCHMARKS.md)
+.PHONY: bench-login-memory
+bench-login-memory: venv
+	$(BIN)/python bench/login_memory.py --requests 80

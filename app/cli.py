@@ -106,6 +106,42 @@ def create_user(
         _fail(exc)
 
 
+@app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Đặt lại mật khẩu một tài khoản; các mã đăng nhập đã cấp trước đó hết hiệu lực."""
+    from app.auth.service import reset_password as run
+    from app.db import transaction
+
+    settings, _, factory = _factory()
+    try:
+        with transaction(factory) as session:
+            run(session, username=username, new_password=password, settings=settings)
+        typer.echo(f"Đã đặt lại mật khẩu cho {username}; các phiên đăng nhập cũ đã hết hiệu lực.")
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+
+
+@app.command("set-user-active")
+def set_user_active(
+    username: Annotated[str, typer.Option()],
+    active: Annotated[bool, typer.Option("--active/--inactive", help="Mở hoặc khóa tài khoản")],
+) -> None:
+    """Khóa hoặc mở lại một tài khoản; các mã đăng nhập đã cấp trước đó hết hiệu lực."""
+    from app.auth.service import set_active
+    from app.db import transaction
+
+    _, _, factory = _factory()
+    try:
+        with transaction(factory) as session:
+            set_active(session, username=username, active=active)
+        typer.echo(f"Đã {'mở' if active else 'khóa'} tài khoản {username}.")
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -115,8 +151,13 @@ def serve(
     """Chạy API (uvicorn) với cấu hình từ biến môi trường MOTCUA_*."""
     import uvicorn
 
-    get_settings()  # fail fast on bad settings
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, access_log=False, log_config=None)
+    from app.web.ratelimit import uvicorn_proxy_options
+
+    settings = get_settings()  # fail fast on bad settings
+    # X-Forwarded-For is believed only from MOTCUA_TRUSTED_PROXIES (none by default), never from
+    # uvicorn's own default (127.0.0.1) or its FORWARDED_ALLOW_IPS variable.
+    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, access_log=False, log_config=None,
+                **uvicorn_proxy_options(settings))  # type: ignore[arg-type]
 
 
 @app.command()

@@ -6,8 +6,9 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import JSON, DateTime, Engine, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
@@ -38,14 +39,48 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class SealedJSON(TypeDecorator[Any]):
+    """A JSON document encrypted at rest (app/sealing.py): sealed on write, opened on read, by the
+    key of the engine's settings (`make_engine`). Rows written before stay readable."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect):  # type: ignore[override]
+        return None if value is None else _sealer_of(dialect).seal(value)
+
+    def process_result_value(self, value: Any, dialect):  # type: ignore[override]
+        return None if value is None else _sealer_of(dialect).open(value)
+
+
+def _sealer_of(dialect):  # noqa: ANN001, ANN202
+    sealer = getattr(dialect, "motcua_sealer", None)
+    if sealer is None:  # an engine not made by make_engine (a script): the process's settings
+        from app.sealing import sealer_for
+        from app.settings import get_settings
+
+        sealer = dialect.motcua_sealer = sealer_for(get_settings())
+    return sealer
+
+
 def make_engine(settings: Settings) -> Engine:
+    engine = _make_engine(settings)
+    from app.sealing import sealer_for
+
+    engine.dialect.motcua_sealer = sealer_for(settings)  # type: ignore[attr-defined]  # SealedJSON's key
+    return engine
+
+
+def _make_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=settings.db_echo,
+        # hide_parameters: a failed write's error (and its log line) never carries the values,
+        # which may be a name, an identity number or a phone.
+        engine = create_engine(url, echo=settings.db_echo, hide_parameters=True,
                                connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
@@ -53,7 +88,7 @@ def make_engine(settings: Settings) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # JIT off: PostgreSQL compiled the report aggregates for 130-310 ms each, more than some take
     # to run (docs/BENCHMARKS.md); the service's queries are short or index-driven.
-    return create_engine(url, echo=settings.db_echo, pool_pre_ping=True,
+    return create_engine(url, echo=settings.db_echo, hide_parameters=True, pool_pre_ping=True,
                          pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
                          connect_args={"options": "-c jit=off"})
 

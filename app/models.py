@@ -10,10 +10,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
-from app.db import UTCDateTime
+from app.db import SealedJSON, UTCDateTime
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -122,6 +122,9 @@ class User(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=32)
     is_active: bool = True
     created_at: datetime = _ts()
+    # Carried in every token (claim `ver`) and compared on every request: bumped when the password
+    # changes or the account is (de)activated (`_end_tokens` below), which ends earlier tokens.
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Procedure(SQLModel, table=True):
@@ -437,7 +440,8 @@ class OutboxMessage(SQLModel, table=True):
     topic: str = Field(max_length=16)  # portal | notify
     kind: str = Field(max_length=32)
     dossier_id: int | None = Field(default=None, foreign_key="dossiers.id")
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Encrypted at rest (app/sealing.py): a notification may carry the citizen's lookup secret.
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(SealedJSON, nullable=False))
     status: str = Field(default="pending", max_length=16)  # pending | sent | dead
     attempts: int = 0
     next_attempt_at: datetime = _ts()
@@ -455,7 +459,8 @@ class IdempotencyRecord(SQLModel, table=True):
     key: str = Field(max_length=128)
     request_hash: str = Field(max_length=64)
     status_code: int
-    response_body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Encrypted at rest: an intake's response holds the lookup secret, replayed to the same caller.
+    response_body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(SealedJSON, nullable=False))
     created_at: datetime = _ts()
 
 
@@ -520,3 +525,19 @@ class PortalDrift(SQLModel, table=True):
 
 # Reconciliation picks the dossiers whose portal messages were written recently.
 Index("ix_outbox_topic_created", OutboxMessage.topic, OutboxMessage.created_at)
+
+
+# --- invariants kept by the ORM, whoever writes the row ------------------------------------------
+
+def _end_tokens(target: User, value: Any, oldvalue: Any, _initiator: Any) -> None:
+    """A new password hash or a change of `is_active` on a stored user ends every token issued
+    before: CLI, API and tests all go through here, not through a per-route rule."""
+    from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
+
+    if oldvalue in (NO_VALUE, NEVER_SET) or value == oldvalue:
+        return  # a new user, or nothing changes
+    target.token_version = (target.token_version or 0) + 1
+
+
+event.listen(User.password_hash, "set", _end_tokens, active_history=True)
+event.listen(User.is_active, "set", _end_tokens, active_history=True)

@@ -30,11 +30,14 @@ class Settings(BaseSettings):
     max_supplement_requests: int = Field(default=1, ge=1)
     max_apologies: int = Field(default=1, ge=1)
 
-    # Argon2 cost; tests lower it, production keeps the library defaults.
+    # Argon2id (app/auth/passwords.py, docs/SECURITY.md): time cost 3, memory 65,536 KiB (64 MiB),
+    # parallelism 4, 16-byte salt, 32-byte hash (RFC 9106's second profile); tests lower the cost.
     password_time_cost: int = 3
     password_memory_cost: int = 65536
 
-    lookup_rate_per_minute: int = 10
+    lookup_rate_per_minute: int = 10  # per address: every lookup, 422s included
+    # Failures on one code from all addresses per hour above which an attack on the code is logged;
+    # it refuses nobody (a stranger's failures never block the holder of the right secret).
     lookup_rate_per_code_per_hour: int = 20
     # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed for the citizen
     # lookup's per-address limit; empty: the TCP peer is the client. Env: JSON list or comma list.
@@ -85,6 +88,26 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # --- abuse and secrets (docs/SECURITY.md) ---
+    # Citizen lookup: wrong secrets per address and dossier code per hour, then 429 for that pair.
+    lookup_failures_per_address_code_per_hour: int = Field(default=5, ge=1)
+    # Password checks (login, password change): failures per username and per address in a window,
+    # then 429 with Retry-After before any hash is computed (app/auth/throttle.py).
+    login_failures_per_username: int = Field(default=10, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=60, le=3600)  # purged after an hour
+    # Argon2 parallelism, and how many hashes one worker computes at once: each holds
+    # password_memory_cost KiB for its run, so a worker's hashing memory is capped at
+    # concurrency × memory cost (128 MiB by default); a request waits at most
+    # password_hash_wait_seconds for a slot, then answers 503 with Retry-After.
+    password_parallelism: int = Field(default=4, ge=1, le=16)
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    password_hash_wait_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Key for the documents encrypted at rest (outbox payloads, idempotency replays; app/sealing.py).
+    # Unset: derived from jwt_secret. Set it in production (32+ characters) and keep it when the JWT
+    # secret rotates, or queued messages become unreadable.
+    data_key: SecretStr | None = None
+
     @field_validator("working_hours")
     @classmethod
     def _valid_working_hours(cls, value: str) -> str:
@@ -120,6 +143,8 @@ class Settings(BaseSettings):
             raise ValueError("MOTCUA_JWT_SECRET must be set to a real secret outside MOTCUA_ENV=dev")
         if self.env != "dev" and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("MOTCUA_JWT_SECRET must be at least 32 characters")
+        if self.data_key is not None and len(self.data_key.get_secret_value()) < 32:
+            raise ValueError("MOTCUA_DATA_KEY must be at least 32 characters")
         return self
 
     @property

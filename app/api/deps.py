@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.clock import Clock
@@ -40,3 +41,12 @@ def get_app_settings(request: Request) -> Settings:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_sessionmaker(request: Request) -> sessionmaker[Session]:
+    """For routes that run several short transactions of their own (rate-limited ones: a counted
+    attempt must stay counted when the request then fails)."""
+    return request.app.state.sessionmaker
+
+
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_sessionmaker)]

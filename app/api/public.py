@@ -6,19 +6,45 @@ puts it in a URL or echoes it back, and every answer is `Cache-Control: no-store
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session
 
-from app.api.deps import ClockDep, SettingsDep
+from app.api.deps import ClockDep, SessionFactoryDep, SettingsDep
 from app.errors import NotFound, RateLimited
 from app.web import citizen, ratelimit
 from app.web.citizen import LookupFailed, LookupIn, PublicDossierOut, SecretInUrl
 
-router = APIRouter(tags=["tra cứu công khai"])
+
+def _count_rejected(request: Request) -> None:
+    app = request.app
+    citizen.count_rejected(app.state.sessionmaker, client=ratelimit.client_of(request, app.state.settings),
+                           now=app.state.clock.now(), settings=app.state.settings)
+
+
+class CountedRoute(APIRoute):
+    """A public route whose requests refused by validation (422) count against the address limit
+    too: malformed lookups are no free way around it (429 once it is exceeded)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def counted(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError:
+                await run_in_threadpool(_count_rejected, request)
+                raise
+
+        return counted
+
+
+router = APIRouter(tags=["tra cứu công khai"], route_class=CountedRoute)
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -27,18 +53,6 @@ PAGE_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                 "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
 }
-
-
-def get_sessionmaker(request: Request) -> sessionmaker[Session]:
-    return request.app.state.sessionmaker
-
-
-SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_sessionmaker)]
-
-
-def _client(request: Request, settings) -> str:  # noqa: ANN001
-    return ratelimit.client_address(request.client.host if request.client else None,
-                                    request.headers.get("x-forwarded-for"), settings.trusted_proxies)
 
 
 def _refuse_secret_in_url(request: Request) -> None:
@@ -54,8 +68,8 @@ def lookup(data: LookupIn, request: Request, response: Response, factory: Sessio
            settings: SettingsDep) -> PublicDossierOut:
     _refuse_secret_in_url(request)
     response.headers["Cache-Control"] = "no-store"
-    return citizen.lookup(factory, code=data.code, secret=data.secret, client=_client(request, settings),
-                          now=clock.now(), settings=settings)
+    return citizen.lookup(factory, code=data.code, secret=data.secret,
+                          client=ratelimit.client_of(request, settings), now=clock.now(), settings=settings)
 
 
 @router.get("/tra-cuu", response_class=HTMLResponse, include_in_schema=False)
@@ -76,11 +90,16 @@ def lookup_page_submit(request: Request, factory: SessionFactoryDep, clock: Cloc
         return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=400, headers=PAGE_HEADERS)
     errors = citizen.validate_form(code, secret)
     if errors:
+        try:
+            _count_rejected(request)
+        except RateLimited as exc:
+            return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=429,
+                                headers={**PAGE_HEADERS, **(exc.headers or {})})
         return HTMLResponse(citizen.render_page(code=code, field_errors=errors,
                                                 error="Vui lòng kiểm tra các ô được đánh dấu."),
                             status_code=422, headers=PAGE_HEADERS)
     try:
-        result = citizen.lookup(factory, code=code, secret=secret, client=_client(request, settings),
+        result = citizen.lookup(factory, code=code, secret=secret, client=ratelimit.client_of(request, settings),
                                 now=clock.now(), settings=settings)
     except LookupFailed as exc:
         return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=404, headers=PAGE_HEADERS)

@@ -7,36 +7,55 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import aliased
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import SessionDep, SessionFactoryDep, SettingsDep
 from app.auth.tokens import verify_token
+from app.db import transaction
 from app.errors import NotAuthenticated, NotPermitted
 from app.auth.principal import Principal, scope_agency_of
 from app.models import Agency, Role, User
+from app.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def get_principal(session: SessionDep, settings: SettingsDep,
                   token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+    return principal_of(session, token, settings)
+
+
+def get_principal_own_transactions(factory: SessionFactoryDep, settings: SettingsDep,
+                                   token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+    """The caller, read in a short transaction of its own, for routes that hold no request session."""
+    with transaction(factory) as session:
+        return principal_of(session, token, settings)
+
+
+def principal_of(session: Session, token: str | None, settings: Settings) -> Principal:
+    """The caller a bearer token names: a valid signature, an active user, the token's version."""
     if not token:
         raise NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
-    user_id = verify_token(token, settings)
+    claims = verify_token(token, settings)
     # One round trip: the user, their agency and (for a division) its Department, which every
     # service call of the request then finds in the session instead of reading it again.
     department = aliased(Agency)
     row = session.exec(select(User, Agency, department).join(Agency, Agency.id == User.agency_id)
                        .outerjoin(department, department.id == Agency.parent_id)
-                       .where(User.id == user_id)).first()
+                       .where(User.id == claims.user_id)).first()
     if row is None or not row[0].is_active:
         raise NotAuthenticated("Tài khoản không tồn tại hoặc đã bị khóa.", code="invalid_token")
+    if row[0].token_version != claims.version:  # the password changed or the account was (de)activated since
+        raise NotAuthenticated("Phiên đăng nhập đã hết hiệu lực (mật khẩu đã được đổi); vui lòng đăng nhập lại.",
+                               code="invalid_token")
     user, agency, _ = row
     return Principal(user=user, roles=frozenset(user.roles), scope_agency_id=scope_agency_of(agency),
                      agency=agency)
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
+# The same caller for routes that run their own short transactions (password change).
+SignedInUser = Annotated[Principal, Depends(get_principal_own_transactions)]
 
 
 def require_roles(*roles: Role):

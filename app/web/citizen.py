@@ -70,7 +70,7 @@ class LookupIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=64, description="Mã hồ sơ, ví dụ 000.00.17.H26-261123-0001")
-    secret: str = Field(min_length=1, max_length=32, description="Mã tra cứu in trên giấy hẹn, ví dụ K7QM-4XPT")
+    secret: str = Field(min_length=1, max_length=32, description="Mã tra cứu in trên giấy hẹn, ví dụ K7QM4-XPT2B")
 
 
 class TimelineItem(BaseModel):
@@ -386,7 +386,18 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
 
 def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: str, now: datetime,
            settings: Settings) -> PublicDossierOut:
-    """Rate-limited lookup: `RateLimited` (429, Retry-After) or `LookupFailed` (404) or the view."""
+    """Rate-limited lookup: `RateLimited` (429, Retry-After) or `LookupFailed` (404) or the view.
+
+    Limits (docs/SECURITY.md), none of which a stranger can use against the holder of the secret:
+    * per address, every lookup (and every one refused by validation, `count_rejected`);
+    * per address and code, the failures: after `lookup_failures_per_address_code_per_hour` wrong
+      secrets on a code, that address gets 429 for it, the right secret included, so guesses
+      beyond the limit learn nothing;
+    * per code, the failures from all addresses: counted and logged (an attack on a code), never
+      refusing anyone: the right secret always opens its dossier from an address that has not
+      exhausted its own limits. The secret's entropy (codes.SECRET_BITS) is what stops guessing
+      spread over many addresses.
+    """
     code = normalize_code(code)
     client_hash = ratelimit.fingerprint("addr", client, settings)
     code_hash = ratelimit.fingerprint("code", code, settings)
@@ -396,24 +407,54 @@ def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: st
     # when a limit is exceeded.
     with transaction(factory) as session:
         view = find(session, code=code, secret=secret, now=now, settings=settings)
-        counters = [(f"lookup:addr:{client_hash}", settings.lookup_rate_per_minute, ratelimit.MINUTE),
-                    (f"lookup:code:{code_hash}", settings.lookup_rate_per_code_per_hour, ratelimit.HOUR)]
-        if view is None:
-            counters.append((f"lookup:fail:{code_hash}", settings.lookup_rate_per_code_per_hour, ratelimit.HOUR))
-        by_address, by_code, *failures = ratelimit.hit_all(session, counters, now=now)
-    blocked, scope = (by_address, "address") if by_address.exceeded else (by_code, "code")
-    if blocked.exceeded:
-        log.warning("public lookup rate limited", extra={"fields": {
-            "client": client_hash, "scope": scope, "count": blocked.count, "retry_after": blocked.retry_after}})
-        raise RateLimited(f"Ông/bà đã tra cứu quá nhiều lần. Vui lòng thử lại sau {wait_text(blocked.retry_after)}.",
-                          detail={"retry_after": blocked.retry_after, "scope": scope},
-                          headers={"Retry-After": str(blocked.retry_after)})
-    if view is None:
+        failed = view is None
+        allowed = settings.lookup_failures_per_address_code_per_hour
+        counters: list[tuple[str, int, int, int]] = [
+            (_address_key(client_hash), settings.lookup_rate_per_minute, ratelimit.MINUTE, 1),
+            # A success reads its address's failures on the code without counting (increment 0).
+            (f"lookup:addrcode:{client_hash}:{code_hash}", allowed, ratelimit.HOUR, 1 if failed else 0)]
+        if failed:
+            counters.append((f"lookup:fail:{code_hash}", settings.lookup_rate_per_code_per_hour, ratelimit.HOUR, 1))
+        by_address, by_address_code, *code_wide = ratelimit.hit_all(session, counters, now=now)
+    # The failure being answered may be the last one allowed; a success is refused once the
+    # address has used up its failures on the code.
+    address_code_exceeded = by_address_code.count > allowed if failed else by_address_code.count >= allowed
+    if by_address.exceeded or address_code_exceeded:
+        blocked, scope = (by_address, "address") if by_address.exceeded else (by_address_code, "address_code")
+        _refuse(blocked, scope, client_hash)
+    if failed:
+        failures = code_wide[0]
         log.warning("public lookup failed", extra={"fields": {
-            "client": client_hash, "code_hash": code_hash,
-            "failures_for_code_this_hour": failures[0].count}})
+            "client": client_hash, "code_hash": code_hash, "failures_for_code_this_hour": failures.count}})
+        if failures.count == failures.limit + 1:  # once per hour and code
+            log.warning("public lookup: many failures on one code", extra={"fields": {
+                "code_hash": code_hash, "failures_for_code_this_hour": failures.count}})
         raise LookupFailed()
+    assert view is not None
     return view
+
+
+def count_rejected(factory: sessionmaker[Session], *, client: str, now: datetime, settings: Settings) -> None:
+    """Count a lookup refused by validation (422) against its address's limit: `RateLimited` when
+    that limit is exceeded, so malformed requests are no free way around it."""
+    client_hash = ratelimit.fingerprint("addr", client, settings)
+    with transaction(factory) as session:
+        hit = ratelimit.hit(session, _address_key(client_hash), limit=settings.lookup_rate_per_minute,
+                            window_seconds=ratelimit.MINUTE, now=now)
+    if hit.exceeded:
+        _refuse(hit, "address", client_hash)
+
+
+def _address_key(client_hash: str) -> str:
+    return f"lookup:addr:{client_hash}"
+
+
+def _refuse(blocked: ratelimit.Hit, scope: str, client_hash: str) -> None:
+    log.warning("public lookup rate limited", extra={"fields": {
+        "client": client_hash, "scope": scope, "count": blocked.count, "retry_after": blocked.retry_after}})
+    raise RateLimited(f"Ông/bà đã tra cứu quá nhiều lần. Vui lòng thử lại sau {wait_text(blocked.retry_after)}.",
+                      detail={"retry_after": blocked.retry_after, "scope": scope},
+                      headers={"Retry-After": str(blocked.retry_after)})
 
 
 def failed_attempts(session: Session, code: str, *, now: datetime, settings: Settings) -> int:

@@ -1,4 +1,5 @@
-"""Fixed-window request counters shared by every API worker (the `rate_counters` table).
+"""Fixed-window request counters shared by every API worker (the `rate_counters` table), and
+the one helper that says who is asking (`client_of`), for every limit.
 
 Each hit is one atomic upsert, `INSERT ... ON CONFLICT (key, window_start) DO UPDATE SET
 count = count + 1 RETURNING count`, on SQLite and PostgreSQL alike, so concurrent workers never
@@ -21,7 +22,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -69,19 +70,24 @@ def hit(session: Session, key: str, *, limit: int, window_seconds: int, now: dat
     return hit_all(session, [(key, limit, window_seconds)], now=now)[0]
 
 
-def hit_all(session: Session, counters: list[tuple[str, int, int]], *, now: datetime) -> list[Hit]:
+def hit_all(session: Session, counters: list[tuple[str, int, int]] | list[tuple[str, int, int, int]], *,
+            now: datetime) -> list[Hit]:
     """Count one request against each `(key, limit, window_seconds)` in one statement (one round
-    trip); the hits come back in the order given."""
-    starts = {key: window_start(now, seconds) for key, _, seconds in counters}
+    trip); the hits come back in the order given.
+
+    A fourth element, the increment, may be 0: the counter is then read in the same statement
+    without being counted (a lookup that succeeded still learns how many failures its address
+    made on that code)."""
+    starts = {c[0]: window_start(now, c[2]) for c in counters}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (insert(_table).values([{"key": key, "window_start": starts[key], "count": 1}
-                                        for key, _, _ in counters])
-                 .on_conflict_do_update(index_elements=["key", "window_start"],
-                                        set_={"count": _table.c.count + 1})
+    statement = insert(_table).values([{"key": c[0], "window_start": starts[c[0]], "count": c[3] if len(c) > 3 else 1}
+                                       for c in counters])
+    statement = (statement.on_conflict_do_update(index_elements=["key", "window_start"],
+                                                 set_={"count": _table.c.count + statement.excluded.count})
                  .returning(_table.c.key, _table.c.count))
     counts = {key: int(count) for key, count in session.execute(statement).all()}
-    return [Hit(key=key, count=counts[key], limit=limit, window_start=starts[key], window_seconds=seconds, now=now)
-            for key, limit, seconds in counters]
+    return [Hit(key=c[0], count=counts[c[0]], limit=c[1], window_start=starts[c[0]], window_seconds=c[2], now=now)
+            for c in counters]
 
 
 def peek(session: Session, key: str, *, window_seconds: int, now: datetime) -> int:
@@ -105,6 +111,16 @@ def fingerprint(kind: str, value: str, settings: Settings) -> str:
     without the server secret. Used in counter keys and in logs instead of the value itself."""
     key = b"motcua-ratelimit:" + settings.jwt_secret.get_secret_value().encode()
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def peek_all(session: Session, keys: list[tuple[str, int]], *, now: datetime) -> dict[str, int]:
+    """Current counts of several `(key, window_seconds)` in one statement (0 when absent)."""
+    wanted = [(key, window_start(now, seconds)) for key, seconds in keys]
+    if not wanted:
+        return {}
+    condition = or_(*(and_(_table.c.key == key, _table.c.window_start == start) for key, start in wanted))
+    found = {key: int(count) for key, count in session.execute(select(_table.c.key, _table.c.count).where(condition))}
+    return {key: found.get(key, 0) for key, _ in keys}
 
 
 def _networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -139,3 +155,23 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
         if not _is_trusted(hop, networks):
             break
     return address
+
+
+def client_of(request: object, settings: Settings) -> str:
+    """The address every limit counts against, for a request (FastAPI/Starlette `Request`).
+
+    Only `settings.trusted_proxies` (MOTCUA_TRUSTED_PROXIES, default none) decides whether
+    `X-Forwarded-For` is believed; `motcua serve` configures uvicorn's proxy headers from the same
+    setting (`uvicorn_proxy_options`), so a header sent by an untrusted peer, loopback included,
+    changes nothing.
+    """
+    peer = getattr(request, "client", None)
+    headers = getattr(request, "headers", {})
+    return client_address(peer.host if peer else None, headers.get("x-forwarded-for"), settings.trusted_proxies)
+
+
+def uvicorn_proxy_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's `proxy_headers` / `forwarded_allow_ips` for `settings.trusted_proxies`: off and
+    empty when no proxy is trusted (uvicorn's own default trusts 127.0.0.1)."""
+    trusted = [str(network) for network in _networks(settings.trusted_proxies)]  # uvicorn parses strictly
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": ",".join(trusted)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import date
 
@@ -15,6 +16,10 @@ from app.models import DossierSequence
 
 # No 0/O, 1/I/L: the secret is read off a paper slip and typed on a phone.
 _SECRET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+# Ten symbols of 31 drawn by `secrets`: log2(31**10) = 49.5 bits (eight gave 39.6, under the 40 asked).
+# Printed as two groups of five (K7QM4-XPT2B); secrets of eight issued before stay valid.
+SECRET_LENGTH = 10
+SECRET_BITS = SECRET_LENGTH * math.log2(len(_SECRET_ALPHABET))
 _PBKDF2_ROUNDS = 2000  # cheap enough for the lookup path; the lookup is rate-limited anyway
 
 
@@ -39,13 +44,14 @@ def format_code(agency_code: str, day: date, number: int) -> str:
 
 
 def new_lookup_secret() -> str:
-    raw = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(8))
-    return f"{raw[:4]}-{raw[4:]}"
+    return normalize_secret("".join(secrets.choice(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH)))
 
 
 def normalize_secret(secret: str) -> str:
+    """Upper case, two halves joined by a dash: XXXXX-XXXXX (XXXX-XXXX for the older secrets)."""
     cleaned = "".join(ch for ch in secret.upper() if ch.isalnum())
-    return f"{cleaned[:4]}-{cleaned[4:]}"
+    half = len(cleaned) // 2
+    return f"{cleaned[:half]}-{cleaned[half:]}"
 
 
 def hash_secret(secret: str) -> str:

@@ -85,6 +85,9 @@ MATRIX: dict[str, Rule] = {
     "GET /bang-dieu-khien/static/{name}": Rule(PUBLIC),
     # every authenticated user
     "GET /api/v1/auth/me": Rule(ANY),
+    # a wrong current password: 422, nothing changes (a change would end the probes' tokens)
+    "POST /api/v1/auth/password": Rule(ANY, json={"current_password": "not-the-password-1",
+                                                  "new_password": "another-password-2"}),
     "GET /api/v1/workflow/transitions": Rule(ANY),
     "GET /api/v1/procedures": Rule(ANY),
     "GET /api/v1/procedures/{code}": Rule(ANY, obj="procedure",

@@ -381,6 +381,8 @@ def test_cli_scheduler_once_runs_each_job_body(client, login, app, clock, settin
     forwarded(client, login)
     monkeypatch.setenv("MOTCUA_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("MOTCUA_SMS_OUTBOX_DIR", str(tmp_path))
+    # The key the API sealed the outbox payloads with (app/sealing.py): every process shares it.
+    monkeypatch.setenv("MOTCUA_JWT_SECRET", settings.jwt_secret.get_secret_value())
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(cli, ["scheduler", "--once"])

@@ -88,7 +88,7 @@ def test_failed_lookups_are_logged_and_counted_without_personal_data(client, log
         assert private not in logged, private
     # The shared counters are keyed by hashes too.
     keys = [row.key for row in session.exec(select(RateCounter)).all()]
-    assert sorted(k.split(":")[1] for k in keys) == ["addr", "code", "fail"]
+    assert sorted(k.split(":")[1] for k in keys if k.startswith("lookup:")) == ["addr", "addrcode", "fail"]
     assert not any(dossier["code"] in k or "testclient" in k for k in keys)
 
 
@@ -225,9 +225,11 @@ def test_mask_name(name, masked):
 def test_rate_limit_per_address_with_retry_after(client, login, clock):
     dossier = receive(client, login)
     for i in range(10):  # default 10 per minute, failures and successes alike
-        secret = dossier["lookup_secret"] if i % 2 else "ZZZZ-ZZZZ"
+        # Failures on another code (on this one, the per address+code limit would answer first).
+        code, secret = (dossier["code"], dossier["lookup_secret"]) if i % 2 else ("000.00.17.H26-261123-9999",
+                                                                                   "ZZZZ-ZZZZ")
         # No trusted proxy is configured: a forged X-Forwarded-For changes nothing.
-        response = lookup(client, dossier["code"], secret, headers={"X-Forwarded-For": f"198.51.100.{i}"})
+        response = lookup(client, code, secret, headers={"X-Forwarded-For": f"198.51.100.{i}"})
         assert response.status_code == (200 if i % 2 else 404)
     clock.advance(seconds=15)
     limited = lookup(client, dossier["code"], dossier["lookup_secret"])
@@ -239,27 +241,75 @@ def test_rate_limit_per_address_with_retry_after(client, login, clock):
     assert lookup(client, dossier["code"], dossier["lookup_secret"]).status_code == 200
 
 
-def test_rate_limit_per_code_across_addresses(engine, settings, login, client, clock):
+def test_strangers_failures_on_a_code_never_block_its_holder(engine, settings, login, client, clock):
+    """Issue 12 item 5: failures from many addresses on one code (far past the code-wide figure)
+    leave the holder of the right secret, from their own address, able to look it up."""
     from app.main import create_app
 
     dossier = receive(client, login)
     proxied = create_app(make_settings(settings.database_url, trusted_proxies=["10.0.0.0/8"]), clock=clock,
                          engine=engine)
     with TestClient(proxied, client=("10.0.0.5", 40000)) as behind_proxy:
-        for i in range(20):  # default 20 per code per hour, each from another citizen's address
-            response = lookup(behind_proxy, dossier["code"], "ZZZZ-ZZZZ",
+        for i in range(60):  # three times the code-wide figure (20 per hour), each from another address
+            response = lookup(behind_proxy, dossier["code"], "ZZZZZ-ZZZZZ",
                               headers={"X-Forwarded-For": f"198.51.100.{i}"})
             assert response.status_code == 404
-        limited = lookup(behind_proxy, dossier["code"], dossier["lookup_secret"],
-                         headers={"X-Forwarded-For": "198.51.100.200"})
-        assert limited.status_code == 429 and limited.json()["detail"]["scope"] == "code"
-        assert limited.headers["Retry-After"] == "3600"  # 09:00:00 local is a whole UTC hour
-        other = receive(client, login)
-        assert lookup(behind_proxy, other["code"], other["lookup_secret"],
-                      headers={"X-Forwarded-For": "198.51.100.200"}).status_code == 200
-        clock.advance(hours=1)
+        holder = lookup(behind_proxy, dossier["code"], dossier["lookup_secret"],
+                        headers={"X-Forwarded-For": "198.51.100.200"})
+        assert holder.status_code == 200, holder.text
+        assert holder.json()["code"] == dossier["code"]
+
+
+def test_rate_limit_per_address_and_code(engine, settings, login, client, clock):
+    """Five wrong secrets from one address on one code: that address is refused that code for the
+    hour (the right secret included, so guesses beyond the limit learn nothing); other codes from
+    that address and that code from another address still work."""
+    from app.main import create_app
+
+    dossier, other = receive(client, login), receive(client, login)
+    proxied = create_app(make_settings(settings.database_url, trusted_proxies=["10.0.0.0/8"]), clock=clock,
+                         engine=engine)
+    guesser = {"X-Forwarded-For": "203.0.113.66"}
+    with TestClient(proxied, client=("10.0.0.5", 40000)) as behind_proxy:
+        for _ in range(5):
+            assert lookup(behind_proxy, dossier["code"], "ZZZZZ-ZZZZZ", headers=guesser).status_code == 404
+            clock.advance(seconds=61)  # stay under the per-minute address limit
+        limited = lookup(behind_proxy, dossier["code"], dossier["lookup_secret"], headers=guesser)
+        assert limited.status_code == 429 and limited.json()["detail"]["scope"] == "address_code"
+        assert limited.json()["code"] == "rate_limited" and int(limited.headers["Retry-After"]) > 0
+        assert lookup(behind_proxy, dossier["code"], "YYYYY-YYYYY", headers=guesser).status_code == 429
+        assert lookup(behind_proxy, other["code"], other["lookup_secret"], headers=guesser).status_code == 200
         assert lookup(behind_proxy, dossier["code"], dossier["lookup_secret"],
-                      headers={"X-Forwarded-For": "198.51.100.201"}).status_code == 200
+                      headers={"X-Forwarded-For": "203.0.113.67"}).status_code == 200
+        clock.advance(hours=1)
+        assert lookup(behind_proxy, dossier["code"], dossier["lookup_secret"], headers=guesser).status_code == 200
+
+
+def test_lookups_refused_by_validation_count_against_the_address(client, login):
+    dossier = receive(client, login)
+    for i in range(10):  # 10 per minute, malformed ones included
+        bad = client.post(LOOKUP, json={"code": dossier["code"], "secret": "x" * (40 + i)})
+        assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
+    limited = lookup(client, dossier["code"], dossier["lookup_secret"])
+    assert limited.status_code == 429 and limited.json()["detail"]["scope"] == "address"
+    # Past the limit, a malformed lookup is refused as such too.
+    again = client.post(LOOKUP, json={"code": dossier["code"]})
+    assert again.status_code == 429 and again.headers["Retry-After"]
+    page = client.post("/tra-cuu", data={"code": dossier["code"], "secret": ""})
+    assert page.status_code == 429 and "Retry-After" in page.headers
+
+
+def test_the_secret_has_at_least_40_bits():
+    from app.workflows import codes
+
+    assert codes.SECRET_BITS >= 40
+    secret = codes.new_lookup_secret()
+    assert len(secret.replace("-", "")) == codes.SECRET_LENGTH == 10 and secret[5] == "-"
+    assert codes.normalize_secret(secret.lower().replace("-", " ")) == secret
+    assert codes.verify_secret(secret.lower(), codes.hash_secret(secret))
+    # Secrets of eight issued before keep working.
+    assert codes.verify_secret("abcd efgh", codes.hash_secret("ABCD-EFGH"))
+    assert codes.normalize_secret("abcdefgh") == "ABCD-EFGH"
 
 
 def test_counters_are_shared_between_workers(engine, settings, clock, login, client):

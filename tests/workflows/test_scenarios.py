@@ -52,7 +52,7 @@ def test_direct_dossier_from_desk_to_returned_result(client, login, clock):
     dossier = receive(client, login)
     assert dossier["status"] == "received"
     assert dossier["code"].startswith("000.00.17.H26-261123-")
-    assert len(dossier["lookup_secret"]) == 9
+    assert len(dossier["lookup_secret"]) == 11  # XXXXX-XXXXX: 10 symbols, 49.5 bits
     # Received Monday 23/11/2026 09:00; Tuesday 24/11 is Vietnam Culture Day: 5 working days → Tue 1/12 09:00.
     assert datetime.fromisoformat(dossier["due_at"]).astimezone(VN) == datetime(2026, 12, 1, 9, 0, tzinfo=VN)
     assert "forward" in dossier["allowed_actions"]
