@@ -92,6 +92,15 @@ def install_middleware(app: FastAPI) -> None:
         return response
 
 
+def install_request_guard(app: FastAPI, settings: Settings) -> None:
+    """Size limits, control characters, JSON depth and `Cache-Control: no-store` (app/edge.py).
+    Installed before the request-id middleware, so that one stays outermost and logs its answers."""
+    from app.edge import RequestGuard
+
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes, max_json_depth=settings.max_json_depth)
+
+
 def install_error_schema(app: FastAPI) -> None:
     """Document the error shape the handlers above answer: every error response of the OpenAPI
     schema (FastAPI's own 422 `HTTPValidationError` included) is `ErrorOut`."""
@@ -134,6 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.engine = engine or make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     install_error_handlers(app)
+    install_request_guard(app, settings)
     install_middleware(app)
     app.include_router(api_router)
     install_error_schema(app)

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # The HTTP edge (app/edge.py): request bodies are capped while they stream in (413 beyond),
+    # JSON and forms at max_body_bytes, multipart uploads and file imports at max_upload_bytes.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=21 * 1024 * 1024, ge=1024)  # the 20 MB import file + multipart framing
+    max_json_depth: int = Field(default=32, ge=4, le=200)
+
     @field_validator("working_hours")
     @classmethod
     def _valid_working_hours(cls, value: str) -> str:

@@ -51,6 +51,9 @@ def verify_token(token: str, settings: Settings) -> int:
     if any(name not in claims for name in _REQUIRED):
         raise NotAuthenticated("Mã đăng nhập thiếu thông tin bắt buộc.", code="invalid_token")
     try:
-        return int(claims["sub"])
+        user_id = int(claims["sub"])
     except (TypeError, ValueError) as exc:
         raise NotAuthenticated("Mã đăng nhập không hợp lệ.", code="invalid_token") from exc
+    if not 1 <= user_id <= 2**31 - 1:  # beyond the users.id column: never issued by us
+        raise NotAuthenticated("Mã đăng nhập không hợp lệ.", code="invalid_token")
+    return user_id
