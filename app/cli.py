@@ -47,6 +47,11 @@ def seed_demo() -> None:
 
     from app.catalog.demo_dossiers import DEMO_SECRET, seed_demo_dossiers
 
+    settings = get_settings()
+    if settings.env != "dev":  # demo users share one published password
+        typer.secho(f"seed-demo chỉ chạy khi MOTCUA_ENV=dev (hiện là {settings.env}): dữ liệu mẫu có tài khoản "
+                    "dùng chung mật khẩu công khai.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
     settings, _, factory = _factory()
     now = SystemClock().now()
     with transaction(factory) as session:
@@ -115,7 +120,10 @@ def serve(
     """Chạy API (uvicorn) với cấu hình từ biến môi trường MOTCUA_*."""
     import uvicorn
 
-    get_settings()  # fail fast on bad settings
+    refusal = get_settings().refuse_to_serve(host)  # also fails fast on bad settings
+    if refusal:
+        typer.secho(refusal, fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, access_log=False, log_config=None)
 
 

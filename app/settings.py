@@ -115,6 +115,25 @@ class Settings(BaseSettings):
             raise ValueError("MOTCUA_JWT_SECRET must be at least 32 characters")
         return self
 
+    def refuse_to_serve(self, host: str) -> str | None:
+        """Why the API must not listen on `host` with these settings (None: it may).
+
+        MOTCUA_ENV unset is dev, where the default JWT secret is allowed; anyone who can reach the
+        port could then forge tokens. So dev with the default secret serves the loopback only."""
+        import ipaddress
+
+        if self.env != "dev" or self.jwt_secret.get_secret_value() != DEFAULT_JWT_SECRET:
+            return None
+        try:
+            loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if loopback:
+            return None
+        return (f"Refusing to serve on {host}: MOTCUA_ENV is dev (unset) and MOTCUA_JWT_SECRET is the development "
+                "default, which anyone could use to forge tokens. Set MOTCUA_ENV=prod and a real "
+                "MOTCUA_JWT_SECRET, or serve on 127.0.0.1.")
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
