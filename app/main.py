@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.clock import Clock, SystemClock
@@ -66,6 +66,18 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unavailable", extra={"fields": {"error": type(exc.orig).__name__}})
         return JSONResponse(error_body("unavailable", "Cơ sở dữ liệu tạm thời không sẵn sàng; vui lòng thử lại sau."),
                             status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _value_out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # The last line behind the edge types and guard (app/fields.py, app/edge.py): a value the
+        # database cannot store (PostgreSQL: out of range, NUL in text; SQLite: an integer beyond
+        # 64 bits, raised as OverflowError) or a date pushed past year 9999 by arithmetic comes from
+        # the caller's input: 422, without a traceback or the values in the log.
+        orig = getattr(exc, "orig", None) or exc
+        log.warning("value out of range", extra={"fields": {"error": type(orig).__name__}})
+        return JSONResponse(error_body("invalid_value", "Giá trị gửi lên vượt quá giới hạn lưu trữ hoặc không hợp lệ."),
+                            status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jose import jwt
 
+from app.api.deps import SessionDep
 from app.fields import LOCAL_TZ_NAME
 from tests.conftest import TEST_SECRET, make_settings
 from tests.workflows.test_scenarios import intake_body, receive, required_documents
@@ -292,3 +293,25 @@ def test_tokens_dossiers_and_lookups_are_no_store(client, login):  # noqa: ANN00
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     # Errors too (a 401 may still name the reason); static assets keep their own caching.
     assert client.get("/api/v1/dossiers").headers["cache-control"] == "no-store"
+
+
+def test_a_value_the_database_refuses_is_422_not_500(app, db_kind, caplog):  # noqa: ANN001
+    """Behind the types and the guard: a route that lets an out-of-range integer (or, on PostgreSQL,
+    a NUL) reach the database answers 422 `invalid_value`, and no traceback is logged."""
+    from sqlalchemy import text
+
+    @app.get("/test-only/echo")
+    def echo(session: SessionDep, kind: str) -> dict:
+        if kind == "int":
+            value = session.execute(text("SELECT CAST(:v AS INTEGER)"), {"v": 2**70}).scalar()
+        else:
+            value = session.execute(text("SELECT CAST(:v AS TEXT)"), {"v": "a\x00b"}).scalar()
+        return {"value": value}
+
+    caplog.set_level(logging.WARNING)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert_error(client.get("/test-only/echo?kind=int"), 422, "invalid_value")
+        if db_kind == "postgresql":
+            assert_error(client.get("/test-only/echo?kind=nul"), 422, "invalid_value")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert all("a\x00b" not in r.getMessage() for r in caplog.records)
