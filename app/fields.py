@@ -7,12 +7,16 @@
 * `Int32` / `Id`: integers that fit the INTEGER columns they end up in (ids: 1..2^31-1), so an
   out-of-range number answers 422 instead of reaching the database.
 
+* `LocalTimesJSON`: a free-form JSON object (event data) whose ISO 8601 moments with an offset,
+  stored as they were written (UTC), are answered with `+07:00` like every other time.
+
 Every request and response schema uses these instead of bare `datetime`, `date` and unbounded
 `int` (tests/security/test_hostile_input.py walks the OpenAPI schema to check it).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -91,3 +95,23 @@ LocalDateTime = Annotated[
 LocalDate = Annotated[date, AfterValidator(_check_day), _Documented(LOCAL_DATE_NOTE, timezone=False)]
 Int32 = Annotated[int, Ge(-INT32_MAX - 1), Le(INT32_MAX)]
 Id = Annotated[int, Ge(1), Le(INT32_MAX)]
+
+
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)")
+
+
+def localize_times(value: Any) -> Any:
+    """Rewrite every ISO moment with an offset inside `value` (dicts, lists) in Vietnamese time."""
+    if isinstance(value, dict):
+        return {key: localize_times(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [localize_times(item) for item in value]
+    if isinstance(value, str) and _MOMENT.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value).astimezone(LOCAL_TZ).isoformat()
+        except (ValueError, OverflowError):
+            return value
+    return value
+
+
+LocalTimesJSON = Annotated[dict, PlainSerializer(localize_times, return_type=dict, when_used="json")]

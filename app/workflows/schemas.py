@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.fields import Int32, LocalDateTime
+from app.fields import Int32, LocalDateTime, LocalTimesJSON
 from app.models import ApplicantType, Channel, OnlineLevel, ReturnMethod
 
 PHONE = r"^(\+84|0)[1-9][0-9]{8,9}$"
@@ -187,7 +187,7 @@ class EventOut(BaseModel):
     from_step: int | None
     to_step: int | None
     note: str | None
-    data: dict
+    data: LocalTimesJSON
 
 
 class SkippedDayOut(BaseModel):

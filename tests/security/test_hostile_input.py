@@ -188,6 +188,12 @@ def test_naive_times_are_vietnamese_time_and_answers_are_plus_seven(client, logi
         page = client.get("/api/v1/dossiers", params={"received_from": received_from}, headers=desk)
         assert page.status_code == 200, page.text
         assert len(page.json()["items"]) == found, received_from
+    # A calendar change recomputes the appointment: its event keeps the moments before and after.
+    change = client.post("/api/v1/calendar/overrides", json={"day": "2026-11-25", "is_working": False,
+                                                            "reason": "Nghỉ đột xuất"}, headers=login("admin"))
+    assert change.status_code in (200, 201) and change.json()["recomputed_dossiers"] == [dossier["code"]], change.text
+    events = client.get(f"/api/v1/dossiers/{dossier['code']}/events", headers=desk).json()
+    assert any(e["data"].get("due_after", "").endswith("+07:00") for e in events), events
     # Every time of every answer carries +07:00.
     urls = [f"/api/v1/dossiers/{dossier['code']}", f"/api/v1/dossiers/{dossier['code']}/events",
             f"/api/v1/dossiers/{dossier['code']}/deadline", f"/api/v1/dossiers/{dossier['code']}/shipments",
