@@ -106,6 +106,7 @@ def check_json(body: bytes, max_depth: int) -> None:
             for key, item in items:
                 if isinstance(key, str):
                     check_text(key, loc, body=True)
+                    key = key[:64]
                 stack.append((item, depth + 1, loc + [key] if len(loc) < 8 else loc))
 
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.clock import Clock, SystemClock
 from app.db import make_engine, make_sessionmaker
 from app.errors import DomainError, ErrorOut
+from app.fields import localize_times
 from app.logging import configure_logging, request_id_var
 from app.settings import Settings, get_settings
 
@@ -43,7 +44,8 @@ def _validation_detail(exc: RequestValidationError) -> list[dict]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status_code,
+        # Moments in a detail (e.g. the appointment an apology must follow) read like every other time: +07:00.
+        return JSONResponse(error_body(exc.code, exc.message, localize_times(exc.detail)), status_code=exc.status_code,
                             headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -321,3 +321,16 @@ def test_a_value_the_database_refuses_is_422_not_500(app, db_kind, caplog):  # n
             assert_error(client.get("/test-only/echo?kind=nul"), 422, "invalid_value")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert all("a\x00b" not in r.getMessage() for r in caplog.records)
+
+
+def test_moments_in_error_details_are_plus_seven(app):  # noqa: ANN001
+    from app.errors import Invalid
+
+    @app.get("/test-only/late")
+    def late() -> dict:
+        raise Invalid("Ngày hẹn mới phải sau ngày hẹn cũ.", code="appointment_not_after_due",
+                      detail={"original_due_at": "2026-12-01T02:00:00+00:00", "note": "2026-12-01"})
+
+    with TestClient(app) as client:
+        body = assert_error(client.get("/test-only/late"), 422, "appointment_not_after_due")
+    assert body["detail"] == {"original_due_at": "2026-12-01T09:00:00+07:00", "note": "2026-12-01"}
