@@ -42,6 +42,10 @@ _BAD_IN_BODY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 UPLOAD_PATHS = ("/api/v1/imports",)
 
 
+class _ClientGone(Exception):
+    pass
+
+
 class _Rejected(Exception):
     def __init__(self, status: int, code: str, message: str, detail: Any = None) -> None:
         super().__init__(message)
@@ -239,6 +243,8 @@ class RequestGuard:
         except _Rejected as exc:
             await _answer(send, exc)
             return
+        except _ClientGone:
+            return
         await self.app(scope, replay, send)
 
 
@@ -264,8 +270,8 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, Receive]:
     size = 0
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
+        if message["type"] != "http.request":  # the client went away: never hand on half a body
+            raise _ClientGone()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -334,3 +334,31 @@ def test_moments_in_error_details_are_plus_seven(app):  # noqa: ANN001
     with TestClient(app) as client:
         body = assert_error(client.get("/test-only/late"), 422, "appointment_not_after_due")
     assert body["detail"] == {"original_due_at": "2026-12-01T09:00:00+07:00", "note": "2026-12-01"}
+
+
+def test_a_body_cut_off_by_a_disconnect_never_reaches_the_app():
+    """The guard reads a JSON/form/multipart body whole before the app sees it: when the client
+    goes away half-way, the app is not called with half a body (a truncated form is still a form)."""
+    import asyncio
+
+    from app.edge import RequestGuard
+
+    called: list[bytes] = []
+
+    async def inner(scope, receive, send):  # noqa: ANN001, ANN202
+        called.append((await receive())["body"])
+
+    messages = [{"type": "http.request", "body": b"code=000.00.17&sec", "more_body": True},
+                {"type": "http.disconnect"}]
+
+    async def receive():  # noqa: ANN202
+        return messages.pop(0)
+
+    async def send(message):  # noqa: ANN001, ANN202
+        raise AssertionError("nothing to answer a client that is gone")
+
+    guard = RequestGuard(inner, max_body_bytes=1024, max_upload_bytes=4096, max_json_depth=32)
+    scope = {"type": "http", "method": "POST", "path": "/tra-cuu", "query_string": b"",
+             "headers": [(b"content-type", b"application/x-www-form-urlencoded")]}
+    asyncio.run(guard(scope, receive, send))
+    assert called == []
