@@ -54,7 +54,7 @@ lock:
         bench-lookup bench-reports bench-scan bench-calendar bench-explain
 BENCH_DB ?= motcua_bench
 
-## fuzz: schemathesis over every operation, 200 fresh examples each, as the roles allowed
+## fuzz: schemathesis over every operation, 200 fresh examples each, as the roles allowed, on SQLite and PostgreSQL
 fuzz: venv
 	FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
 

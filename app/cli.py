@@ -47,12 +47,11 @@ def seed_demo() -> None:
 
     from app.catalog.demo_dossiers import DEMO_SECRET, seed_demo_dossiers
 
-    settings = get_settings()
+    settings, _, factory = _factory()
     if settings.env != "dev":  # demo users share one published password
         typer.secho(f"seed-demo chỉ chạy khi MOTCUA_ENV=dev (hiện là {settings.env}): dữ liệu mẫu có tài khoản "
                     "dùng chung mật khẩu công khai.", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2)
-    settings, _, factory = _factory()
     now = SystemClock().now()
     with transaction(factory) as session:
         counts = run(session, settings=settings, now=now)
