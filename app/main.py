@@ -149,7 +149,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     # The machines are offline: /docs and /redoc serve Swagger UI and ReDoc from the package, no CDN.
     app = FastAPIOffline(
         title="motcua — Bộ phận Một cửa",
-        description="API tiếp nhận, xử lý và trả kết quả hồ sơ thủ tục hành chính (Sở Giáo dục và Đào tạo).",
+        description="API tiếp nhận, xử lý và trả kết quả hồ sơ thủ tục hành chính (Sở Giáo dục và Đào tạo). "
+                    "Thời điểm gửi lên không ghi múi giờ được hiểu là giờ Việt Nam (Asia/Ho_Chi_Minh); mọi thời điểm "
+                    "trả về đều theo ISO 8601 kèm +07:00. Nội dung gửi lên tối đa 1 MB (tệp tải lên: 21 MB).",
         version="0.1.0",
     )
     app.state.settings = settings
