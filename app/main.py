@@ -151,7 +151,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         title="motcua — Bộ phận Một cửa",
         description="API tiếp nhận, xử lý và trả kết quả hồ sơ thủ tục hành chính (Sở Giáo dục và Đào tạo). "
                     "Thời điểm gửi lên không ghi múi giờ được hiểu là giờ Việt Nam (Asia/Ho_Chi_Minh); mọi thời điểm "
-                    "trả về đều theo ISO 8601 kèm +07:00. Nội dung gửi lên tối đa 1 MB (tệp tải lên: 21 MB).",
+                    "trả về đều theo ISO 8601 kèm +07:00. "
+                    f"Nội dung gửi lên tối đa {settings.max_body_bytes / 2**20:g} MB "
+                    f"(tệp tải lên: {settings.max_upload_bytes / 2**20:g} MB).",
         version="0.1.0",
     )
     app.state.settings = settings
