@@ -3,10 +3,12 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /srv/motcua
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md alembic.ini requirements.lock ./
+# The pinned, hash-checked runtime versions first (make lock), then the app without re-resolving.
+RUN pip install --require-hashes -r requirements.lock
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install . && useradd --system --uid 10001 motcua && mkdir -p var && chown motcua var
+RUN pip install --no-deps . && useradd --system --uid 10001 motcua && mkdir -p var && chown motcua var
 USER motcua
 ENV MOTCUA_ENV=prod
 EXPOSE 8000

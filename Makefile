@@ -4,12 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export MOTCUA_DATABASE_URL ?= sqlite:///./var/motcua.db
 
-.PHONY: run test venv scheduler mock-portal fuzz bench clean
+.PHONY: run test venv scheduler mock-portal fuzz bench clean lock
 
-$(BIN)/.installed: pyproject.toml
+# Installs exactly the pinned, hash-checked versions of requirements-dev.lock (see `make lock`),
+# then the app itself without resolving anything again.
+$(BIN)/.installed: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 venv: $(BIN)/.installed
@@ -33,12 +36,25 @@ mock-portal: venv
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
 
+## lock: re-resolve requirements-dev.lock (runtime + dev) and requirements.lock (runtime, for the
+## Dockerfile) from pyproject.toml with uv, for Python 3.11 on every platform, with hashes, from PyPI.
+## Existing pins are kept unless pyproject needs others; `make lock LOCK_FLAGS=--upgrade` takes the newest.
+UV_VERSION ?= 0.13.9
+LOCK_FLAGS ?=
+LOCK_OPTIONS = --universal --python-version 3.11 --generate-hashes --index-url https://pypi.org/simple \
+	--custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_OPTIONS) -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml -c requirements-dev.lock $(LOCK_OPTIONS) -o requirements.lock
+
 ## --- proof (issue 7): fuzzing, faults, benchmarks (docs/BENCHMARKS.md) ---
 .PHONY: fuzz fuzz-strict fault-pg bench bench-generate bench-generate-scan bench-intake bench-intake-spread bench-action \
         bench-lookup bench-reports bench-scan bench-calendar bench-explain
 BENCH_DB ?= motcua_bench
 
-## fuzz: schemathesis over every operation, 200 fresh examples each, as the roles allowed
+## fuzz: schemathesis over every operation, 200 fresh examples each, as the roles allowed, on SQLite and PostgreSQL
 fuzz: venv
 	FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/fuzz -q -p no:cacheprovider
 

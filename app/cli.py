@@ -48,6 +48,10 @@ def seed_demo() -> None:
     from app.catalog.demo_dossiers import DEMO_SECRET, seed_demo_dossiers
 
     settings, _, factory = _factory()
+    if settings.env != "dev":  # demo users share one published password
+        typer.secho(f"seed-demo chỉ chạy khi MOTCUA_ENV=dev (hiện là {settings.env}): dữ liệu mẫu có tài khoản "
+                    "dùng chung mật khẩu công khai.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
     now = SystemClock().now()
     with transaction(factory) as session:
         counts = run(session, settings=settings, now=now)
@@ -154,6 +158,10 @@ def serve(
     from app.web.ratelimit import uvicorn_proxy_options
 
     settings = get_settings()  # fail fast on bad settings
+    refusal = settings.refuse_to_serve(host)
+    if refusal:
+        typer.secho(refusal, fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
     # X-Forwarded-For is believed only from MOTCUA_TRUSTED_PROXIES (none by default), never from
     # uvicorn's own default (127.0.0.1) or its FORWARDED_ALLOW_IPS variable.
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, access_log=False, log_config=None,

@@ -10,12 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.clock import Clock, SystemClock
 from app.db import make_engine, make_sessionmaker
 from app.errors import DomainError, ErrorOut
+from app.fields import localize_times
 from app.logging import configure_logging, request_id_var
 from app.settings import Settings, get_settings
 
@@ -43,7 +44,8 @@ def _validation_detail(exc: RequestValidationError) -> list[dict]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.detail), status_code=exc.status_code,
+        # Moments in a detail (e.g. the appointment an apology must follow) read like every other time: +07:00.
+        return JSONResponse(error_body(exc.code, exc.message, localize_times(exc.detail)), status_code=exc.status_code,
                             headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -66,6 +68,18 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unavailable", extra={"fields": {"error": type(exc.orig).__name__}})
         return JSONResponse(error_body("unavailable", "Cơ sở dữ liệu tạm thời không sẵn sàng; vui lòng thử lại sau."),
                             status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _value_out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # The last line behind the edge types and guard (app/fields.py, app/edge.py): a value the
+        # database cannot store (PostgreSQL: out of range, NUL in text; SQLite: an integer beyond
+        # 64 bits, raised as OverflowError) or a date pushed past year 9999 by arithmetic comes from
+        # the caller's input: 422, without a traceback or the values in the log.
+        orig = getattr(exc, "orig", None) or exc
+        log.warning("value out of range", extra={"fields": {"error": type(orig).__name__}})
+        return JSONResponse(error_body("invalid_value", "Giá trị gửi lên vượt quá giới hạn lưu trữ hoặc không hợp lệ."),
+                            status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -90,6 +104,15 @@ def install_middleware(app: FastAPI) -> None:
             "request_id": rid, "method": request.method, "path": request.url.path,
             "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)}})
         return response
+
+
+def install_request_guard(app: FastAPI, settings: Settings) -> None:
+    """Size limits, control characters, JSON depth and `Cache-Control: no-store` (app/edge.py).
+    Installed before the request-id middleware, so that one stays outermost and logs its answers."""
+    from app.edge import RequestGuard
+
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes, max_json_depth=settings.max_json_depth)
 
 
 def install_error_schema(app: FastAPI) -> None:
@@ -126,7 +149,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     # The machines are offline: /docs and /redoc serve Swagger UI and ReDoc from the package, no CDN.
     app = FastAPIOffline(
         title="motcua — Bộ phận Một cửa",
-        description="API tiếp nhận, xử lý và trả kết quả hồ sơ thủ tục hành chính (Sở Giáo dục và Đào tạo).",
+        description="API tiếp nhận, xử lý và trả kết quả hồ sơ thủ tục hành chính (Sở Giáo dục và Đào tạo). "
+                    "Thời điểm gửi lên không ghi múi giờ được hiểu là giờ Việt Nam (Asia/Ho_Chi_Minh); mọi thời điểm "
+                    "trả về đều theo ISO 8601 kèm +07:00. "
+                    f"Nội dung gửi lên tối đa {settings.max_body_bytes / 2**20:g} MB "
+                    f"(tệp tải lên: {settings.max_upload_bytes / 2**20:g} MB).",
         version="0.1.0",
     )
     app.state.settings = settings
@@ -134,6 +161,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.engine = engine or make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     install_error_handlers(app)
+    install_request_guard(app, settings)
     install_middleware(app)
     app.include_router(api_router)
     install_error_schema(app)

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     # secret rotates, or queued messages become unreadable.
     data_key: SecretStr | None = None
 
+    # The HTTP edge (app/edge.py): request bodies are capped while they stream in (413 beyond),
+    # JSON and forms at max_body_bytes, multipart uploads and file imports at max_upload_bytes.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=21 * 1024 * 1024, ge=1024)  # the 20 MB import file + multipart framing
+    max_json_depth: int = Field(default=32, ge=4, le=200)
+
     @field_validator("working_hours")
     @classmethod
     def _valid_working_hours(cls, value: str) -> str:
@@ -146,6 +152,25 @@ class Settings(BaseSettings):
         if self.data_key is not None and len(self.data_key.get_secret_value()) < 32:
             raise ValueError("MOTCUA_DATA_KEY must be at least 32 characters")
         return self
+
+    def refuse_to_serve(self, host: str) -> str | None:
+        """Why the API must not listen on `host` with these settings (None: it may).
+
+        MOTCUA_ENV unset is dev, where the default JWT secret is allowed; anyone who can reach the
+        port could then forge tokens. So dev with the default secret serves the loopback only."""
+        import ipaddress
+
+        if self.env != "dev" or self.jwt_secret.get_secret_value() != DEFAULT_JWT_SECRET:
+            return None
+        try:
+            loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if loopback:
+            return None
+        return (f"Refusing to serve on {host}: MOTCUA_ENV is dev (unset) and MOTCUA_JWT_SECRET is the development "
+                "default, which anyone could use to forge tokens. Set MOTCUA_ENV=prod and a real "
+                "MOTCUA_JWT_SECRET, or serve on 127.0.0.1.")
 
     @property
     def is_sqlite(self) -> bool:

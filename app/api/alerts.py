@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -9,6 +8,7 @@ from pydantic import BaseModel, Field
 from app.api.deps import ClockDep, SessionDep
 from app.auth.deps import Staff
 from app.channels.messages import ALERT_LABELS
+from app.fields import LocalDateTime
 from app.models import Alert
 from app.sla import alerts as service
 
@@ -22,11 +22,11 @@ class AlertOut(BaseModel):
     kind: str
     kind_label: str
     dossier_code: str
-    deadline_at: datetime = Field(description="Thời hạn mà cảnh báo nói tới (hạn bước, hạn trả, hoặc đầu ngày nhắc)")
+    deadline_at: LocalDateTime = Field(description="Thời hạn mà cảnh báo nói tới (hạn bước, hạn trả, hoặc đầu ngày nhắc)")
     message: str
     recipient: str
-    created_at: datetime
-    acked_at: datetime | None
+    created_at: LocalDateTime
+    acked_at: LocalDateTime | None
 
 
 class AlertPage(BaseModel):

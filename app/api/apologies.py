@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -10,6 +9,7 @@ from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.deps import Leader, Staff, require_roles
 from app.auth.principal import Principal
+from app.fields import LocalDateTime
 from app.models import Apology, Dossier, DossierStatus, Procedure, Role
 from app.sla import apology as service
 from app.workflows.transitions import STATUS_LABELS
@@ -31,13 +31,13 @@ class ApologyOut(BaseModel):
     dossier_status_label: str
     procedure_code: str
     procedure_name: str
-    received_at: datetime | None = Field(description="Ngày tiếp nhận hồ sơ")
-    original_due_at: datetime = Field(description="Ngày hẹn trả kết quả ban đầu")
-    proposed_due_at: datetime | None = Field(description="Ngày hẹn trả mới đề xuất")
-    new_due_at: datetime | None = Field(description="Ngày hẹn trả mới đã ban hành")
+    received_at: LocalDateTime | None = Field(description="Ngày tiếp nhận hồ sơ")
+    original_due_at: LocalDateTime = Field(description="Ngày hẹn trả kết quả ban đầu")
+    proposed_due_at: LocalDateTime | None = Field(description="Ngày hẹn trả mới đề xuất")
+    new_due_at: LocalDateTime | None = Field(description="Ngày hẹn trả mới đã ban hành")
     reason: str | None = Field(description="Lý do chậm giải quyết")
-    drafted_at: datetime
-    issued_at: datetime | None
+    drafted_at: LocalDateTime
+    issued_at: LocalDateTime | None
     signer_name: str | None
     signer_title: str | None = Field(description="Khối chữ ký: “KT. GIÁM ĐỐC / PHÓ GIÁM ĐỐC” hoặc “GIÁM ĐỐC” (xuống dòng)")
     document_number: str | None = Field(description="Số văn bản trong sổ đăng ký của cơ quan, ví dụ 03/PXL-SGDĐT")
@@ -53,7 +53,7 @@ class ApologyPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str | None = Field(default=None, min_length=1, max_length=2000, description="Lý do chậm giải quyết")
-    proposed_due_at: datetime | None = Field(
+    proposed_due_at: LocalDateTime | None = Field(
         default=None, description="Ngày hẹn trả mới đề xuất: trong giờ làm việc, sau ngày hẹn ban đầu "
                                   "(không kèm múi giờ: giờ Việt Nam)")
 
@@ -71,7 +71,7 @@ class ApologyIssueIn(BaseModel):
 
     reason: str | None = Field(default=None, min_length=1, max_length=2000,
                                description="Lý do (mặc định: lý do đã ghi trong dự thảo)")
-    new_due_at: datetime | None = Field(default=None, description="Ngày hẹn trả mới (mặc định: ngày đề xuất)")
+    new_due_at: LocalDateTime | None = Field(default=None, description="Ngày hẹn trả mới (mặc định: ngày đề xuất)")
 
 
 def present(apology: Apology, dossier: Dossier, procedure: Procedure) -> ApologyOut:

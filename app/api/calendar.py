@@ -8,13 +8,14 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.auth.deps import Admin, CurrentUser, Staff
+from app.fields import LocalDate
 from app.sla import service as sla
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["lịch làm việc"])
 
 
 class OverrideIn(BaseModel):
-    day: date
+    day: LocalDate
     is_working: bool = Field(description="true: ngày làm bù (thứ Bảy làm việc); false: ngày nghỉ thêm")
     reason: str = Field(min_length=3, max_length=255)
 

@@ -12,6 +12,7 @@ from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.deps import IntakeOfficer, Staff
 from app.auth.principal import Principal
 from app.errors import Invalid
+from app.fields import LocalDateTime
 from app.models import Agency, Channel, ClockState, Dossier, DossierEvent, DossierStatus, Procedure, User
 from app.sla import service as sla
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
@@ -78,8 +79,8 @@ def list_dossiers(
     status: DossierStatus | None = None,
     procedure_code: Annotated[str | None, Query(max_length=32)] = None,
     channel: Channel | None = None,
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: LocalDateTime | None = None,
+    received_to: LocalDateTime | None = None,
     overdue: Annotated[bool | None, Query(description="Chỉ hồ sơ quá hạn đang giải quyết")] = None,
     due_soon: Annotated[bool | None, Query(description="Chỉ hồ sơ sắp đến hạn")] = None,
     mine: Annotated[bool, Query(description="Chỉ hồ sơ đang giao cho tôi")] = False,

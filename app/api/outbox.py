@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -11,6 +10,7 @@ from pydantic import BaseModel, Field
 from app import outbox
 from app.api.deps import ClockDep, SessionDep
 from app.auth.deps import Admin
+from app.fields import LocalDateTime
 from app.models import OutboxMessage
 from app.portal.resync import TOPIC as PORTAL_TOPIC
 from app.portal.resync import requeue_portal
@@ -28,10 +28,10 @@ class OutboxMessageOut(BaseModel):
     dossier_code: str
     status: str = Field(description="pending | sent | dead")
     attempts: int
-    next_attempt_at: datetime
+    next_attempt_at: LocalDateTime
     last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
+    created_at: LocalDateTime
+    sent_at: LocalDateTime | None
 
 
 class TopicBacklogOut(BaseModel):

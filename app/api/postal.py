@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from app.api.deps import ClockDep, SessionDep
 from app.auth.deps import DeskOfficer, Staff, require_roles
 from app.auth.principal import Principal
 from app.channels import postal
 from app.channels.postal import DIRECTION_LABELS, STATUS_LABELS, Direction, ShipmentStatus
+from app.fields import Int32, LocalDateTime
 from app.models import Role, Shipment
 
 router = APIRouter(prefix="/api/v1", tags=["bưu chính công ích"])
@@ -32,12 +32,12 @@ class ShipmentOut(BaseModel):
     status: str
     status_label: str
     allowed_statuses: list[str] = Field(description="Các trạng thái có thể chuyển tới")
-    handed_over_at: datetime | None
-    delivered_at: datetime | None
+    handed_over_at: LocalDateTime | None
+    delivered_at: LocalDateTime | None
     address: str | None
     note: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: LocalDateTime
+    updated_at: LocalDateTime
 
 
 class ShipmentPage(BaseModel):
@@ -47,14 +47,14 @@ class ShipmentPage(BaseModel):
 
 class ShipmentStatusIn(BaseModel):
     status: ShipmentStatus = Field(description="created → handed_over → in_transit → delivered | returned_to_sender")
-    at: AwareDatetime | None = Field(default=None, description="Thời điểm thực tế, kèm múi giờ (mặc định: bây giờ)")
+    at: LocalDateTime | None = Field(default=None, description="Thời điểm thực tế (mặc định: bây giờ)")
     note: str | None = Field(default=None, max_length=1000)
 
 
 class OutboundShipmentIn(BaseModel):
     tracking_number: str = Field(min_length=4, max_length=64, pattern=r"^[0-9A-Za-z\-]+$", description="Số hiệu bưu gửi")
     carrier: str = Field(default="VNPost", min_length=1, max_length=64)
-    fee: int = Field(default=0, ge=0, description="Cước phí (đồng)")
+    fee: Int32 = Field(default=0, ge=0, description="Cước phí (đồng)")
     fee_payer: Literal["applicant", "agency"] = "applicant"
     address: str | None = Field(default=None, max_length=500, description="Địa chỉ nhận (mặc định: địa chỉ người nộp)")
     note: str | None = Field(default=None, max_length=1000)

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.auth.deps import Reporter
+from app.fields import LocalDate
 from app.reports import export, queries
 from app.reports.periods import Period, parse_period
 from app.reports.schemas import IndicatorReport, MonthlyOnTime, OnTimeReport, PeriodicReport
@@ -21,8 +22,8 @@ router = APIRouter(prefix="/api/v1/reports", tags=["báo cáo"])
 
 PeriodQ = Annotated[str | None, Query(max_length=32, description="Kỳ báo cáo: 2026 (năm), 2026-H1 (6 tháng), "
                                                                  "2026-Q3 (quý), 2026-11 (tháng)")]
-FromQ = Annotated[date | None, Query(alias="from", description="Từ ngày (YYYY-MM-DD), dùng cùng `to`")]
-ToQ = Annotated[date | None, Query(alias="to", description="Đến hết ngày (YYYY-MM-DD)")]
+FromQ = Annotated[LocalDate | None, Query(alias="from", description="Từ ngày (YYYY-MM-DD), dùng cùng `to`")]
+ToQ = Annotated[LocalDate | None, Query(alias="to", description="Đến hết ngày (YYYY-MM-DD)")]
 ProcedureQ = Annotated[str | None, Query(max_length=32, description="Chỉ một thủ tục (mã thủ tục)")]
 DivisionQ = Annotated[str | None, Query(max_length=80, description="Chỉ một phòng chuyên môn (mã, ví dụ QLCL)")]
 ImportedQ = Annotated[bool, Query(description="Tính cả hồ sơ nhập từ hệ thống cũ (mặc định: có); báo cáo nêu số "

@@ -63,6 +63,7 @@ def verify_token(token: str, settings: Settings) -> TokenClaims:
         user_id, version = int(claims["sub"]), claims["ver"]
     except (TypeError, ValueError) as exc:
         raise NotAuthenticated("Mã đăng nhập không hợp lệ.", code="invalid_token") from exc
-    if type(version) is not int or not 0 <= version < 2**31:
+    # Beyond the users.id column, or a version we never write: never issued by us.
+    if not 1 <= user_id <= 2**31 - 1 or type(version) is not int or not 0 <= version < 2**31:
         raise NotAuthenticated("Mã đăng nhập không hợp lệ.", code="invalid_token")
     return TokenClaims(user_id=user_id, version=version)

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.fields import Int32
 from app.models import OnlineLevel, SupplementRule
 
 StepRole = Literal["specialist", "leader", "desk"]
@@ -40,7 +41,7 @@ class ProcedureFields(BaseModel):
     field_name: str = Field(min_length=1, max_length=255)
     time_limit_value: int = Field(ge=1, le=365)
     time_limit_unit: Literal["working_days", "working_hours"] = "working_days"
-    fee: int = Field(default=0, ge=0)
+    fee: Int32 = Field(default=0, ge=0)
     fee_note: str = Field(default="", max_length=500)
     legal_basis: str = Field(default="", max_length=1000)
     required_documents: list[RequiredDocument] = Field(default_factory=list, max_length=50)
@@ -80,7 +81,7 @@ class ProcedureUpdate(BaseModel):
     field_name: str | None = Field(default=None, min_length=1, max_length=255)
     time_limit_value: int | None = Field(default=None, ge=1, le=365)
     time_limit_unit: Literal["working_days", "working_hours"] | None = None
-    fee: int | None = Field(default=None, ge=0)
+    fee: Int32 | None = Field(default=None, ge=0)
     fee_note: str | None = Field(default=None, max_length=500)
     legal_basis: str | None = Field(default=None, max_length=1000)
     required_documents: list[RequiredDocument] | None = Field(default=None, max_length=50)

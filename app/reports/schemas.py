@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import BaseModel, Field
+
+from app.fields import LocalDateTime
 
 COUNT_FIELDS: tuple[str, ...] = (
     "carried_over", "new_online", "new_direct", "new_postal", "received_total",
@@ -21,8 +23,8 @@ class PeriodOut(BaseModel):
     label: str = Field(description="Tên kỳ báo cáo, ví dụ Quý III năm 2026")
     first_day: date
     last_day: date = Field(description="Ngày cuối kỳ (tính cả ngày này)")
-    start: datetime = Field(description="Thời điểm bắt đầu kỳ (UTC, tính cả thời điểm này)")
-    end: datetime = Field(description="Thời điểm kết thúc kỳ (UTC, không tính thời điểm này)")
+    start: LocalDateTime = Field(description="Thời điểm bắt đầu kỳ (tính cả thời điểm này)")
+    end: LocalDateTime = Field(description="Thời điểm kết thúc kỳ (không tính thời điểm này)")
 
 
 class AgencyOut(BaseModel):

@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 
 from app.db import transaction
 from app.errors import DomainError, NotFound, RateLimited
+from app.fields import LocalDateTime
 from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,
                         ReturnMethod, Shipment, SupplementRequest)
 from app.settings import Settings
@@ -74,7 +75,7 @@ class LookupIn(BaseModel):
 
 
 class TimelineItem(BaseModel):
-    at: datetime
+    at: LocalDateTime
     date_text: str = Field(description="Ngày (giờ Việt Nam), dd/mm/yyyy")
     action: str
     label: str
@@ -83,12 +84,12 @@ class TimelineItem(BaseModel):
 
 
 class ApologyOut(BaseModel):
-    issued_at: datetime
+    issued_at: LocalDateTime
     issued_text: str
     reason: str | None
-    original_due_at: datetime
+    original_due_at: LocalDateTime
     original_due_text: str
-    new_due_at: datetime | None
+    new_due_at: LocalDateTime | None
     new_due_text: str | None
     signer_title: str | None
 
@@ -134,12 +135,12 @@ class PublicDossierOut(BaseModel):
     applicant_name: str = Field(description="Họ tên người nộp, đã che một phần")
     channel: str
     channel_label: str
-    submitted_at: datetime | None
-    received_at: datetime | None
+    submitted_at: LocalDateTime | None
+    received_at: LocalDateTime | None
     received_text: str | None
-    due_at: datetime | None = Field(description="Ngày hẹn trả kết quả ban đầu")
+    due_at: LocalDateTime | None = Field(description="Ngày hẹn trả kết quả ban đầu")
     due_text: str | None
-    new_due_at: datetime | None = Field(description="Ngày hẹn lại theo văn bản xin lỗi")
+    new_due_at: LocalDateTime | None = Field(description="Ngày hẹn lại theo văn bản xin lỗi")
     new_due_text: str | None
     appointment_date: str | None = Field(description="Ngày hẹn đang có hiệu lực, dd/mm/yyyy")
     appointment_detail: str | None = Field(description="Thứ và giờ của ngày hẹn đang có hiệu lực")

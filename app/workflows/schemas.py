@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.fields import Int32, LocalDateTime, LocalTimesJSON
 from app.models import ApplicantType, Channel, OnlineLevel, ReturnMethod
 
 PHONE = r"^(\+84|0)[1-9][0-9]{8,9}$"
@@ -38,8 +38,8 @@ class PostalInbound(BaseModel):
 
     tracking_number: str = Field(min_length=4, max_length=64, pattern=r"^[0-9A-Za-z\-]+$")
     carrier: str = Field(default="VNPost", max_length=64)
-    handed_over_at: datetime | None = Field(default=None, description="Lúc bưu điện bàn giao cho cơ quan")
-    fee: int = Field(default=0, ge=0)
+    handed_over_at: LocalDateTime | None = Field(default=None, description="Lúc bưu điện bàn giao cho cơ quan")
+    fee: Int32 = Field(default=0, ge=0)
 
 
 class IntakeIn(BaseModel):
@@ -82,7 +82,7 @@ class OnlineSubmissionIn(BaseModel):
     agency_code: str = Field(min_length=1, max_length=64)
     applicant: ApplicantIn
     summary: str | None = Field(default=None, max_length=1000)
-    submitted_at: datetime
+    submitted_at: LocalDateTime
     online_level: OnlineLevel = OnlineLevel.partial
     return_method: ReturnMethod = ReturnMethod.desk
     documents: list[DocumentIn] = Field(default_factory=list, max_length=50)
@@ -91,7 +91,7 @@ class OnlineSubmissionIn(BaseModel):
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    version: int | None = Field(default=None, ge=1, description="Phiên bản hồ sơ đang xem (hoặc header If-Match)")
+    version: Int32 | None = Field(default=None, ge=1, description="Phiên bản hồ sơ đang xem (hoặc header If-Match)")
     note: str | None = Field(default=None, max_length=2000)
     reason: str | None = Field(default=None, max_length=2000, description="Lý do (từ chối, trả lại, dừng, rút)")
     items: list[str] = Field(default_factory=list, max_length=50, description="Giấy tờ cần bổ sung")
@@ -101,7 +101,7 @@ class ActionIn(BaseModel):
     method: ReturnMethod | None = Field(default=None, description="Hình thức trả kết quả")
     receiver_name: str | None = Field(default=None, max_length=255, description="Người nhận kết quả")
     tracking_number: str | None = Field(default=None, max_length=64, pattern=r"^[0-9A-Za-z\-]+$")
-    fee: int | None = Field(default=None, ge=0, description="Số tiền phí, lệ phí phải nộp")
+    fee: Int32 | None = Field(default=None, ge=0, description="Số tiền phí, lệ phí phải nộp")
     result_kind: Literal["approval", "refusal"] | None = Field(
         default=None, description="Đề xuất / quyết định kết quả: giải quyết (approval) hoặc văn bản trả lời không "
                                   "giải quyết, nêu rõ lý do (refusal) — lãnh đạo cơ quan ký ở bước ký kết quả")
@@ -137,22 +137,22 @@ class DossierOut(BaseModel):
     note: str | None
     current_step: StepOut | None
     assignee: str | None
-    submitted_at: datetime | None
-    postal_handed_over_at: datetime | None
-    received_at: datetime | None
+    submitted_at: LocalDateTime | None
+    postal_handed_over_at: LocalDateTime | None
+    received_at: LocalDateTime | None
     clock_state: str
-    due_at: datetime | None
-    new_due_at: datetime | None
-    step_due_at: datetime | None
+    due_at: LocalDateTime | None
+    new_due_at: LocalDateTime | None
+    step_due_at: LocalDateTime | None
     progress: str | None = Field(description="within | due_soon | overdue (khi đang giải quyết)")
     progress_label: str | None
     outcome: str | None = Field(description="early | on_time | late (khi đã có kết quả)")
     outcome_label: str | None
-    resolved_at: datetime | None
-    returned_at: datetime | None
+    resolved_at: LocalDateTime | None
+    returned_at: LocalDateTime | None
     result_reference: str | None
     result_kind: str | None = Field(default=None, description="approval | refusal (văn bản trả lời không giải quyết)")
-    late_since: datetime | None = Field(default=None, description="Quá hạn từ thời điểm này; không bao giờ bị xóa")
+    late_since: LocalDateTime | None = Field(default=None, description="Quá hạn từ thời điểm này; không bao giờ bị xóa")
     closing_reason: str | None
     supplement_count: int
     apology_count: int
@@ -170,8 +170,8 @@ class DossierSummary(BaseModel):
     procedure_code: str
     channel: str
     applicant_name: str
-    received_at: datetime | None
-    due_at: datetime | None
+    received_at: LocalDateTime | None
+    due_at: LocalDateTime | None
     progress: str | None
     outcome: str | None
     current_step: int | None
@@ -185,7 +185,7 @@ class DossierPage(BaseModel):
 
 class EventOut(BaseModel):
     seq: int
-    at: datetime
+    at: LocalDateTime
     action: str
     action_label: str
     actor: str | None
@@ -195,7 +195,7 @@ class EventOut(BaseModel):
     from_step: int | None
     to_step: int | None
     note: str | None
-    data: dict
+    data: LocalTimesJSON
 
 
 class SkippedDayOut(BaseModel):
@@ -206,35 +206,35 @@ class SkippedDayOut(BaseModel):
 class PauseOut(BaseModel):
     reason: str
     rule: str
-    started_at: datetime
-    ended_at: datetime | None
+    started_at: LocalDateTime
+    ended_at: LocalDateTime | None
     working_minutes: int | None
 
 
 class DeadlineMoveOut(BaseModel):
-    at: datetime
-    due_before: datetime
-    due_after: datetime
+    at: LocalDateTime
+    due_before: LocalDateTime
+    due_after: LocalDateTime
     reason: str | None
     calendar_version: int | None
 
 
 class DeadlineOut(BaseModel):
     code: str
-    received_at: datetime | None
+    received_at: LocalDateTime | None
     clock_state: str
-    clock_started_at: datetime | None
+    clock_started_at: LocalDateTime | None
     limit_value: int
     limit_unit: str
     limit_minutes: int
     working_hours: str
     skipped_days: list[SkippedDayOut]
     pauses: list[PauseOut]
-    due_at: datetime | None
-    new_due_at: datetime | None
+    due_at: LocalDateTime | None
+    new_due_at: LocalDateTime | None
     calendar_version: int = Field(description="Phiên bản lịch làm việc của cơ quan dùng để tính ngày hẹn")
     rule: str | None = Field(default=None, description="Quy định riêng của thủ tục (giờ tiếp nhận để trả trong ngày)")
     moves: list[DeadlineMoveOut] = Field(default_factory=list,
                                          description="Các lần ngày hẹn được dời (không bao giờ sớm hơn)")
-    late_since: datetime | None = Field(default=None, description="Thời điểm hồ sơ trở thành quá hạn (không xóa được)")
+    late_since: LocalDateTime | None = Field(default=None, description="Thời điểm hồ sơ trở thành quá hạn (không xóa được)")
     explanation: str

@@ -1,4 +1,4 @@
-"""Fuzzing every operation of the OpenAPI schema with schemathesis, in process (ASGI), on SQLite.
+"""Fuzzing every operation of the OpenAPI schema with schemathesis, in process (ASGI), on SQLite and PostgreSQL.
 
 Each operation is called with the roles the authorization matrix allows for it (rotating over the
 examples), so generated data reaches the handlers instead of stopping at the role gate. Checks:
@@ -34,10 +34,11 @@ STRICT = os.environ.get("FUZZ_STRICT", "") == "1"  # also demand that schema-vio
 ERROR_KEYS = {"code", "message", "detail"}
 
 
-@pytest.fixture(scope="module")
-def fuzz_world(tmp_path_factory):  # noqa: ANN001, ANN201
-    """One SQLite database for the whole module: the demo Department, a second agency and dossiers
-    in every state (the authorization matrix's world), so lists answer real rows to validate."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzz_world(request, tmp_path_factory):  # noqa: ANN001, ANN201
+    """One database of each kind for the whole module: the demo Department, a second agency and
+    dossiers in every state (the authorization matrix's world), so lists answer real rows to validate.
+    PostgreSQL refuses what SQLite stores (NUL in text, integers beyond 32/64 bits), so both run."""
     from datetime import datetime
 
     from fastapi.testclient import TestClient
@@ -48,9 +49,9 @@ def fuzz_world(tmp_path_factory):  # noqa: ANN001, ANN201
     from app.db import make_engine, make_sessionmaker, transaction
     from app.main import create_app
     from app.migrations import upgrade
-    from tests.conftest import VN, make_settings
+    from tests.conftest import VN, drop_postgres_database, fresh_database_url, make_settings
 
-    settings = make_settings(f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/fuzz.db")
+    settings = make_settings(fresh_database_url(request.param, "fuzz", request, tmp_path_factory))
     engine = make_engine(settings)
     upgrade(engine)
     clock = FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=VN))
@@ -74,6 +75,8 @@ def fuzz_world(tmp_path_factory):  # noqa: ANN001, ANN201
         build_world(client, login, engine, settings, clock)
         yield app, login
     engine.dispose()
+    if request.param == "postgresql":
+        drop_postgres_database(settings.database_url)
 
 
 def _schema_app():  # noqa: ANN202
