@@ -41,7 +41,7 @@ clean:
 ## Existing pins are kept unless pyproject needs others; `make lock LOCK_FLAGS=--upgrade` takes the newest.
 UV_VERSION ?= 0.13.9
 LOCK_FLAGS ?=
-LOCK_OPTIONS = --universal --python-version 3.11 --generate-hashes --index-url https://pypi.org/simple \
+LOCK_OPTIONS = --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
