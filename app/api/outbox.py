@@ -40,7 +40,7 @@ class TopicBacklogOut(BaseModel):
     topic: str
     pending: int
     dead: int
-    oldest_pending_at: datetime | None
+    oldest_pending_at: LocalDateTime | None
     oldest_pending_age_seconds: int | None
     by_age: dict[str, int] = Field(description="Tin đang chờ theo tuổi: under_5m, 5m_1h, 1h_6h, 6h_24h, over_24h")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import SessionDep
 from app.auth.deps import Admin
+from app.fields import LocalDateTime
 from app.models import PortalDrift
 from app.portal import resync
 
@@ -22,10 +22,10 @@ class DriftOut(BaseModel):
                                           "missing: Cổng không có hồ sơ; blocked: có tin bị loại chặn hồ sơ")
     our_status: int = Field(description="TrangThaiHoSo theo một cửa")
     portal_status: int | None = Field(description="TrangThaiHoSo trên Cổng (null: Cổng không có hồ sơ)")
-    detected_at: datetime
-    checked_at: datetime
-    resynced_at: datetime | None = Field(description="Lúc đưa bản đồng bộ đầy đủ vào hàng đợi")
-    resolved_at: datetime | None = Field(description="Lúc Cổng khớp trở lại (null: còn lệch)")
+    detected_at: LocalDateTime
+    checked_at: LocalDateTime
+    resynced_at: LocalDateTime | None = Field(description="Lúc đưa bản đồng bộ đầy đủ vào hàng đợi")
+    resolved_at: LocalDateTime | None = Field(description="Lúc Cổng khớp trở lại (null: còn lệch)")
 
 
 class LastRunOut(BaseModel):

@@ -175,7 +175,8 @@ def _times(value, found: list[str]) -> list[str]:  # noqa: ANN001
 def test_naive_times_are_vietnamese_time_and_answers_are_plus_seven(client, login, clock):  # noqa: ANN001
     postal = login("buudien")
     body = intake_body(documents=required_documents(client, postal), channel="postal", return_method="postal",
-                       postal={"tracking_number": "EB123456789VN", "handed_over_at": "2026-11-20T15:00:00"})
+                       postal={"tracking_number": "EB123456789VN", "handed_over_at": "2026-11-20T15:00:00"},
+                       received_by="motcua")
     response = client.post("/api/v1/dossiers", json=body, headers=postal)
     assert response.status_code == 201, response.text
     dossier = response.json()
