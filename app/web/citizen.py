@@ -317,6 +317,10 @@ def _status_text(dossier: Dossier, procedure: Procedure, handler_name: str, plac
         return "Hồ sơ đã được rút theo đề nghị của người nộp; cơ quan không tiếp tục giải quyết."
     if status == S.stopped:
         return "Cơ quan đã dừng giải quyết hồ sơ. Lý do được ghi bên dưới."
+    if status in (S.resolved, S.returned) and dossier.result_kind == "refusal":
+        done = "đã được trả" if status == S.returned else "đã có"
+        return (f"Cơ quan {done} văn bản trả lời không giải quyết hồ sơ, nêu rõ lý do (ghi bên dưới)."
+                + ("" if status == S.returned else " Mời ông/bà nhận văn bản theo hình thức đã đăng ký."))
     if status == S.resolved:
         method = ReturnMethod(dossier.return_method)
         if method == ReturnMethod.postal:
@@ -363,7 +367,8 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         outcome=dossier.outcome, outcome_label=OUTCOME_LABELS.get(dossier.outcome) if dossier.outcome else None,
         resolved_text=date_text(dossier.resolved_at, tz), returned_text=date_text(dossier.returned_at, tz),
         pending_supplement_items=pending,
-        closing_reason=dossier.closing_reason if status in (S.refused, S.stopped) else None,
+        closing_reason=dossier.closing_reason if status in (S.refused, S.stopped) or (
+            status in (S.resolved, S.returned) and dossier.result_kind == "refusal") else None,
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
         collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz))
 

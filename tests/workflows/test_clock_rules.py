@@ -103,6 +103,7 @@ def test_a_reception_request_does_not_block_the_division_s_request(client, login
 def test_refusal_after_appraisal_is_proposed_signed_and_returned_as_a_result(client, login, clock):
     desk = login("motcua")
     dossier = receive(client, login)
+    dossier_secret = dossier["lookup_secret"]
     refused = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/refuse",
                           json={"version": dossier["version"], "reason": "x"}, headers=desk)
     assert refused.status_code == 409  # form 03 only before form 01
@@ -118,6 +119,8 @@ def test_refusal_after_appraisal_is_proposed_signed_and_returned_as_a_result(cli
     assert signed["outcome"] is None  # signed is not ready: the result is not at the desk yet
     done = act(client, desk, signed, "resolve")
     assert done["status"] == "resolved" and done["outcome"] == "early" and done["result_kind"] == "refusal"
+    view = client.post("/api/v1/public/lookup", json={"code": done["code"], "secret": dossier_secret}).json()
+    assert "không giải quyết" in view["status_text"] and "sổ gốc" in view["closing_reason"]
     report = client.get("/api/v1/reports/periodic", params={"period": "2026-11"}, headers=login("baocao")).json()
     total = report["totals"]
     assert total["resolved_total"] == 1 and total["resolved_early"] == 1
