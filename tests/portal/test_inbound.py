@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +13,8 @@ from sqlmodel import select
 
 from app.db import make_sessionmaker, transaction
 from app.models import Dossier, SystemState
-from app.portal.client import PortalClient, PortalUnavailable
+from app.portal.client import PortalUnavailable
 from app.portal.inbound import CURSOR_KEY, pull_submissions, read_cursor, skipped_submissions, to_online_submission
-from tests.portal.conftest import mock_portal
 from tests.conftest import VN
 
 with warnings.catch_warnings():
@@ -26,17 +24,6 @@ with warnings.catch_warnings():
 PROCEDURE = "2.001914"  # partial online
 FULL = "1.005092"  # full online (toàn trình)
 OFFLINE_AGENCY = "000.00.18.H27"
-
-
-@pytest.fixture
-def portal() -> Iterator[TestClient]:
-    with mock_portal() as client:
-        yield client
-
-
-@pytest.fixture
-def portal_client(portal: TestClient) -> PortalClient:
-    return PortalClient(base_url="http://testserver", username="motcua", password="motcua-demo", http=portal)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -59,12 +58,6 @@ def history_row(code: str, status: int, what: str, at: str = "20260315084500") -
         "NgayBatDau": at,
         "NgayKetThucTheoQuyDinh": "20260325160000",
     }
-
-
-@pytest.fixture
-def portal() -> Iterator[TestClient]:
-    with mock_portal() as client:
-        yield client
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from app.portal.mapping import portal_time
 from app.portal.reconcile import BACKLOG_MARKER
 from app.workflows.transitions import PORTAL_STATUS
 from tests.portal.outage import IDLE, alert_count, history_keys, run_outage
-from tests.portal.test_sync import factory, portal, portal_client  # noqa: F401  (fixtures)
+from tests.portal.test_sync import factory  # noqa: F401  (fixture)
 
 
 def test_six_hour_outage_with_a_portal_restart_ends_with_zero_drift(factory, settings, clock, portal,  # noqa: ANN001, F811

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
 from app.db import transaction
 from app.models import Dossier, OutboxMessage
-from app.portal.client import PortalClient
 from app.portal.reconcile import reconcile_portal
 from app.portal.sync import dispatch_portal
-from tests.portal.conftest import mock_portal
 from tests.workflows.test_scenarios import receive
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
-
-
-@pytest.fixture
-def portal() -> Iterator[TestClient]:
-    with mock_portal() as client:
-        yield client
-
-
-@pytest.fixture
-def portal_client(portal: TestClient) -> PortalClient:
-    return PortalClient(base_url="http://testserver", username="motcua", password="motcua-demo", http=portal)
-
 
 def drift(client, headers, **query):  # noqa: ANN001, ANN201
     response = client.get("/api/v1/portal/drift", params=query, headers=headers)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import warnings
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ from app.portal.sync import dispatch_portal
 from app.workflows import service
 from app.workflows.schemas import ActionIn, IntakeIn
 from app.workflows.transitions import PORTAL_STATUS
-from tests.portal.conftest import mock_portal
 from tests.conftest import VN
 
 with warnings.catch_warnings():
@@ -30,17 +28,6 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 PROCEDURE = "2.001914"  # steps: specialist (division) → leader (division) → leader (Department) → desk
-
-
-@pytest.fixture
-def portal() -> Iterator[TestClient]:
-    with mock_portal() as client:
-        yield client
-
-
-@pytest.fixture
-def portal_client(portal: TestClient) -> PortalClient:
-    return PortalClient(base_url="http://testserver", username="motcua", password="motcua-demo", http=portal)
 
 
 @pytest.fixture
