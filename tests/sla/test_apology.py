@@ -133,6 +133,8 @@ def test_issued_apology_stops_the_daily_reminder_and_watches_the_new_date(client
     client.post(f"/api/v1/apologies/{draft['id']}/issue", json={"reason": "Chờ ý kiến của Bộ",
                                                                 "new_due_at": "2026-11-30T11:30:00+07:00"},
                 headers=login("giamdoc"))
+    clock.set(at(27, 13, 0))  # within a working day of the new appointment
+    scan(app, clock)
     clock.set(at(30, 11, 31))
     scan(app, clock)
     from tests.sla.test_scan import alerts
@@ -141,6 +143,11 @@ def test_issued_apology_stops_the_daily_reminder_and_watches_the_new_date(client
     assert ("apology_missing", "25/11 07:30") not in kinds and not any(k == "apology_missing" for k, _ in kinds)
     assert ("overdue", "25/11 09:00") in kinds  # late against the original appointment
     assert ("overdue", "30/11 11:30") in kinds  # and now against the new one
+    # Issue 11.10: the new appointment is watched like the first: due soon, then overdue, to the
+    # holder and the leaders of the step's division and of the Department.
+    for kind in ("due_soon", "overdue"):
+        told = {u for _, k, d, u in alerts(app) if (k, d) == (kind, "30/11 11:30")}
+        assert told == {"chuyenvien", "truongphong", "giamdoc"}, (kind, told)
     with app.state.sessionmaker() as s:
         apology = s.exec(select(Apology)).one()
     assert apology.reason == "Chờ ý kiến của Bộ" and apology.original_due_at.astimezone(VN).day == 25
