@@ -43,9 +43,10 @@ def calendar_for(session: Session, agency_id: int, settings: Settings, *, versio
 
 def calendar_at(cal: WorkingCalendar, version: int) -> WorkingCalendar:
     """The same agency's calendar at another version of its overrides (no database read)."""
-    if version == cal.version:
+    source = getattr(cal, "source", None)  # a calendar built by calendar_for knows its history
+    if version == cal.version or source is None:
         return cal
-    tz, periods, history = cal.source  # type: ignore[attr-defined]
+    tz, periods, history = source
     return _calendar(tz, periods, history, version)
 
 
