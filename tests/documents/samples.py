@@ -8,12 +8,15 @@ import zipfile
 import zlib
 
 
-def pdf(pages: int = 1) -> bytes:
+def pdf(pages: int = 1, padding: int = 0, label: str = "") -> bytes:
+    """A valid PDF of blank A4 pages; `padding` bytes of metadata make it as large as needed."""
     from pypdf import PdfWriter
 
     writer = PdfWriter()
     for _ in range(pages):
         writer.add_blank_page(width=595, height=842)
+    if padding or label:
+        writer.add_metadata({"/Subject": label, "/Keywords": "x" * padding})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
