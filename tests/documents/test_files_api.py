@@ -211,3 +211,24 @@ def test_files_on_s3_through_the_api(client, login, app, s3_endpoint, db_kind) -
     refused = _upload(client, desk, code, samples.exe(), name="x.pdf")
     assert refused.status_code == 415
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [f"files/{out['sha256']}"]
+
+
+def test_the_digitised_indicator_counts_complete_dossiers(client, login) -> None:  # noqa: ANN001
+    """Decision 766 `digitised`: received in the period, every required component with a file;
+    in total and per procedure."""
+    desk = login("motcua")
+    complete, partial = _intake(client, desk)["code"], _intake(client, desk)["code"]
+    _intake(client, desk)  # nothing digitised
+    other = _intake(client, desk, procedure="1.005092")["code"]  # one required component
+    for component in ("0", "1", "2"):
+        assert _upload(client, desk, complete, samples.pdf(), component=component).status_code == 201
+    assert _upload(client, desk, partial, samples.pdf(), component="0").status_code == 201
+    assert _upload(client, desk, other, samples.jpeg(), component="0").status_code == 201
+    body = client.get("/api/v1/reports/indicators", params={"period": "2026-11"}, headers=login("giamdoc")).json()
+    digitised = {i["code"]: i for i in body["indicators"]}["digitised"]
+    assert (digitised["numerator"], digitised["denominator"], digitised["value"]) == (2, 4, 50.0)
+    rows = {r["procedure_code"]: (r["received"], r["digitised"], r["value"]) for r in body["digitised_by_procedure"]}
+    assert rows == {PROCEDURE: (3, 1, round(100 / 3, 2)), "1.005092": (1, 1, 100.0)}
+    assert "digitised" not in {u["code"] for u in body["unsupported"]}
+    later = client.get("/api/v1/reports/indicators", params={"period": "2026-10"}, headers=login("giamdoc")).json()
+    assert {i["code"]: i for i in later["indicators"]}["digitised"]["denominator"] == 0
