@@ -22,7 +22,7 @@ from app.effects import Context
 from app.errors import Invalid, NotFound
 from app.fields import LocalDateTime
 from app.models import DossierFile, Procedure, Role, User
-from app.storage import CHUNK, Storage
+from app.storage import CHUNK, Storage, StorageUnavailable
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["tệp hồ sơ"])
 applicants = APIRouter(prefix="/api/v1/applicants", tags=["tệp hồ sơ"])
@@ -195,6 +195,8 @@ def download_file(code: CodePath, file_id: FileIdPath, session: SessionDep, prin
     except FileNotFoundError:
         raise NotFound("Nội dung tệp không còn trong kho lưu trữ; báo quản trị hệ thống.",
                        code="file_content_missing") from None
+    except StorageUnavailable:
+        raise files.storage_down() from None
 
     def body() -> Iterator[bytes]:
         try:

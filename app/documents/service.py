@@ -7,6 +7,7 @@ in the caller's transaction; the dossier's version moves with it.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -17,9 +18,9 @@ from app import effects
 from app.auth.principal import Principal
 from app.documents import validation
 from app.effects import Context
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, Unavailable
 from app.models import Dossier, DossierFile, DossierStatus, Procedure
-from app.storage import Storage, StoredObject, TooLarge
+from app.storage import Storage, StorageUnavailable, StoredObject, TooLarge
 
 KIND_LABELS = {"original_scan": "Bản quét từ bản chính", "copy": "Bản sao",
                "electronic_original": "Bản điện tử gốc"}
@@ -55,8 +56,12 @@ def resolve_component(procedure: Procedure, value: str) -> Component:
                       {"key": OTHER, "name": OTHER_NAME}]})
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def clean_filename(name: str | None) -> str:
-    base = posixpath.basename((name or "").replace("\\", "/")).strip()
+    """The last path part, without control characters (a portal's names reach response headers)."""
+    base = _CONTROL.sub("_", posixpath.basename((name or "").replace("\\", "/"))).strip()
     return base[:255] or "tep"
 
 
@@ -83,7 +88,14 @@ def store_upload(storage: Storage, stream: BinaryIO, size: int, *, settings: Any
         stored = storage.put(stream, max_bytes=settings.max_file_bytes)
     except TooLarge:
         raise validation.FileTooLarge(detail={"max_bytes": settings.max_file_bytes}) from None
+    except StorageUnavailable:
+        raise storage_down() from None
     return stored, mime
+
+
+def storage_down() -> Unavailable:
+    return Unavailable("Kho lưu trữ tệp tạm thời không sẵn sàng; vui lòng thử lại sau.", code="storage_unavailable",
+                       headers={"Retry-After": "30"})
 
 
 def add_file(session: Session, dossier: Dossier, ctx: Context, *, component: Component, kind: str,

@@ -43,7 +43,7 @@ from sqlmodel import Session, select
 
 from app.db import transaction, try_advisory_xact_lock
 from app.documents import service as files
-from app.errors import DomainError
+from app.errors import DomainError, Unavailable
 from app.models import ApplicantType, OnlineLevel, Procedure, ReturnMethod, SystemState
 from app.portal.client import PortalClient, PortalRejected
 from app.portal.sync import open_client
@@ -207,6 +207,8 @@ def _fetch_files(portal: PortalClient, items: list[Any], settings: Settings,
                 try:
                     item.stored, item.content_type = files.store_upload(storage, sink, size, settings=settings,
                                                                         dossier_total=0)
+                except Unavailable:
+                    raise  # our storage is down: the page is pulled again, nothing refused
                 except DomainError as exc:
                     item.refusal = {"code": exc.code, "reason": exc.message}
     return fetched

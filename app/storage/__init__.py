@@ -14,12 +14,13 @@
   hash is only known at the end) and the temporary key removed: a reader never sees half an object.
 
 Objects are immutable and named by their SHA-256: putting the same bytes twice stores them once.
+A backend that cannot be reached or written raises `StorageUnavailable` (callers answer 503).
 `put` reads the stream in chunks of `CHUNK` bytes; nothing holds a whole file in memory.
 """
 
 from __future__ import annotations
 
-from app.storage.base import CHUNK, Storage, StoredObject, TooLarge
+from app.storage.base import CHUNK, Storage, StorageUnavailable, StoredObject, TooLarge
 from app.storage.factory import get_storage
 
-__all__ = ["CHUNK", "Storage", "StoredObject", "TooLarge", "get_storage"]
+__all__ = ["CHUNK", "Storage", "StorageUnavailable", "StoredObject", "TooLarge", "get_storage"]

@@ -25,6 +25,10 @@ class TooLarge(Exception):
         self.max_bytes = max_bytes
 
 
+class StorageUnavailable(Exception):
+    """The backend could not be reached or written (disk full, object store down): retry later."""
+
+
 class Storage(Protocol):
     def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredObject:
         """Store the stream's remaining bytes; raises TooLarge (storing nothing) beyond `max_bytes`."""

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from app.storage.base import StoredObject, check_name, chunks
+from app.storage.base import StorageUnavailable, StoredObject, check_name, chunks
 
 
 class LocalStorage:
@@ -21,10 +21,13 @@ class LocalStorage:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredObject:
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="up-")
+        except OSError as exc:
+            raise StorageUnavailable(f"local storage not writable: {type(exc).__name__}") from exc
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="up-")
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks(stream, digest, max_bytes):
@@ -33,8 +36,11 @@ class LocalStorage:
                 out.flush()
                 os.fsync(out.fileno())
             final = self._path(digest.hexdigest())
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp_name, final)  # same file system: atomic; same bytes if it already existed
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_name, final)  # same file system: atomic; same bytes if it already existed
+            except OSError as exc:
+                raise StorageUnavailable(f"local storage not writable: {type(exc).__name__}") from exc
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise

@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from typing import Any, BinaryIO
 
-from app.storage.base import CHUNK, StoredObject, check_name, chunks
+from app.storage.base import CHUNK, StorageUnavailable, StoredObject, check_name, chunks
 
 PART = max(CHUNK, 8 * 1024 * 1024)  # S3 parts are at least 5 MiB (but the last)
 
@@ -21,6 +21,14 @@ class S3Storage:
         return f"{self.prefix}{check_name(sha256)}"
 
     def put(self, stream: BinaryIO, *, max_bytes: int | None = None) -> StoredObject:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._put(stream, max_bytes)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable(f"object store: {type(exc).__name__}") from exc
+
+    def _put(self, stream: BinaryIO, max_bytes: int | None) -> StoredObject:
         digest = hashlib.sha256()
         tmp_key = f"{self.prefix}tmp/{uuid.uuid4().hex}"
         upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=tmp_key)
@@ -47,7 +55,10 @@ class S3Storage:
             self.client.complete_multipart_upload(Bucket=self.bucket, Key=tmp_key, UploadId=upload_id,
                                                   MultipartUpload={"Parts": parts})
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=tmp_key, UploadId=upload_id)
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=tmp_key, UploadId=upload_id)
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
             raise
         sha256 = digest.hexdigest()
         try:
@@ -59,18 +70,26 @@ class S3Storage:
         return StoredObject(sha256=sha256, size=size)
 
     def open(self, sha256: str) -> BinaryIO:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = self._key(sha256)
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(sha256))["Body"]
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
         except self.client.exceptions.NoSuchKey:
             raise FileNotFoundError(sha256) from None
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable(f"object store: {type(exc).__name__}") from exc
 
     def exists(self, sha256: str) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
+        key = self._key(sha256)
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(sha256))
+            self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise
+            raise StorageUnavailable(f"object store: {type(exc).__name__}") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"object store: {type(exc).__name__}") from exc
         return True

@@ -232,3 +232,18 @@ def test_the_digitised_indicator_counts_complete_dossiers(client, login) -> None
     assert "digitised" not in {u["code"] for u in body["unsupported"]}
     later = client.get("/api/v1/reports/indicators", params={"period": "2026-10"}, headers=login("giamdoc")).json()
     assert {i["code"]: i for i in later["indicators"]}["digitised"]["denominator"] == 0
+
+
+def test_storage_that_cannot_be_written_answers_503_and_records_nothing(client, login, app, engine, tmp_path) -> None:  # noqa: ANN001
+    from app.storage.local import LocalStorage
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the storage directory should be")
+    app.state.storage = LocalStorage(blocker / "files")
+    desk = login("motcua")
+    dossier = _intake(client, desk)
+    response = _upload(client, desk, dossier["code"], samples.pdf())
+    assert response.status_code == 503 and response.json()["code"] == "storage_unavailable"
+    assert response.headers["retry-after"] == "30"
+    assert _rows(engine) == []
+    assert client.get(f"/api/v1/dossiers/{dossier['code']}", headers=desk).json()["version"] == dossier["version"]
