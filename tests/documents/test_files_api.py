@@ -247,3 +247,76 @@ def test_storage_that_cannot_be_written_answers_503_and_records_nothing(client, 
     assert response.headers["retry-after"] == "30"
     assert _rows(engine) == []
     assert client.get(f"/api/v1/dossiers/{dossier['code']}", headers=desk).json()["version"] == dossier["version"]
+
+
+def _asgi_post(app, path: str, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, dict]:  # noqa: ANN001
+    """POST `chunks` to the ASGI app as separate `http.request` messages (the TestClient would join
+    them into one), the way a server hands a large body over."""
+    import asyncio
+    import json
+
+    messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "path": path,
+             "raw_path": path.encode(), "query_string": b"", "root_path": "", "scheme": "http",
+             "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(body)
+
+
+def test_multipart_is_checked_as_it_streams_in_chunks(client, login, app, engine) -> None:  # noqa: ANN001
+    """The guard no longer buffers multipart bodies: a control character in a field that arrives
+    after the file part, in a later chunk, still answers 422 and stores nothing."""
+    desk = login("motcua")
+    code = _intake(client, desk)["code"]
+    content = samples.pdf(padding=40 * 1024)
+
+    def body(component: bytes) -> list[bytes]:
+        return [b'--b\r\nContent-Disposition: form-data; name="file"; filename="don.pdf"\r\n\r\n',
+                *[content[i:i + 4096] for i in range(0, len(content), 4096)],
+                b'\r\n--b\r\nContent-Disposition: form-data; name="kind"\r\n\r\ncopy\r\n',
+                b'--b\r\nContent-Disposition: form-data; name="component"\r\n\r\n' + component + b'\r\n--b--\r\n']
+
+    headers = {**desk, "Content-Type": "multipart/form-data; boundary=b"}
+    path = f"/api/v1/dossiers/{code}/files"
+    status, refused = _asgi_post(app, path, headers, body(b"0\x07"))
+    assert status == 422 and refused["code"] == "validation_error", refused
+    assert refused["detail"][0]["loc"] == ["body", "component"]
+    assert _rows(engine) == [] and _stored_files(app) == []
+    status, stored = _asgi_post(app, path, headers, body(b"0"))
+    assert status == 201, stored
+    assert stored["size"] == len(content) and stored["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+def test_an_upload_over_the_body_cap_answers_413_while_streaming(client, login, app, engine, settings, clock) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    small = create_app(app.state.settings.model_copy(update={"max_upload_bytes": 32 * 1024}), clock=clock,
+                       engine=engine)
+    with TestClient(small) as c:
+        token = c.post("/api/v1/auth/token", data={"username": "motcua", "password": "demo1234"}).json()
+        desk = {"Authorization": f"Bearer {token['access_token']}"}
+        code = _intake(c, desk)["code"]
+
+        def body():  # noqa: ANN202 - chunked: no Content-Length to refuse up front
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n\r\n'
+            for _ in range(20):
+                yield b"%" * 4096
+            yield b'\r\n--b--\r\n'
+
+        response = c.post(f"/api/v1/dossiers/{code}/files", content=body(),
+                          headers={**desk, "Content-Type": "multipart/form-data; boundary=b"})
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+    assert _rows(engine) == [] and _stored_files(small) == []
