@@ -19,7 +19,7 @@ from app.auth.deps import DeskOfficer, require_roles
 from app.auth.principal import Principal
 from app.documents import service as files
 from app.effects import Context
-from app.errors import Invalid, NotFound
+from app.errors import NotFound
 from app.fields import LocalDateTime
 from app.models import DossierFile, Procedure, Role, User
 from app.storage import CHUNK, Storage, StorageUnavailable
@@ -118,42 +118,11 @@ def upload_file(code: CodePath, session: SessionDep, principal: FileStaff, clock
                 reuse_file_id: Annotated[int | None, Form(ge=1, le=2**31 - 1,
                                                           description="Tệp đã số hóa của cùng người nộp")] = None,
                 ) -> FileOut:
-    ctx = Context(principal, clock.now(), settings)
-    dossier = get_dossier(session, code, principal, for_update=True)
-    files.check_open(dossier)
-    procedure = session.get(Procedure, dossier.procedure_id)
-    assert procedure is not None
-    target = files.resolve_component(procedure, component)
-    if (file is None) == (reuse_file_id is None):
-        raise Invalid("Gửi một tệp (file) hoặc mã tệp đã số hóa (reuse_file_id), không cả hai.",
-                      code="file_or_reuse_required")
-    if reuse_file_id is not None:
-        source = files.reusable_file(session, principal, reuse_file_id, dossier)
-        row = files.add_file(session, dossier, ctx, component=target, kind=kind.value,
-                             stored=_stored(source), content_type=source.content_type, filename=source.filename,
-                             source="reuse", reused_from_id=source.id)
-    else:
-        assert file is not None
-        stream = file.file
-        size = file.size if file.size is not None else _size_of(stream)
-        stored, mime = files.store_upload(storage, stream, size, settings=settings,
-                                          dossier_total=files.dossier_bytes(session, dossier))
-        row = files.add_file(session, dossier, ctx, component=target, kind=kind.value, stored=stored,
-                             content_type=mime, filename=file.filename or "", source="upload")
+    dossier, row = files.attach(session, code, Context(principal, clock.now(), settings), storage,
+                                component=component, kind=kind.value, stream=file.file if file else None,
+                                size=file.size if file else None, filename=file.filename if file else None,
+                                reuse_file_id=reuse_file_id)
     return FileOut(**_out(row, dossier.code, {principal.id: principal.user.full_name}, True))
-
-
-def _stored(row: DossierFile):  # noqa: ANN202
-    from app.storage import StoredObject
-
-    return StoredObject(sha256=row.sha256, size=row.size)
-
-
-def _size_of(stream) -> int:  # noqa: ANN001
-    stream.seek(0, 2)
-    size = stream.tell()
-    stream.seek(0)
-    return size
 
 
 @router.get("/{code}/files", response_model=DossierFiles,

@@ -130,6 +130,39 @@ def add_file(session: Session, dossier: Dossier, ctx: Context, *, component: Com
     return row
 
 
+def attach(session: Session, code: str, ctx: Context, storage: Storage, *, component: str, kind: str,
+           stream: BinaryIO | None, size: int | None, filename: str | None,
+           reuse_file_id: int | None) -> tuple[Dossier, DossierFile]:
+    """A file for one component of a dossier in the caller's scope: uploaded bytes (`stream`), or an
+    earlier file of the same applicant by reference (`reuse_file_id`), never both."""
+    from app.access import get_dossier
+
+    assert ctx.principal is not None
+    dossier = get_dossier(session, code, ctx.principal, for_update=True)
+    check_open(dossier)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    target = resolve_component(procedure, component)
+    if (stream is None) == (reuse_file_id is None):
+        raise Invalid("Gửi một tệp (file) hoặc mã tệp đã số hóa (reuse_file_id), không cả hai.",
+                      code="file_or_reuse_required")
+    if reuse_file_id is not None:
+        source = reusable_file(session, ctx.principal, reuse_file_id, dossier)
+        return dossier, add_file(session, dossier, ctx, component=target, kind=kind,
+                                 stored=StoredObject(sha256=source.sha256, size=source.size),
+                                 content_type=source.content_type, filename=source.filename, source="reuse",
+                                 reused_from_id=source.id)
+    assert stream is not None
+    if size is None:
+        stream.seek(0, 2)
+        size = stream.tell()
+        stream.seek(0)
+    stored, mime = store_upload(storage, stream, size, settings=ctx.settings,
+                                dossier_total=dossier_bytes(session, dossier))
+    return dossier, add_file(session, dossier, ctx, component=target, kind=kind, stored=stored, content_type=mime,
+                             filename=filename or "", source="upload")
+
+
 def refuse_file(session: Session, dossier: Dossier, ctx: Context, *, filename: str, reason: str,
                 detail: dict[str, Any]) -> None:
     """A file that arrived with the dossier but was not stored (hash mismatch, bad type...): the
