@@ -13,8 +13,10 @@
 * **Caching**: a response that does not say otherwise is `Cache-Control: no-store` (tokens,
   dossiers and the citizen lookup carry personal data); static assets set their own header.
 
-Bodies the guard reads (JSON, forms, multipart) are read once, checked, then replayed to the
-app; other bodies stream through, counted.
+Bodies the guard reads (JSON, urlencoded forms) are read once, checked, then replayed to the
+app; multipart bodies stream through to the app's parser (which spools files to disk) and are
+checked chunk by chunk on the way, so a 20 MiB upload is never held in memory whole; other
+bodies stream through, counted.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _BAD_IN_URL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _BAD_IN_BODY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # Paths whose body is a file (JSON or multipart): they get the upload cap.
-UPLOAD_PATHS = ("/api/v1/imports",)
+UPLOAD_PATHS = ("/api/v1/imports",)  # (and every multipart body, e.g. dossier files)
 
 
 class _ClientGone(Exception):
@@ -144,30 +146,40 @@ def check_urlencoded(body: bytes) -> None:
         check_text(value, ["body", key[:64]], body=True)
 
 
-def check_multipart(body: bytes, boundary: bytes) -> None:
-    """Field names, text fields and file names of a multipart body (file contents are data)."""
-    part: dict[str, Any] = {}
-    found: list[_Rejected] = []
+class MultipartChecker:
+    """Field names, text fields and file names of a multipart body (file contents are data), fed
+    chunk by chunk as the body streams in: an upload is never held in memory whole."""
 
-    def on_part_begin() -> None:
-        part.clear()
-        part.update(headers={}, field=b"", value=b"", data=[])
+    def __init__(self, boundary: bytes) -> None:
+        self.part: dict[str, Any] = {}
+        self.found: list[_Rejected] = []
+        self.broken = False
+        self.parser = MultipartParser(boundary, {  # type: ignore[arg-type]
+            "on_part_begin": self._begin, "on_header_field": self._header_field,
+            "on_header_value": self._header_value, "on_header_end": self._header_end,
+            "on_part_data": self._data, "on_part_end": self._end})
 
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        part["field"] += data[start:end]
+    def _begin(self) -> None:
+        self.part.clear()
+        self.part.update(headers={}, field=b"", value=b"", data=[])
 
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        part["value"] += data[start:end]
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self.part["field"] += data[start:end]
 
-    def on_header_end() -> None:
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self.part["value"] += data[start:end]
+
+    def _header_end(self) -> None:
+        part = self.part
         part["headers"][part["field"].lower()] = part["value"]
         part["field"], part["value"] = b"", b""
 
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if b"filename" not in part["headers"].get(b"content-disposition", b""):
-            part["data"].append(data[start:end])
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if b"filename" not in self.part["headers"].get(b"content-disposition", b""):
+            self.part["data"].append(data[start:end])
 
-    def on_part_end() -> None:
+    def _end(self) -> None:
+        part = self.part
         _, options = parse_options_header(part["headers"].get(b"content-disposition", b""))
         name = options.get(b"name", b"").decode("utf-8", "replace")
         try:
@@ -177,18 +189,33 @@ def check_multipart(body: bytes, boundary: bytes) -> None:
             else:
                 check_text(b"".join(part["data"]).decode("utf-8", "replace"), ["body", name[:64]], body=True)
         except _Rejected as exc:
-            found.append(exc)
+            self.found.append(exc)
 
-    parser = MultipartParser(boundary, {  # type: ignore[arg-type]
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end})
-    try:
-        parser.write(body)
-        parser.finalize()
-    except Exception:  # noqa: BLE001 - a malformed body: the app's own form parser answers it
-        return
-    if found:
-        raise found[0]
+    def write(self, chunk: bytes, *, last: bool) -> None:
+        """Raises the first refusal found so far."""
+        if not self.broken:
+            try:
+                self.parser.write(chunk)
+                if last:
+                    self.parser.finalize()
+            except Exception:  # noqa: BLE001 - a malformed body: the app's own form parser answers it
+                self.broken = True
+        if self.found:
+            raise self.found[0]
+
+
+def check_multipart(body: bytes, boundary: bytes) -> None:
+    """Field names, text fields and file names of a whole multipart body."""
+    MultipartChecker(boundary).write(body, last=True)
+
+
+class GuardRejection(HTTPException):
+    """A refusal found while the app already reads the body (streamed multipart): raised inside its
+    body read, answered by the app's handler in the error shape (app/main.py)."""
+
+    def __init__(self, rejected: _Rejected) -> None:
+        super().__init__(rejected.status, rejected.message)
+        self.code, self.message, self.error_detail = rejected.code, rejected.message, rejected.detail
 
 
 def _body_kind(content_type: str) -> tuple[str | None, bytes]:
@@ -232,6 +259,9 @@ class RequestGuard:
             if kind is None:
                 await self.app(scope, _counting(receive, limit), send)
                 return
+            if kind == "multipart":  # streamed: checked chunk by chunk as the app reads it
+                await self.app(scope, _checking_multipart(receive, limit, boundary), send)
+                return
             body, replay = await _read_body(receive, limit)
             if body:
                 if kind == "json":
@@ -246,6 +276,27 @@ class RequestGuard:
         except _ClientGone:
             return
         await self.app(scope, replay, send)
+
+
+def _checking_multipart(receive: Receive, limit: int, boundary: bytes) -> Receive:
+    checker = MultipartChecker(boundary)
+    seen = 0
+
+    async def checked() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > limit:
+                raise GuardRejection(_too_large(limit))
+            try:
+                checker.write(chunk, last=not message.get("more_body", False))
+            except _Rejected as exc:
+                raise GuardRejection(exc) from None
+        return message
+
+    return checked
 
 
 def _counting(receive: Receive, limit: int) -> Receive:

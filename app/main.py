@@ -15,10 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.clock import Clock, SystemClock
 from app.db import make_engine, make_sessionmaker
+from app.edge import GuardRejection
 from app.errors import DomainError, ErrorOut
 from app.fields import localize_times
 from app.logging import configure_logging, request_id_var
 from app.settings import Settings, get_settings
+from app.storage import get_storage
 
 log = logging.getLogger("motcua.http")
 
@@ -57,6 +59,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, GuardRejection):  # found by the request guard while the body streamed in
+            return JSONResponse(error_body(exc.code, exc.message, exc.error_detail), status_code=exc.status_code)
         code, message = _HTTP_MESSAGES.get(exc.status_code, ("http_error", str(exc.detail)))
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
@@ -160,6 +164,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.state.clock = clock or SystemClock()
     app.state.engine = engine or make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.storage = get_storage(settings)  # dossier files (app/storage)
     install_error_handlers(app)
     install_request_guard(app, settings)
     install_middleware(app)

@@ -290,6 +290,9 @@ class Dossier(SQLModel, table=True):
     result_signed_at: datetime | None = _ts(default=None)
     closing_document_number: str | None = Field(default=None, max_length=64)  # forms 03, 05
     closing_signed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    # When every required component first had a file (migration 0012; app/documents): the
+    # indicator `digitised` of Decision 766 counts these.
+    digitised_at: datetime | None = _ts(default=None)
 
 
 class DossierEvent(SQLModel, table=True):
@@ -541,3 +544,32 @@ def _end_tokens(target: User, value: Any, oldvalue: Any, _initiator: Any) -> Non
 
 event.listen(User.password_hash, "set", _end_tokens, active_history=True)
 event.listen(User.is_active, "set", _end_tokens, active_history=True)
+
+
+class DossierFile(SQLModel, table=True):
+    """One stored version of one component of a dossier (migration 0012): who digitised it, when,
+    from where. Replacing a component's file adds a row with the next `version`; earlier rows stay.
+    The bytes live in app/storage under `sha256` (shared by every row that holds the same bytes)."""
+
+    __tablename__ = "dossier_files"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "component_key", "version", name="uq_dossier_files_version"),
+        # Reuse at the desk: an applicant's earlier files, by identity number.
+        Index("ix_dossier_files_applicant", "applicant_id_number", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    component_key: str = Field(max_length=16)  # the required document's index ("0", "1"...) or "other"
+    component_name: str = Field(max_length=500)
+    kind: str = Field(max_length=32)  # original_scan | copy | electronic_original
+    version: int = 1  # per dossier and component
+    sha256: str = Field(max_length=64)
+    size: int = Field(sa_type=BigInteger)
+    content_type: str = Field(max_length=128)  # detected from the content
+    filename: str = Field(max_length=255)
+    source: str = Field(default="upload", max_length=16)  # upload | reuse | portal
+    reused_from_id: int | None = Field(default=None, foreign_key="dossier_files.id")
+    applicant_id_number: str = Field(max_length=32)  # the dossier's, copied for reuse lookups
+    uploaded_by_id: int | None = Field(default=None, foreign_key="users.id")  # None: the portal pull
+    uploaded_at: datetime = _ts()

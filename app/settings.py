@@ -114,6 +114,19 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=21 * 1024 * 1024, ge=1024)  # the 20 MB import file + multipart framing
     max_json_depth: int = Field(default=32, ge=4, le=200)
 
+    # Dossier files (app/storage, app/documents; docs/STORAGE.md). `local`: a directory (default, under
+    # var/); `s3`: an S3-compatible object store (bucket, optional endpoint for MinIO/Ceph/...).
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_dir: str = "./var/files"
+    s3_bucket: str = "motcua"
+    s3_prefix: str = "files/"
+    s3_endpoint_url: str | None = None  # None: AWS; e.g. http://minio:9000
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # None: boto3's own chain (environment, instance role)
+    s3_secret_access_key: SecretStr | None = None
+    max_file_bytes: int = Field(default=20 * 1024 * 1024, ge=1)  # one file (20 MiB)
+    max_dossier_bytes: int = Field(default=100 * 1024 * 1024, ge=1)  # all files of one dossier, every version
+
     @field_validator("working_hours")
     @classmethod
     def _valid_working_hours(cls, value: str) -> str:

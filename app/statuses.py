@@ -69,6 +69,8 @@ OTHER_EVENT_LABELS: dict[str, str] = {
     "deadline_moved": "Dời ngày hẹn trả do thay đổi lịch làm việc",
     "apology_issued": "Gửi văn bản xin lỗi và hẹn lại ngày trả kết quả",
     "import": "Nhập từ hệ thống một cửa cũ",
+    "file_added": "Số hóa thành phần hồ sơ",
+    "file_refused": "Từ chối tệp đính kèm",
 }
 
 

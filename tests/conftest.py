@@ -10,6 +10,7 @@ loud warning.
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from datetime import datetime
@@ -109,7 +110,9 @@ def fresh_database_url(kind: str, label: str, request: pytest.FixtureRequest,
 def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = dict(env="test", database_url=database_url, jwt_secret=TEST_SECRET,
                                      password_time_cost=1, password_memory_cost=1024, log_level="WARNING",
-                                     db_pool_size=5)
+                                     db_pool_size=5,
+                                     # dossier files of the run: a scratch directory, never the repository's var/
+                                     storage_dir=os.path.join(tempfile.gettempdir(), f"motcua-test-files-{os.getpid()}"))
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import httpx
 
@@ -108,6 +109,38 @@ class PortalClient:
         nxt = payload.get("next", after)
         log.info("DVCQG submissions pulled n=%d", len(items))
         return items, nxt if isinstance(nxt, str) else after
+
+    def download_submission_file(self, file_id: str, sink: BinaryIO, *, max_bytes: int) -> int:
+        """Stream the bytes of a submission's attachment (`MaTep`) into `sink`; returns the size.
+        PortalRejected when the portal holds no such file or it is larger than `max_bytes`."""
+        path = f"/submissions/files/{quote(file_id, safe='')}"
+        for attempt in (1, 2):
+            session = self._ensure_session()
+            sink.seek(0)
+            sink.truncate()
+            try:
+                with self._http.stream("GET", f"{self._base}{path}", headers={"X-Session": session}) as resp:
+                    if resp.status_code != 200:
+                        resp.read()
+                        self._classify(resp)  # raises for every error answer
+                        raise PortalUnavailable(f"unexpected answer: HTTP {resp.status_code}",
+                                                status_code=resp.status_code)
+                    size = 0
+                    for chunk in resp.iter_bytes(1024 * 1024):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise PortalRejected(f"file larger than {max_bytes} bytes", status_code=413)
+                        sink.write(chunk)
+                    return size
+            except _SessionExpired:
+                self._drop_session(session)
+                if attempt == 2:
+                    raise PortalUnavailable("session refused right after a fresh login", status_code=401) from None
+            except httpx.TimeoutException as exc:
+                raise PortalUnavailable(f"timeout calling {path}: {type(exc).__name__}") from exc
+            except httpx.TransportError as exc:
+                raise PortalUnavailable(f"connection error calling {path}: {type(exc).__name__}") from exc
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         if self._owns_http:

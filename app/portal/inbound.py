@@ -11,6 +11,15 @@ database's write lock). The writing transaction takes the advisory lock
 call, from another session) and checks that the cursor is still the one the page was asked with,
 so two pullers never apply the same page twice; a lost race just drops the page.
 
+Files (`TepDinhKem`, issue 13): each attachment's bytes are downloaded through the adapter
+(`GET /submissions/files/{MaTep}`, streamed to a spooled temporary file) before the writing
+transaction, hashed, compared with the SHA-256 the portal lists, checked like a desk upload (type by
+content, size) and stored (app/storage). In the transaction that creates the dossier, each one
+becomes a file of its component (matched by name, else "other"; source `portal`) or, when refused
+(hash mismatch, missing, too large, refused type), a `file_refused` event with the reason: never a
+silent drop. A portal that cannot be reached while downloading leaves the cursor (the page is
+pulled again on the next tick).
+
 A submission we cannot accept (unknown procedure, procedure not offered online, wrong agency,
 malformed applicant data) is skipped without blocking the others: it is logged without personal
 data and recorded as `SystemState["portal_skip:<portal id>"]` = JSON {portal_id, code, reason,
@@ -22,6 +31,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,11 +42,13 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from app.db import transaction, try_advisory_xact_lock
-from app.errors import DomainError
-from app.models import ApplicantType, OnlineLevel, ReturnMethod, SystemState
-from app.portal.client import PortalClient
+from app.documents import service as files
+from app.errors import DomainError, Unavailable
+from app.models import ApplicantType, OnlineLevel, Procedure, ReturnMethod, SystemState
+from app.portal.client import PortalClient, PortalRejected
 from app.portal.sync import open_client
 from app.settings import Settings
+from app.storage import Storage, StoredObject, get_storage
 from app.workflows import service
 from app.workflows.schemas import OnlineSubmissionIn
 
@@ -49,6 +62,7 @@ MAX_PAGES = 20  # per call; the scheduler calls again on its next tick
 LEVELS = {"toan_trinh": OnlineLevel.full, "mot_phan": OnlineLevel.partial}
 RETURN_METHODS = {0: ReturnMethod.desk, 1: ReturnMethod.postal, 2: ReturnMethod.online}
 _DATE_FORMAT = "%Y%m%d%H%M%S"
+KINDS = ("original_scan", "copy", "electronic_original")
 
 
 class SubmissionRejected(Exception):
@@ -145,8 +159,88 @@ def _save_cursor(session: Session, cursor: str | None, now: datetime) -> None:
         session.add(row)
 
 
-def _apply_page(session: Session, items: list[dict[str, Any]], settings: Settings, now: datetime) -> int:
+@dataclass
+class FetchedFile:
+    """One attachment of a submission, downloaded and stored, or refused with its reason."""
+
+    name: str
+    component: str | None  # TenGiayTo as the portal sent it
+    kind: str
+    stored: StoredObject | None = None
+    content_type: str | None = None
+    refusal: dict[str, Any] | None = None  # {"reason": ..., "code": ..., ...}
+
+
+def _fetch_files(portal: PortalClient, items: list[Any], settings: Settings,
+                 storage: Storage) -> dict[str, list[FetchedFile]]:
+    """Download, verify and store every attachment of the page (outside any transaction)."""
+    fetched: dict[str, list[FetchedFile]] = {}
+    for raw in items:
+        if not isinstance(raw, dict) or not isinstance(raw.get("TepDinhKem"), list):
+            continue
+        out = fetched.setdefault(str(raw.get("portal_id")), [])
+        for meta in raw["TepDinhKem"]:
+            if not isinstance(meta, dict):
+                continue
+            kind = meta.get("LoaiTep") if meta.get("LoaiTep") in KINDS else "copy"
+            item = FetchedFile(name=str(meta.get("TenTep") or "tep")[:255], kind=kind,
+                               component=meta.get("TenGiayTo") if isinstance(meta.get("TenGiayTo"), str) else None)
+            out.append(item)
+            declared = str(meta.get("SHA256") or "").lower()
+            with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as sink:
+                try:
+                    size = portal.download_submission_file(str(meta.get("MaTep") or ""), sink,
+                                                           max_bytes=settings.max_file_bytes)
+                except PortalRejected as exc:
+                    item.refusal = {"code": "download_refused", "reason": "Cổng không trả được tệp "
+                                    f"(HTTP {exc.status_code})."}
+                    continue
+                sink.seek(0)
+                digest = hashlib.sha256()
+                while chunk := sink.read(1024 * 1024):
+                    digest.update(chunk)
+                actual = digest.hexdigest()
+                if actual != declared:
+                    item.refusal = {"code": "hash_mismatch", "expected_sha256": declared[:64], "actual_sha256": actual,
+                                    "reason": "Mã băm SHA-256 của tệp tải về không khớp mã băm Cổng công bố."}
+                    continue
+                try:
+                    item.stored, item.content_type = files.store_upload(storage, sink, size, settings=settings,
+                                                                        dossier_total=0)
+                except Unavailable:
+                    raise  # our storage is down: the page is pulled again, nothing refused
+                except DomainError as exc:
+                    item.refusal = {"code": exc.code, "reason": exc.message}
+    return fetched
+
+
+def _attach(session: Session, dossier: Any, fetched: list[FetchedFile], ctx: service.Context) -> None:
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    total = 0
+    for item in fetched:
+        if item.stored is not None and total + item.stored.size > ctx.settings.max_dossier_bytes:
+            item.refusal, item.stored = {"code": "dossier_files_too_large",
+                                         "reason": "Tổng dung lượng tệp của hồ sơ vượt quá giới hạn."}, None
+        if item.refusal is not None or item.stored is None:
+            refusal = item.refusal or {"code": "not_stored", "reason": "Tệp không lưu được."}
+            files.refuse_file(session, dossier, ctx, filename=item.name, reason=refusal["reason"],
+                              detail={k: v for k, v in refusal.items() if k != "reason"})
+            continue
+        total += item.stored.size
+        try:
+            component = files.resolve_component(procedure, item.component or files.OTHER)
+        except DomainError:
+            component = files.resolve_component(procedure, files.OTHER)
+        files.add_file(session, dossier, ctx, component=component, kind=item.kind, stored=item.stored,
+                       content_type=item.content_type or "application/octet-stream", filename=item.name,
+                       source="portal")
+
+
+def _apply_page(session: Session, items: list[dict[str, Any]], settings: Settings, now: datetime,
+                fetched: dict[str, list[FetchedFile]] | None = None) -> int:
     ctx = service.Context(None, now, settings)
+    fetched = fetched or {}
     created = 0
     for raw in items:
         if not isinstance(raw, dict):
@@ -155,7 +249,9 @@ def _apply_page(session: Session, items: list[dict[str, Any]], settings: Setting
         try:
             with session.begin_nested():  # one bad submission never undoes the others
                 data = to_online_submission(raw, now=now, timezone=settings.timezone)
-                _, secret = service.submit_online(session, data, ctx)
+                dossier, secret = service.submit_online(session, data, ctx)
+                if secret is not None and fetched.get(data.portal_id):  # new here: its files come with it
+                    _attach(session, dossier, fetched[data.portal_id], ctx)
         except SubmissionRejected as exc:
             _record_skip(session, raw, exc.code, exc.reason, now)
             continue
@@ -168,15 +264,18 @@ def _apply_page(session: Session, items: list[dict[str, Any]], settings: Setting
 
 
 def pull_submissions(sessionmaker: sessionmaker[Session], settings: Settings, now: datetime,
-                     client: PortalClient | None = None, *, max_pages: int = MAX_PAGES) -> int:
+                     client: PortalClient | None = None, *, max_pages: int = MAX_PAGES,
+                     storage: Storage | None = None) -> int:
     """Pull new online submissions from the portal; returns how many dossiers were created."""
     created = 0
+    storage = storage or get_storage(settings)
     with open_client(settings, client) as portal:
         for _ in range(max_pages):
             with sessionmaker() as session:
                 cursor = read_cursor(session)
                 session.rollback()
             items, next_cursor = portal.pull_submissions(cursor, limit=settings.portal_pull_batch)
+            fetched = _fetch_files(portal, items, settings, storage)
             with transaction(sessionmaker) as session:
                 if not try_advisory_xact_lock(session, LOCK_NAME):
                     log.info("portal pull: another scheduler holds the lock")
@@ -184,7 +283,7 @@ def pull_submissions(sessionmaker: sessionmaker[Session], settings: Settings, no
                 if read_cursor(session) != cursor:
                     log.info("portal pull: cursor moved meanwhile; page dropped")
                     return created
-                created += _apply_page(session, items, settings, now)
+                created += _apply_page(session, items, settings, now, fetched)
                 _save_cursor(session, next_cursor, now)
             if not items or next_cursor == cursor:
                 break

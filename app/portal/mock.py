@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import hmac
 import html
 import json
@@ -151,6 +152,7 @@ class MockPortalState:
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, float] = field(default_factory=dict)  # token -> monotonic expiry
     submissions: list[dict[str, Any]] = field(default_factory=list)  # cursor n = first n items seen
+    files: dict[str, bytes] = field(default_factory=dict)  # attachments of submissions, by MaTep
     faults: Faults = field(default_factory=Faults)
     rng: random.Random = field(default_factory=random.Random)
     counters: dict[str, int] = field(default_factory=dict)
@@ -161,6 +163,7 @@ class MockPortalState:
             self.idempotency.clear()
             self.sessions.clear()
             self.submissions.clear()
+            self.files.clear()
             self.counters.clear()
             self.faults = Faults()
             self.rng = random.Random()
@@ -310,7 +313,25 @@ def _validate_submission(raw: Any) -> dict[str, Any]:
         n = paper.get("SoLuong", 1)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise _invalid(f"{ploc}.SoLuong", f"Trường SoLuong ({ploc}.SoLuong) phải là số nguyên dương")
+    attachments = []
+    for i, item in enumerate(_list_of_objects(s, "TepDinhKem", loc)):
+        floc = f"body.TepDinhKem[{i}]"
+        _str(item, "TenTep", floc, required=True)
+        _str(item, "TenGiayTo", floc)
+        _str(item, "SHA256", floc)
+        if item.get("LoaiTep", "copy") not in ("original_scan", "copy", "electronic_original"):
+            raise _invalid(f"{floc}.LoaiTep", "Trường LoaiTep phải là original_scan, copy hoặc electronic_original")
+        try:
+            content = base64.b64decode(str(item.get("NoiDung") or ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise _invalid(f"{floc}.NoiDung", "Trường NoiDung phải là nội dung tệp mã hóa base64") from None
+        attachments.append({"TenTep": item["TenTep"], "TenGiayTo": item.get("TenGiayTo") or None,
+                            "LoaiTep": item.get("LoaiTep", "copy"),
+                            # The hash the citizen's client declared (kept as sent), else the portal's own.
+                            "SHA256": (item.get("SHA256") or hashlib.sha256(content).hexdigest()).lower(),
+                            "_content": content})
     return {
+        "TepDinhKem": attachments,
         "MaTTHC": s["MaTTHC"],
         "DonViXuLy": s["DonViXuLy"],
         "ChuHoSo": s["ChuHoSo"],
@@ -548,9 +569,26 @@ def create_mock_portal(
         sub = _validate_submission(raw)
         with st.lock:
             seq = len(st.submissions) + 1
-            sub = {"portal_id": f"DVC-{sub['NgayNopHoSo'][:4]}-{seq:06d}", **sub}
+            files = []
+            for n, item in enumerate(sub.pop("TepDinhKem"), start=1):
+                content = item.pop("_content")
+                file_id = f"F{seq:06d}-{n:02d}"
+                st.files[file_id] = content
+                # Only metadata travels with the submission; the bytes are fetched apart (with a session).
+                files.append({"MaTep": file_id, **item, "KichThuoc": len(content),
+                              "DuongDan": f"/submissions/files/{file_id}"})
+            sub = {"portal_id": f"DVC-{sub['NgayNopHoSo'][:4]}-{seq:06d}", **sub, "TepDinhKem": files}
             st.submissions.append(sub)
         return dict(sub)
+
+    @app.get("/submissions/files/{file_id}", response_model=None)
+    async def submission_file(file_id: str, request: Request) -> Response:
+        _require_session(request)
+        with st.lock:
+            content = st.files.get(file_id)
+        if content is None:
+            raise PortalFailure(404, ERR_NOT_FOUND, f"Không tìm thấy tệp {file_id}", "MaTep")
+        return Response(content, media_type="application/octet-stream")
 
     @app.post("/submissions", status_code=201)
     async def create_submission(request: Request) -> JSONResponse:

@@ -35,7 +35,8 @@ from sqlmodel import Session
 from app.errors import Invalid, NotFound
 from app.models import Agency, Apology, Channel, ClockState, Dossier, Procedure, SupplementRequest
 from app.reports.periods import Period, last_months
-from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, IndicatorOut, IndicatorReport,
+from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, DigitisedRow, IndicatorOut,
+                                 IndicatorReport,
                                  MonthlyOnTime, MonthOnTime, OnTimeGroup, OnTimeReport, PeriodicReport, PeriodicRow,
                                  PeriodOut, RateOut, ResolutionTimeRow, UnsupportedIndicator)
 from app.settings import Settings
@@ -407,13 +408,22 @@ UNSUPPORTED = [
     UnsupportedIndicator(code="electronic_results", name="Tỷ lệ hồ sơ có kết quả điện tử",
                          reason="Chưa lưu kết quả giải quyết dạng điện tử (có ký số); chỉ biết hình thức trả kết quả "
                                 "(xem chỉ số returned_online)."),
-    UnsupportedIndicator(code="digitised", name="Tỷ lệ hồ sơ được số hóa",
-                         reason="Chưa lưu thông tin số hóa thành phần hồ sơ, kết quả."),
     UnsupportedIndicator(code="paid_online", name="Tỷ lệ hồ sơ thanh toán trực tuyến",
                          reason="Chưa lưu giao dịch thanh toán phí, lệ phí."),
     UnsupportedIndicator(code="feedback_on_time", name="Tỷ lệ phản ánh, kiến nghị được xử lý đúng hạn",
                          reason="Chưa có chức năng tiếp nhận phản ánh, kiến nghị."),
 ]
+
+
+def digitised_counts(session: Session, filters: Filters, period: Period) -> dict[int, tuple[int, int]]:
+    """Per procedure: (dossiers received in the period, of which digitised), the Decision 766
+    indicator `digitised`: every required component has a file (`dossiers.digitised_at`, set by
+    app/documents when the last one arrives)."""
+    received = and_(Dossier.received_at.is_not(None), Dossier.received_at >= period.start,
+                    Dossier.received_at < period.end)
+    statement = (select(Dossier.procedure_id, func.count(), func.count(Dossier.digitised_at))
+                 .where(*filters.dossier_clauses(), received).group_by(Dossier.procedure_id))
+    return {pid: (int(n), int(d)) for pid, n, d in session.execute(statement)}
 
 
 def indicator_report(session: Session, *, agency_id: int, period: Period, now: datetime,
@@ -441,6 +451,13 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
         Procedure.online_level.in_(["partial", "full"]))).scalar_one()
 
     received = t["received_total"]
+    digitised = digitised_counts(session, filters, period)
+    digitised_base = sum(n for n, _ in digitised.values())
+    digitised_total = sum(d for _, d in digitised.values())
+    digitised_rows = sorted(
+        (DigitisedRow(procedure_code=procedures[pid].code, procedure_name=procedures[pid].name, received=n,
+                      digitised=d, value=_percent(d, n))
+         for pid, (n, d) in digitised.items() if pid in procedures), key=lambda r: r.procedure_code)
     days_label = "ngày làm việc"
     avg_working = (round(total.get("working_minutes", 0) / t["with_working_time"] / MINUTES_PER_DAY, 2)
                    if t["with_working_time"] else None)
@@ -469,6 +486,10 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
                      value=_percent(t["returned_online"], t["returned_total"]), unit="%",
                      numerator=t["returned_online"], denominator=t["returned_total"]),
         IndicatorOut(code="apologies", name="Số văn bản xin lỗi đã phát hành", value=t["apologies"], unit="văn bản"),
+        IndicatorOut(code="digitised", name="Tỷ lệ hồ sơ được số hóa", value=_percent(digitised_total, digitised_base),
+                     unit="%", numerator=digitised_total, denominator=digitised_base,
+                     note="Hồ sơ tiếp nhận trong kỳ có tệp cho mọi thành phần bắt buộc (số hóa khi tiếp nhận, "
+                          "nộp trực tuyến kèm tệp, hoặc dùng lại tệp đã số hóa); theo thủ tục: digitised_by_procedure."),
         IndicatorOut(code="procedures_online", name="Tỷ lệ thủ tục cung cấp dịch vụ công trực tuyến",
                      value=_percent(active_online, active_count), unit="%", numerator=active_online,
                      denominator=active_count, note="Toàn trình hoặc một phần, trên số thủ tục đang áp dụng."),
@@ -496,7 +517,8 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
         basis="Quyết định 766/QĐ-TTg ngày 23/6/2022: các chỉ số dữ liệu hiện có cho phép tính.",
         indicators=indicators,
         channels={"direct": t["new_direct"], "online": t["new_online"], "postal": t["new_postal"]},
-        resolution_time=resolution, unsupported=UNSUPPORTED, include_imported=include_imported,
+        resolution_time=resolution, digitised_by_procedure=digitised_rows, unsupported=UNSUPPORTED,
+        include_imported=include_imported,
         imported_rows=imported_rows(facts))
 
 

@@ -173,6 +173,16 @@ class ResolutionTimeRow(BaseModel):
     avg_calendar_days: float | None = Field(description="Bình quân ngày theo lịch (xấp xỉ, gồm cả ngày nghỉ)")
 
 
+class DigitisedRow(BaseModel):
+    """Decision 766 `digitised`, for one procedure."""
+
+    procedure_code: str
+    procedure_name: str
+    received: int = Field(description="Hồ sơ tiếp nhận trong kỳ")
+    digitised: int = Field(description="Trong đó: mọi thành phần bắt buộc đã có tệp")
+    value: float | None = Field(description="Tỷ lệ (%)")
+
+
 class UnsupportedIndicator(BaseModel):
     code: str
     name: str
@@ -186,6 +196,8 @@ class IndicatorReport(BaseModel):
     indicators: list[IndicatorOut]
     channels: dict[str, int]
     resolution_time: list[ResolutionTimeRow]
+    digitised_by_procedure: list[DigitisedRow] = Field(default_factory=list,
+                                                       description="Tỷ lệ hồ sơ được số hóa, theo thủ tục")
     unsupported: list[UnsupportedIndicator]
     include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
     imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")

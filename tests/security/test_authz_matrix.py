@@ -27,6 +27,7 @@ from sqlmodel import select
 
 from app.db import make_sessionmaker, transaction
 from app.models import Alert, Dossier, OutboxMessage, User
+from tests.documents.samples import MINIMAL_PDF
 
 # --- who is who ------------------------------------------------------------------------------------
 
@@ -46,6 +47,7 @@ LEADER = frozenset({"leader"})
 REPORTS = frozenset({"reporter", "leader"})
 DRAFTERS = frozenset({"specialist", "leader"})
 POSTAL_OR_DESK = frozenset({"postal", "desk"})
+FILE_STAFF = frozenset({"desk", "specialist", "leader"})  # dossier files: personal documents
 IMPORTERS = ADMIN  # history import: administrators only (issue 11, point 16)
 
 
@@ -111,6 +113,12 @@ MATRIX: dict[str, Rule] = {
     "POST /api/v1/dossiers/{code}/actions/{action}": Rule(STAFF, obj="dossier", json="version"),
     "GET /api/v1/dossiers/{code}/events": Rule(STAFF, obj="dossier"),
     "GET /api/v1/dossiers/{code}/deadline": Rule(STAFF, obj="dossier"),
+    # dossier files (issue 13): desk, specialists and leaders; the probe sends no file (409 on the
+    # refused dossier, 404 for another agency)
+    "POST /api/v1/dossiers/{code}/files": Rule(FILE_STAFF, obj="dossier", form={"component": "0", "kind": "copy"}),
+    "GET /api/v1/dossiers/{code}/files": Rule(FILE_STAFF, obj="dossier"),
+    "GET /api/v1/dossiers/{code}/files/{file_id}": Rule(FILE_STAFF, obj="dossier"),
+    "GET /api/v1/applicants/{id_number}/documents": Rule(DESK),
     # printable forms
     "GET /api/v1/dossiers/{code}/forms": Rule(STAFF, obj="dossier"),
     "POST /api/v1/dossiers/{code}/forms/receipt": Rule(STAFF, obj="dossier", json={"lookup_secret": "ABCD-EFGH"}),
@@ -150,7 +158,7 @@ MATRIX: dict[str, Rule] = {
 KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # Non-path parameters of the probes, by name.
-PARAM_DEFAULTS = {"action": "forward", "form": "receipt"}
+PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "file_id": "1", "id_number": "001099012345"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
                  "shipment": "shipment_id", "outbox": "message_id", "override": "override_id"}
@@ -258,6 +266,10 @@ def build_world(client: TestClient, login: Callable[[str], dict[str, str]], engi
     d["postal"] = _intake(client, desk, PROCEDURE, channel="postal",
                           postal={"tracking_number": "EB000000001VN"}, return_method="postal")
 
+    uploaded = client.post(f"/api/v1/dossiers/{d['processing']['code']}/files", headers=desk,
+                           data={"component": "0", "kind": "original_scan"},
+                           files={"file": ("don.pdf", MINIMAL_PDF, "application/pdf")})
+    assert uploaded.status_code == 201, uploaded.text
     apology = client.post(f"/api/v1/dossiers/{d['processing']['code']}/apologies", headers=specialist)
     assert apology.status_code == 201, apology.text
     world.ids["apology"] = apology.json()["id"]
@@ -418,7 +430,8 @@ def check_lists(world: World, problems: list[str]) -> None:
     """Every list of agency B is free of agency A's dossiers, and the other way round."""
     a_codes = {d["code"] for d in world.dossiers.values()}
     b_codes = {world.other["dossier"]["code"]}
-    lists = {"desk": ["/api/v1/dossiers", "/api/v1/shipments", "/api/v1/apologies", "/api/v1/alerts"],
+    lists = {"desk": ["/api/v1/dossiers", "/api/v1/shipments", "/api/v1/apologies", "/api/v1/alerts",
+                      "/api/v1/applicants/001099012345/documents"],
              "leader": ["/api/v1/alerts?scope=agency", "/api/v1/apologies", "/api/v1/dossiers"],
              "admin": ["/api/v1/outbox", "/api/v1/procedures/export", "/api/v1/portal/drift?state=all"],
              "reporter": ["/api/v1/reports/periodic?period=2026", "/api/v1/reports/indicators?period=2026"]}
