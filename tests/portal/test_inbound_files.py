@@ -13,7 +13,7 @@ from app.models import Dossier, DossierEvent, DossierFile
 from app.portal.inbound import pull_submissions
 from app.storage.local import LocalStorage
 from tests.documents import samples
-from tests.portal.test_inbound import factory, portal, portal_client, submit  # noqa: F401 (fixtures)
+from tests.portal.test_inbound import factory, submit  # noqa: F401 (fixture)
 
 
 def _attachment(content: bytes, name: str, component: str | None = None, **over) -> dict:  # noqa: ANN003
