@@ -8,13 +8,16 @@ from sqlmodel import Session, select
 
 from app.auth.principal import Principal
 from app.errors import NotFound
-from app.models import Dossier
+from app.models import Dossier, DossierAgency
 
 
 def scoped(query, principal: Principal):  # noqa: ANN001, ANN201
-    """Restrict a dossier query to the caller's agency (handling or receiving)."""
+    """Restrict a dossier query to the caller's agency (handling or receiving), or, for an
+    inter-agency dossier, an agency it was handed over to (from that moment: `dossier_agencies`)."""
+    taken_part = select(DossierAgency.dossier_id).where(DossierAgency.agency_id == principal.scope_agency_id)
     return query.where(or_(Dossier.agency_id == principal.scope_agency_id,
-                           Dossier.receiving_agency_id == principal.scope_agency_id))
+                           Dossier.receiving_agency_id == principal.scope_agency_id,
+                           Dossier.id.in_(taken_part)))  # type: ignore[union-attr]
 
 
 def get_dossier(session: Session, code: str, principal: Principal, *, for_update: bool = False) -> Dossier:

@@ -69,6 +69,8 @@ OTHER_EVENT_LABELS: dict[str, str] = {
     "deadline_moved": "Dời ngày hẹn trả do thay đổi lịch làm việc",
     "apology_issued": "Gửi văn bản xin lỗi và hẹn lại ngày trả kết quả",
     "import": "Nhập từ hệ thống một cửa cũ",
+    "handover_accepted": "Cơ quan tiếp theo nhận bàn giao hồ sơ liên thông",
+    "handover_returned": "Cơ quan tiếp theo trả lại hồ sơ bàn giao liên thông",
 }
 
 
