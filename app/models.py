@@ -571,6 +571,26 @@ class Handover(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class OpinionRequest(SQLModel, table=True):
+    """An opinion asked of another agency (lấy ý kiến), several in parallel, with a deadline; past it
+    unanswered, "no answer" is recorded (agreement where the procedure says so)."""
+
+    __tablename__ = "opinion_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    agency_id: int = Field(foreign_key="agencies.id")  # the consulted agency
+    step_index: int
+    question: str = Field(max_length=2000)
+    asked_at: datetime = _ts()
+    asked_by_id: int | None = Field(default=None, foreign_key="users.id")
+    due_at: datetime = _ts()
+    status: str = Field(default="pending", max_length=16)  # pending | agreed | disagreed | no_answer
+    answered_at: datetime | None = _ts(default=None)
+    answered_by_id: int | None = Field(default=None, foreign_key="users.id")
+    answer: str | None = Field(default=None, max_length=2000)
+
+
 # Reconciliation picks the dossiers whose portal messages were written recently.
 Index("ix_outbox_topic_created", OutboxMessage.topic, OutboxMessage.created_at)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from app.models import Agency, ClockPause, Dossier, DossierAgency, Handover, Procedure
+from app.models import Agency, ClockPause, Dossier, DossierAgency, Handover, OpinionRequest, Procedure
 
 
 class AgencyKind:
@@ -156,3 +156,24 @@ def fault_agency_id(session: Session, dossier: Dossier) -> int:
 def pending_handover(session: Session, dossier: Dossier) -> Handover | None:
     return session.exec(select(Handover).where(Handover.dossier_id == dossier.id, Handover.status == "pending")
                         .order_by(Handover.id.desc())).first()  # type: ignore[union-attr]
+
+
+def opinions(session: Session, dossier: Dossier) -> list[OpinionRequest]:
+    return list(session.exec(select(OpinionRequest).where(OpinionRequest.dossier_id == dossier.id)
+                             .order_by(OpinionRequest.id)).all())
+
+
+def expire_opinions(session: Session, dossier: Dossier, now: datetime) -> list[OpinionRequest]:
+    """Opinions whose deadline passed unanswered: "no answer" is recorded, at the deadline."""
+    expired = []
+    for row in opinions(session, dossier):
+        if row.status == "pending" and row.due_at <= now:
+            row.status, row.answered_at = "no_answer", row.due_at
+            session.add(row)
+            expired.append(row)
+    return expired
+
+
+def opinions_pending(session: Session, dossier: Dossier, now: datetime) -> list[OpinionRequest]:
+    expire_opinions(session, dossier, now)
+    return [row for row in opinions(session, dossier) if row.status == "pending"]

@@ -235,3 +235,81 @@ def province_xlsx(session: SessionDep, principal: Reporter, settings: SettingsDe
     report = _as_periodic(_province_report(session, principal, settings, clock, period, date_from, date_to))
     return _download(export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
                      export.filename(report, "xlsx"))
+
+
+# --- opinions asked of other agencies (lấy ý kiến) ----------------------------------------------
+
+OpinionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# The holder of the step asks; any officer of the consulted agency (desk / văn thư, specialist, leader) answers.
+Asker = Annotated[Principal, Depends(require_roles(Role.specialist, Role.leader))]
+Answerer = Annotated[Principal, Depends(require_roles(Role.desk, Role.specialist, Role.leader))]
+
+
+class OpinionsIn(BaseModel):
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    agencies: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=20,
+                                                                               description="Mã các cơ quan được hỏi")
+    question: str = Field(min_length=1, max_length=2000)
+    due_hours: int = Field(ge=1, le=400, description="Thời hạn trả lời (giờ làm việc)")
+
+
+class OpinionAnswerIn(BaseModel):
+    agree: bool
+    answer: str = Field(min_length=1, max_length=2000)
+
+
+class OpinionOut(BaseModel):
+    id: int
+    agency: AgencyOut
+    step_index: int
+    question: str
+    asked_at: LocalDateTime
+    due_at: LocalDateTime
+    status: str = Field(description="pending | agreed | disagreed | no_answer")
+    answered_at: LocalDateTime | None
+    answered_by: str | None
+    answer: str | None
+    counts_as_agreement: bool = Field(description="Đồng ý, hoặc không trả lời mà thủ tục coi im lặng là đồng ý")
+
+
+def _opinions_out(session, dossier, rows) -> list[OpinionOut]:  # noqa: ANN001
+    from app.models import Procedure
+
+    procedure = session.get(Procedure, dossier.procedure_id)
+    silence = bool((procedure.parties or {}).get("silence_is_consent")) if procedure else False
+    agencies = _agencies(session, {r.agency_id for r in rows})
+    users = _names(session, {r.answered_by_id for r in rows})
+    return [OpinionOut(id=r.id, agency=_out(agencies[r.agency_id]), step_index=r.step_index, question=r.question,
+                       asked_at=r.asked_at, due_at=r.due_at, status=r.status, answered_at=r.answered_at,
+                       answered_by=users.get(r.answered_by_id), answer=r.answer,
+                       counts_as_agreement=r.status == "agreed" or (r.status == "no_answer" and silence))
+            for r in rows]
+
+
+@router.get("/dossiers/{code}/opinions", response_model=list[OpinionOut],
+            summary="Ý kiến của các cơ quan được hỏi (quá hạn không trả lời: ghi nhận “không có ý kiến”)")
+def list_opinions(code: CodePath, session: SessionDep, principal: Staff, clock: ClockDep) -> list[OpinionOut]:
+    dossier = service.get_dossier(session, code, principal)
+    parties.expire_opinions(session, dossier, clock.now())
+    return _opinions_out(session, dossier, parties.opinions(session, dossier))
+
+
+@router.post("/dossiers/{code}/opinions", response_model=list[OpinionOut], status_code=201,
+             summary="Lấy ý kiến song song của nhiều cơ quan, có thời hạn (người đang giữ bước)")
+def ask_opinions(code: CodePath, data: OpinionsIn, session: SessionDep, principal: Asker, clock: ClockDep,
+                 settings: SettingsDep) -> list[OpinionOut]:
+    ctx = service.Context(principal, clock.now(), settings)
+    rows = service.ask_opinions(session, code, ctx, agencies=data.agencies, question=data.question,
+                                due_hours=data.due_hours, expected_version=data.version)
+    dossier = service.get_dossier(session, code, principal)
+    return _opinions_out(session, dossier, rows)
+
+
+@router.post("/dossiers/{code}/opinions/{opinion_id}/answer", response_model=OpinionOut,
+             summary="Cơ quan được lấy ý kiến trả lời")
+def answer_opinion(code: CodePath, opinion_id: OpinionId, data: OpinionAnswerIn, session: SessionDep,
+                   principal: Answerer, clock: ClockDep, settings: SettingsDep) -> OpinionOut:
+    ctx = service.Context(principal, clock.now(), settings)
+    row = service.answer_opinion(session, code, opinion_id, ctx, agree=data.agree, answer=data.answer)
+    dossier = service.get_dossier(session, code, principal)
+    return _opinions_out(session, dossier, [row])[0]

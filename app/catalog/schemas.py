@@ -46,6 +46,8 @@ class ProcedureParties(BaseModel):
     deciding_authority: str | None = Field(default=None, max_length=64,
                                            description="Cơ quan quyết định, ví dụ UBND tỉnh (mã cơ quan)")
     result_via: Literal["receiving_point", "competent"] = "receiving_point"
+    silence_is_consent: bool = Field(default=False, description="Cơ quan được lấy ý kiến không trả lời đúng hạn "
+                                                                "được coi là đồng ý (theo văn bản quy định thủ tục)")
 
 
 class ProcedureFields(BaseModel):

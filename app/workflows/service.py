@@ -19,8 +19,8 @@ from app.auth.principal import Principal
 from app.catalog.service import get_procedure, last_work_step, workflow_of
 from app.effects import Context
 from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
-from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, Handover, OnlineLevel, Procedure,
-                        ReturnMethod, Role, Shipment, StepRecord, SupplementRequest, User)
+from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, Handover, OnlineLevel, OpinionRequest,
+                        Procedure, ReturnMethod, Role, Shipment, StepRecord, SupplementRequest, User)
 from app.settings import Settings
 from app.signatures import is_agency_leader, next_document_number
 from app.sla import apology
@@ -510,6 +510,10 @@ def _sign_closing(session: Session, dossier: Dossier, kind: str, ctx: Context) -
 
 
 def _on_forward(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    if dossier.status == S.processing and parties.is_interagency(procedure) \
+            and (waiting := parties.opinions_pending(session, dossier, ctx.now)):
+        raise Conflict("Đang chờ ý kiến của cơ quan được hỏi; bước kết thúc khi tất cả đã trả lời hoặc hết hạn.",
+                       code="opinions_pending", detail={"due_at": max(w.due_at for w in waiting).isoformat()})
     target = 0 if dossier.status == S.received else (dossier.current_step or 0) + 1
     from_agency = to_agency = dossier.agency_id
     if parties.is_interagency(procedure):
@@ -846,3 +850,67 @@ def return_handover(session: Session, code: str, handover_id: int, ctx: Context,
     _record_handover(session, dossier, procedure, ctx, "handover_returned", from_status, from_step, text_,
                      {"handover_id": handover.id})
     return dossier
+
+
+# --- opinions asked of other agencies in parallel (lấy ý kiến) ------------------------------------
+
+def ask_opinions(session: Session, code: str, ctx: Context, *, agencies: list[str], question: str, due_hours: int,
+                 expected_version: int | None) -> list[OpinionRequest]:
+    """The holder of the current step asks several agencies at once, with one deadline (working
+    hours on its own agency's calendar). The step ends when all have answered or the deadline passed."""
+    principal = ctx.principal
+    assert principal is not None
+    dossier = get_dossier(session, code, principal, for_update=True)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    if expected_version is not None and expected_version != dossier.version:
+        raise PreconditionFailed(detail={"current_version": dossier.version})
+    transition = find(S.processing, Action.request_payment)  # any step-bound move: the caller holds the step
+    assert transition is not None
+    if dossier.status != S.processing or not parties.is_interagency(procedure):
+        raise Conflict("Chỉ lấy ý kiến cơ quan khác khi đang xử lý hồ sơ liên thông.", code="illegal_transition")
+    if (why := _step_reason(dossier, procedure, transition, principal, session)) is not None:
+        raise Conflict(why, code="step_not_allowed")
+    if parties.opinions_pending(session, dossier, ctx.now):
+        raise Conflict("Đang chờ ý kiến lần trước.", code="opinions_pending")
+    rows = session.exec(select(Agency).where(Agency.code.in_(agencies))).all()  # type: ignore[attr-defined]
+    found = {a.code: a for a in rows if not a.is_division and a.id != principal.scope_agency_id}
+    missing = sorted(set(agencies) - set(found))
+    if missing:
+        raise Invalid("Không có cơ quan được lấy ý kiến.", code="agency_not_found", detail={"missing": missing})
+    holder = parties.step_agency_id(session, dossier, procedure, dossier.current_step)
+    due_at = sla.calendar_for(session, holder, ctx.settings).add_working_minutes(ctx.now, due_hours * 60)
+    out = []
+    for agency in found.values():
+        assert agency.id is not None
+        parties.join(session, dossier, procedure, agency.id, ctx.now)  # it sees the dossier from now on
+        row = OpinionRequest(dossier_id=dossier.id, agency_id=agency.id, step_index=dossier.current_step or 0,
+                             question=question, asked_at=ctx.now, asked_by_id=principal.id, due_at=due_at)
+        session.add(row)
+        out.append(row)
+    session.flush()
+    _record_handover(session, dossier, procedure, ctx, "opinions_requested", dossier.status, dossier.current_step,
+                     question, {"agencies": sorted(found), "due_at": due_at.isoformat()})
+    return out
+
+
+def answer_opinion(session: Session, code: str, opinion_id: int, ctx: Context, *, agree: bool,
+                   answer: str) -> OpinionRequest:
+    principal = ctx.principal
+    assert principal is not None
+    dossier = get_dossier(session, code, principal, for_update=True)
+    row = session.get(OpinionRequest, opinion_id)
+    if row is None or row.dossier_id != dossier.id or row.agency_id != principal.scope_agency_id:
+        raise NotFound(f"Không có yêu cầu lấy ý kiến số {opinion_id}.", code="opinion_not_found")
+    parties.expire_opinions(session, dossier, ctx.now)
+    if row.status != "pending":
+        raise Conflict("Yêu cầu lấy ý kiến đã được trả lời hoặc đã hết hạn.", code="opinion_closed",
+                       detail={"status": row.status})
+    row.status = "agreed" if agree else "disagreed"
+    row.answered_at, row.answered_by_id, row.answer = ctx.now, principal.id, _require(answer, "Cần nêu ý kiến.")
+    session.add(row)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    _record_handover(session, dossier, procedure, ctx, "opinion_answered", dossier.status, dossier.current_step,
+                     row.answer, {"opinion_id": row.id, "agree": agree})
+    return row

@@ -1,5 +1,6 @@
 """Inter-agency (liên thông) procedures: agency kinds, a procedure's parties, who took part in a
-dossier and since when (`dossier_agencies`), hand-overs between agencies (`handovers`, form 06).
+dossier and since when (`dossier_agencies`), hand-overs between agencies (`handovers`, form 06),
+opinions asked of other agencies in parallel (`opinion_requests`).
 
 No column is added to `dossiers` (a batch copy on SQLite would lose its expression indexes).
 
@@ -63,9 +64,31 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['to_agency_id'], ['agencies.id'], name=op.f('fk_handovers_to_agency_id_agencies')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_handovers')))
     op.create_index(op.f('ix_handovers_dossier_id'), 'handovers', ['dossier_id'], unique=False)
+    op.create_table(
+        'opinion_requests',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('dossier_id', sa.Integer(), nullable=False),
+        sa.Column('agency_id', sa.Integer(), nullable=False),
+        sa.Column('step_index', sa.Integer(), nullable=False),
+        sa.Column('question', sa.String(length=2000), nullable=False),
+        sa.Column('asked_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('asked_by_id', sa.Integer(), nullable=True),
+        sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('status', sa.String(length=16), nullable=False),
+        sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('answered_by_id', sa.Integer(), nullable=True),
+        sa.Column('answer', sa.String(length=2000), nullable=True),
+        sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_opinion_requests_agency_id_agencies')),
+        sa.ForeignKeyConstraint(['answered_by_id'], ['users.id'], name=op.f('fk_opinion_requests_answered_by_id_users')),
+        sa.ForeignKeyConstraint(['asked_by_id'], ['users.id'], name=op.f('fk_opinion_requests_asked_by_id_users')),
+        sa.ForeignKeyConstraint(['dossier_id'], ['dossiers.id'], name=op.f('fk_opinion_requests_dossier_id_dossiers')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_opinion_requests')))
+    op.create_index(op.f('ix_opinion_requests_dossier_id'), 'opinion_requests', ['dossier_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_opinion_requests_dossier_id'), table_name='opinion_requests')
+    op.drop_table('opinion_requests')
     op.drop_index(op.f('ix_handovers_dossier_id'), table_name='handovers')
     op.drop_table('handovers')
     op.drop_index('ix_dossier_agencies_agency', table_name='dossier_agencies')

@@ -149,6 +149,13 @@ MATRIX: dict[str, Rule] = {
     "POST /api/v1/dossiers/{code}/handovers/{handover_id}/accept": Rule(OFFICE, obj="dossier", json="version"),
     "POST /api/v1/dossiers/{code}/handovers/{handover_id}/return": Rule(OFFICE, obj="dossier", json="version"),
     "GET /api/v1/dossiers/{code}/agencies": Rule(STAFF, obj="dossier"),
+    "GET /api/v1/dossiers/{code}/opinions": Rule(STAFF, obj="dossier"),
+    "POST /api/v1/dossiers/{code}/opinions": Rule(DRAFTERS, obj="dossier",
+                                                  json={"agencies": ["000.00.10.H26"], "question": "Ý kiến?",
+                                                        "due_hours": 8}),
+    "POST /api/v1/dossiers/{code}/opinions/{opinion_id}/answer": Rule(frozenset({"desk", "specialist", "leader"}),
+                                                                      obj="dossier",
+                                                                      json={"agree": True, "answer": "Đồng ý"}),
     "GET /api/v1/reports/interagency": Rule(REPORTS, query="period=2026"),
     # the province report: the centre's and the People's Committee's reporters and leaders only
     "GET /api/v1/reports/province": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
@@ -161,7 +168,7 @@ MATRIX: dict[str, Rule] = {
 KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # Non-path parameters of the probes, by name.
-PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "handover_id": "1"}
+PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "handover_id": "1", "opinion_id": "1"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
                  "shipment": "shipment_id", "outbox": "message_id", "override": "override_id"}

@@ -222,3 +222,38 @@ def test_budgets_of_an_interagency_procedure_add_up_to_the_limit(client, login):
     response = client.patch(f"/api/v1/procedures/{PROCEDURE}", json={"workflow": workflow}, headers=login("admin"))
     assert response.status_code == 422, response.text
     assert "192" in response.text and "200" in response.text
+
+
+def test_opinions_in_parallel_with_a_deadline_record_no_answer(client, login, clock):
+    """5. The Department asks Sở Nội vụ and the People's Committee at once; one answers, the other
+    lets the deadline pass: "no answer" is recorded and the step may go on."""
+    dossier = act(client, login("ttpv_motcua"), receive_at_centre(client, login), "forward")
+    dossier = accept(client, login("motcua"), dossier, assignee="gdpt_chuyenvien")
+    specialist, snv = login("gdpt_chuyenvien"), login("snv_motcua")
+    assert get(client, snv, dossier).status_code == 404  # not asked yet
+    response = client.post(f"/api/v1/dossiers/{dossier['code']}/opinions",
+                           json={"version": dossier["version"], "agencies": ["000.00.10.H26", PPC],
+                                 "question": "Đề nghị cho ý kiến về biên chế của trường", "due_hours": 16},
+                           headers=specialist)
+    assert response.status_code == 201, response.text
+    asked = {o["agency"]["code"]: o for o in response.json()}
+    assert set(asked) == {"000.00.10.H26", PPC} and all(o["status"] == "pending" for o in asked.values())
+    assert get(client, snv, dossier).status_code == 200  # the consulted agency sees it from now on
+    # Only the step holder asks; the consulted agency answers its own request only.
+    dossier = get(client, specialist, dossier).json()
+    blocked = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/forward",
+                          json={"version": dossier["version"]}, headers=specialist)
+    assert blocked.status_code == 409 and blocked.json()["code"] == "opinions_pending"
+    assert client.post(f"/api/v1/dossiers/{dossier['code']}/opinions/{asked[PPC]['id']}/answer",
+                       json={"agree": True, "answer": "Đồng ý"}, headers=snv).status_code == 404
+    answered = client.post(f"/api/v1/dossiers/{dossier['code']}/opinions/{asked['000.00.10.H26']['id']}/answer",
+                           json={"agree": True, "answer": "Thống nhất"}, headers=snv)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "agreed" and answered.json()["counts_as_agreement"]
+    clock.set(at(26, 9, 0))  # Mon 09:00 + 16 working hours (Tue 24/11 a holiday) = Thu 26/11 09:00
+    rows = {o["agency"]["code"]: o for o in
+            client.get(f"/api/v1/dossiers/{dossier['code']}/opinions", headers=specialist).json()}
+    assert rows[PPC]["status"] == "no_answer" and not rows[PPC]["counts_as_agreement"]
+    dossier = get(client, specialist, dossier).json()
+    dossier = act(client, specialist, dossier, "forward", assignee="gdpt_truongphong")
+    assert dossier["current_step"]["index"] == 1
