@@ -16,13 +16,14 @@ from sqlmodel import select
 from app import parties
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.api.idempotency import fingerprint, run_idempotent
-from app.api.reports import XLSX, FromQ, PeriodQ, ToQ, _download, _period
+from app.api.reports import XLSX, FromQ, PeriodQ, ToQ
 from app.auth.deps import Reporter, Staff, require_roles
 from app.auth.principal import Principal
 from app.errors import NotPermitted
 from app.fields import LocalDateTime
 from app.models import Agency, Dossier, DossierAgency, Role, User
 from app.reports import export, queries
+from app.reports.periods import Period, parse_period
 from app.reports.schemas import AgencyOut, Counts, PeriodicReport, PeriodicRow, PeriodOut
 from app.workflows import service
 
@@ -64,6 +65,15 @@ class PartOut(BaseModel):
     holds_now: bool
     overran: bool
     caused_late: bool = Field(description="Hồ sơ quá hạn do cơ quan này")
+
+
+def _period(settings, period: str | None, date_from: date | None, date_to: date | None) -> Period:  # noqa: ANN001
+    return parse_period(period, settings.timezone, from_=date_from, to=date_to)
+
+
+def _download(content: bytes, media_type: str, name: str) -> Response:
+    return Response(content, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 def _agencies(session, ids: set[int]) -> dict[int, Agency]:  # noqa: ANN001

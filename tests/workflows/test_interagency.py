@@ -17,6 +17,7 @@ from app.models import Agency, CalendarOverride
 from app.sla.service import calendar_for
 from tests.conftest import VN
 from tests.sla.test_scan import at
+from tests.web.test_forms import page, text_of
 from tests.workflows.test_clock_rules import outbox_of
 from tests.workflows.test_scenarios import act, intake_body, required_documents
 
@@ -155,6 +156,11 @@ def test_centre_department_committee_centre_with_the_committee_late(client, logi
     handovers = client.get(f"/api/v1/dossiers/{dossier['code']}/handovers", headers=centre_desk).json()
     assert [(h["from_agency"]["code"], h["to_agency"]["code"], h["status"]) for h in handovers] == [
         (CENTRE, DEPARTMENT, "accepted"), (DEPARTMENT, PPC, "accepted"), (PPC, CENTRE, "accepted")]
+
+    # 4. The control slip (form 06) names both agencies at each hand-over.
+    slip = text_of(page(client, centre_desk, dossier["code"], "slip"))
+    assert "Bàn giao liên thông: Sở Giáo dục và Đào tạo (đơn vị mẫu) → Ủy ban nhân dân tỉnh (đơn vị mẫu)" in slip
+    assert "Bàn giao liên thông: Ủy ban nhân dân tỉnh (đơn vị mẫu) → Trung tâm Phục vụ hành chính công tỉnh" in slip
 
     # Both agencies' reports say which one made it late.
     period = "2027-01"
