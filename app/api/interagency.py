@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
@@ -26,12 +26,14 @@ from app.reports import export, queries
 from app.reports.periods import Period, parse_period
 from app.reports.schemas import AgencyOut, Counts, PeriodicReport, PeriodicRow, PeriodOut
 from app.workflows import service
+from app.workflows.schemas import DossierOut
 
 router = APIRouter(prefix="/api/v1", tags=["liên thông"])
 CodePath = Annotated[str, Path(max_length=64, description="Mã hồ sơ")]
 HandoverId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # The receiving agency's office (its desk / văn thư) or its leaders accept or return a hand-over.
 Office = Annotated[Principal, Depends(require_roles(Role.desk, Role.leader))]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 
 class HandoverOut(BaseModel):
@@ -102,7 +104,7 @@ def handovers(code: CodePath, session: SessionDep, principal: Staff) -> list[Han
 
 
 def _decide(request: Request, code: str, handover_id: int, data: HandoverDecisionIn, session, principal: Principal,  # noqa: ANN001
-            clock, settings, accept: bool):  # noqa: ANN001, ANN202
+            clock, settings, accept: bool, key: str | None):  # noqa: ANN001, ANN202
     from app.api.dossiers import present
 
     now = clock.now()
@@ -117,23 +119,27 @@ def _decide(request: Request, code: str, handover_id: int, data: HandoverDecisio
                                               reason=data.reason)
         return present(session, dossier, principal, now, settings)
 
-    return run_idempotent(session, scope=f"user:{principal.id}", key=request.headers.get("Idempotency-Key"), now=now,
+    return run_idempotent(session, scope=f"user:{principal.id}", key=key, now=now,
                           status_code=200, request_hash=fingerprint("POST", request.url.path, {"body": data}),
                           work=work)
 
 
-@router.post("/dossiers/{code}/handovers/{handover_id}/accept",
+@router.post("/dossiers/{code}/handovers/{handover_id}/accept", response_model=DossierOut,
              summary="Cơ quan nhận bàn giao tiếp nhận hồ sơ liên thông (văn phòng hoặc lãnh đạo)")
 def accept(code: CodePath, handover_id: HandoverId, data: HandoverDecisionIn, request: Request, session: SessionDep,
-           principal: Office, clock: ClockDep, settings: SettingsDep):  # noqa: ANN201
-    return _decide(request, code, handover_id, data, session, principal, clock, settings, accept=True)
+           principal: Office, clock: ClockDep, settings: SettingsDep,
+           idempotency_key: IdempotencyKey = None):  # noqa: ANN201
+    return _decide(request, code, handover_id, data, session, principal, clock, settings, accept=True,
+                   key=idempotency_key)
 
 
-@router.post("/dossiers/{code}/handovers/{handover_id}/return",
+@router.post("/dossiers/{code}/handovers/{handover_id}/return", response_model=DossierOut,
              summary="Cơ quan nhận bàn giao trả lại hồ sơ liên thông, nêu lý do")
 def return_(code: CodePath, handover_id: HandoverId, data: HandoverDecisionIn, request: Request, session: SessionDep,
-            principal: Office, clock: ClockDep, settings: SettingsDep):  # noqa: ANN201
-    return _decide(request, code, handover_id, data, session, principal, clock, settings, accept=False)
+            principal: Office, clock: ClockDep, settings: SettingsDep,
+            idempotency_key: IdempotencyKey = None):  # noqa: ANN201
+    return _decide(request, code, handover_id, data, session, principal, clock, settings, accept=False,
+                   key=idempotency_key)
 
 
 @router.get("/dossiers/{code}/agencies", response_model=list[PartOut],
