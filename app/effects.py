@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import parties
 from app.auth.principal import Principal
 from app.channels import messages
 from app.models import Agency, Dossier, DossierEvent, OutboxMessage, Procedure
@@ -58,19 +59,26 @@ def sync_portal(session: Session, dossier: Dossier, procedure: Procedure, event:
     """Snapshot what the portal must learn from this event (full dossier, or progress only)."""
     division = session.get(Agency, dossier.assigned_division_id) if dossier.assigned_division_id else None
     actor = ctx.principal
+    division_name = division.name if division else (actor.agency.name if actor else None)
+    handler: Agency | None = None
+    if parties.is_interagency(procedure):
+        # Inter-agency: the history names each agency's steps; DonViXuLy is the agency holding it now.
+        if actor is not None and actor.scope_agency_id != dossier.agency_id:
+            division_name = actor.agency.name
+        handler = session.get(Agency, parties.step_agency_id(session, dossier, procedure, dossier.current_step))
     row = history_row(dossier, event, actor_name=actor.user.full_name if actor else None,
-                      actor_title=actor.user.title if actor else None,
-                      division_name=division.name if division else (actor.agency.name if actor else None))
+                      actor_title=actor.user.title if actor else None, division_name=division_name)
     if full:
-        agency = session.get(Agency, dossier.agency_id)
+        agency = handler or session.get(Agency, dossier.agency_id)
         assert agency is not None
         item = dossier_snapshot(session, dossier, procedure, agency) | {"QuaTrinhXuLy": [row]}
         outbox(session, dossier, topic="portal", kind="sync_new" if is_new else "sync_update",
                payload={"isUpdating": not is_new, "data": [item]}, now=ctx.now)
     else:
-        outbox(session, dossier, topic="portal", kind="progress",
-               payload={"data": [{"MaHoSo": dossier.code, "TrangThaiHoSo": row["TrangThai"], "QuaTrinhXuLy": [row]}]},
-               now=ctx.now)
+        progress = {"MaHoSo": dossier.code, "TrangThaiHoSo": row["TrangThai"], "QuaTrinhXuLy": [row]}
+        if handler is not None:
+            progress["DonViXuLy"] = handler.code
+        outbox(session, dossier, topic="portal", kind="progress", payload={"data": [progress]}, now=ctx.now)
 
 
 def notify(session: Session, dossier: Dossier, procedure: Procedure, kind: str, ctx: Context,

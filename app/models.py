@@ -106,6 +106,9 @@ class Agency(SQLModel, table=True):
     created_at: datetime = _ts()
     # Symbol in the agency's document numbers ("12/PXL-SGDĐT"); None: derived from the code.
     short_name: str | None = Field(default=None, max_length=32)
+    # centre (Trung tâm Phục vụ hành chính công) | department | people_committee | commune (migration 0014);
+    # a division (phòng) keeps `is_division` and its Department's kind.
+    kind: str = Field(default="department", max_length=32, sa_column_kwargs={"server_default": "department"})
 
 
 class User(SQLModel, table=True):
@@ -155,6 +158,11 @@ class Procedure(SQLModel, table=True):
     updated_at: datetime = _ts()
     # "Same working day if received before HH:MM, otherwise the next working day" (e.g. 15:00).
     same_day_cutoff: str | None = Field(default=None, max_length=5)
+    # Inter-agency (liên thông, migration 0014): the agencies by their role in the procedure, as codes:
+    # {"receiving_points": [...], "deciding_authority": "...", "result_via": "receiving_point"}.
+    # Empty: a single-agency procedure, received and decided by its own agency.
+    parties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False,
+                                                                         server_default="{}"))
 
 
 class CalendarOverride(SQLModel, table=True):
@@ -524,6 +532,66 @@ class PortalDrift(SQLModel, table=True):
     checked_at: datetime = _ts()
     resynced_at: datetime | None = _ts(default=None)  # when a full snapshot was queued
     resolved_at: datetime | None = _ts(default=None, index=True)
+
+
+class DossierAgency(SQLModel, table=True):
+    """An agency taking part in an inter-agency dossier (migration 0014): it sees the dossier from
+    `since` (the hand-over to it), and its time is counted against its share of the limit. The
+    receiving point and the competent department see the dossier throughout, without a row."""
+
+    __tablename__ = "dossier_agencies"
+    __table_args__ = (UniqueConstraint("dossier_id", "agency_id"), Index("ix_dossier_agencies_agency", "agency_id",
+                                                                         "dossier_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id")
+    agency_id: int = Field(foreign_key="agencies.id")
+    since: datetime = _ts()
+    budget_minutes: int = 0  # the agency's share of the limit (its steps' budgets)
+    spent_minutes: int = 0  # working minutes it held the dossier (its own calendar), waits excluded
+    part_started_at: datetime | None = _ts(default=None)  # it holds the dossier now, since then
+    overran: bool = False
+    caused_late: bool = False  # the dossier is late and this agency overran its share: it apologises
+
+
+class Handover(SQLModel, table=True):
+    """A hand-over between agencies: a row of the process-control slip (form 06) naming both."""
+
+    __tablename__ = "handovers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    from_agency_id: int = Field(foreign_key="agencies.id")
+    to_agency_id: int = Field(foreign_key="agencies.id")
+    from_step: int | None = None
+    to_step: int
+    sent_at: datetime = _ts()
+    sent_by_id: int | None = Field(default=None, foreign_key="users.id")
+    documents: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending | accepted | returned
+    decided_at: datetime | None = _ts(default=None)
+    decided_by_id: int | None = Field(default=None, foreign_key="users.id")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class OpinionRequest(SQLModel, table=True):
+    """An opinion asked of another agency (lấy ý kiến), several in parallel, with a deadline; past it
+    unanswered, "no answer" is recorded (agreement where the procedure says so)."""
+
+    __tablename__ = "opinion_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    agency_id: int = Field(foreign_key="agencies.id")  # the consulted agency
+    step_index: int
+    question: str = Field(max_length=2000)
+    asked_at: datetime = _ts()
+    asked_by_id: int | None = Field(default=None, foreign_key="users.id")
+    due_at: datetime = _ts()
+    status: str = Field(default="pending", max_length=16)  # pending | agreed | disagreed | no_answer
+    answered_at: datetime | None = _ts(default=None)
+    answered_by_id: int | None = Field(default=None, foreign_key="users.id")
+    answer: str | None = Field(default=None, max_length=2000)
 
 
 # Reconciliation picks the dossiers whose portal messages were written recently.

@@ -71,6 +71,10 @@ OTHER_EVENT_LABELS: dict[str, str] = {
     "import": "Nhập từ hệ thống một cửa cũ",
     "file_added": "Số hóa thành phần hồ sơ",
     "file_refused": "Từ chối tệp đính kèm",
+    "handover_accepted": "Cơ quan tiếp theo nhận bàn giao hồ sơ liên thông",
+    "handover_returned": "Cơ quan tiếp theo trả lại hồ sơ bàn giao liên thông",
+    "opinions_requested": "Lấy ý kiến cơ quan liên quan",
+    "opinion_answered": "Cơ quan được lấy ý kiến trả lời",
 }
 
 

@@ -180,8 +180,12 @@ def setup_province(factory, settings: Settings, now: datetime) -> list[Office]: 
                             specialists=[u.id for u in mine if "specialist" in u.roles],
                             leaders=[u.id for u in mine if "leader" in u.roles],
                             postal=[u.id for u in mine if "postal" in u.roles])
-            office.procedures = list(s.exec(select(Procedure).where(Procedure.agency_id == agency.id)
-                                            .order_by(Procedure.id)).all())
+            # Single-agency procedures only: the inter-agency ones (issue 14) and the agencies that only
+            # receive or decide (the centre, the People's Committee) are not simulated here.
+            office.procedures = [p for p in s.exec(select(Procedure).where(Procedure.agency_id == agency.id)
+                                                   .order_by(Procedure.id)).all() if not p.parties]
+            if not office.procedures:
+                continue
             for p in office.procedures:
                 s.expunge(p)
             rng = random.Random(agency.id)

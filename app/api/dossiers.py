@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request
 from sqlmodel import Session, select
 
+from app import parties
 from app.access import mask_address, mask_digits, sees_personal_data
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.api.idempotency import fingerprint, run_idempotent
@@ -40,7 +41,8 @@ def present(session: Session, dossier: Dossier, principal: Principal, now: datet
     return DossierOut(
         code=dossier.code, version=dossier.version, status=dossier.status,
         status_label=STATUS_LABELS[DossierStatus(dossier.status)], portal_status=PORTAL_STATUS[DossierStatus(dossier.status)],
-        procedure_code=procedure.code, procedure_name=procedure.name, agency_code=agency.code, channel=dossier.channel,
+        procedure_code=procedure.code, procedure_name=procedure.name, agency_code=agency.code,
+        **_agencies_of(session, dossier, procedure), channel=dossier.channel,
         online_level=dossier.online_level, return_method=dossier.return_method, applicant_type=dossier.applicant_type,
         applicant_name=dossier.applicant_name,
         applicant_id_number=dossier.applicant_id_number if full else mask_digits(dossier.applicant_id_number),
@@ -57,6 +59,17 @@ def present(session: Session, dossier: Dossier, principal: Principal, now: datet
         result_kind=dossier.result_kind, late_since=dossier.late_since,
         closing_reason=dossier.closing_reason, supplement_count=dossier.supplement_count,
         apology_count=dossier.apology_count, allowed_actions=service.allowed_actions(dossier, procedure, principal, settings, session))
+
+
+def _agencies_of(session: Session, dossier: Dossier, procedure: Procedure) -> dict[str, str | None]:
+    """The receiving point and (inter-agency) the agency holding the dossier now."""
+    receiving = session.get(Agency, dossier.receiving_agency_id)
+    holder = None
+    if parties.is_interagency(procedure) and dossier.status not in ("resolved", "returned", "refused", "withdrawn",
+                                                                   "stopped"):
+        holder = session.get(Agency, parties.step_agency_id(session, dossier, procedure, dossier.current_step))
+    return {"receiving_agency_code": receiving.code if receiving else None,
+            "holder_agency_code": holder.code if holder else None}
 
 
 @router.post("", response_model=IntakeOut, status_code=201,

@@ -105,7 +105,7 @@ def agency_by_code(session: Session, code: str) -> Agency:
 
 def create_agency(session: Session, *, code: str, name: str, now: datetime, parent_code: str | None = None,
                   is_division: bool = False, working_hours: str | None = None, address: str | None = None,
-                  phone: str | None = None, head_title: str = "Giám đốc") -> Agency:
+                  phone: str | None = None, head_title: str = "Giám đốc", kind: str = "department") -> Agency:
     if session.exec(select(Agency).where(Agency.code == code)).first() is not None:
         raise Conflict(f"Mã cơ quan {code} đã tồn tại.", code="agency_exists")
     parent = agency_by_code(session, parent_code) if parent_code else None
@@ -118,7 +118,7 @@ def create_agency(session: Session, *, code: str, name: str, now: datetime, pare
             raise Invalid(f"Giờ làm việc không hợp lệ: {exc}", code="invalid_working_hours") from exc
     agency = Agency(code=code, name=name, parent_id=parent.id if parent else None, is_division=is_division,
                     working_hours=working_hours, address=address, phone=phone, head_title=head_title,
-                    created_at=now)
+                    created_at=now, kind=kind)
     session.add(agency)
     session.flush()
     return agency

@@ -39,6 +39,36 @@ DEMO_USERS = [
 ]
 
 
+# The province around the Department (issue 14): the provincial Public Administration Service Centre
+# (receiving point, Decree 118/2025), the Provincial People's Committee (deciding authority), and one
+# more department; code, name, kind, head title, working hours (None: the default), document symbol.
+PROVINCE_AGENCIES = [
+    ("000.00.01.H26", "Trung tâm Phục vụ hành chính công tỉnh (đơn vị mẫu)", "centre", "Giám đốc",
+     "07:00-11:30,13:30-17:00", "TTPVHCC"),
+    ("000.00.00.H26", "Ủy ban nhân dân tỉnh (đơn vị mẫu)", "people_committee", "Chủ tịch", None, "UBND"),
+    ("000.00.10.H26", "Sở Nội vụ (đơn vị mẫu)", "department", "Giám đốc", None, "SNV"),
+]
+PROVINCE_USERS = [
+    ("ttpv_motcua", "Vũ Thị Mai", "Công chức Trung tâm Phục vụ hành chính công", "000.00.01.H26", ["desk"]),
+    ("ttpv_lanhdao", "Ngô Văn Tâm", "Phó Giám đốc Trung tâm", "000.00.01.H26", ["leader"]),
+    ("ttpv_baocao", "Đinh Thu Hà", "Chuyên viên tổng hợp", "000.00.01.H26", ["reporter"]),
+    ("ubnd_vanthu", "Bùi Thị Nga", "Văn thư Văn phòng UBND tỉnh", "000.00.00.H26", ["desk"]),
+    ("ubnd_chuyenvien", "Lý Văn Khoa", "Chuyên viên Văn phòng UBND tỉnh", "000.00.00.H26", ["specialist"]),
+    ("ubnd_chutich", "Trịnh Minh Đức", "Phó Chủ tịch UBND tỉnh", "000.00.00.H26", ["leader"]),
+    ("ubnd_baocao", "Mạc Thị Yến", "Chuyên viên tổng hợp Văn phòng UBND tỉnh", "000.00.00.H26", ["reporter"]),
+    ("snv_motcua", "Tạ Văn Long", "Cán bộ Bộ phận Một cửa Sở Nội vụ", "000.00.10.H26", ["desk"]),
+    ("gdpt_chuyenvien", "Cao Thị Thảo", "Chuyên viên", f"{DEMO_AGENCY_CODE}.GDPT", ["specialist"]),
+    ("gdpt_truongphong", "Hà Văn Sơn", "Trưởng phòng", f"{DEMO_AGENCY_CODE}.GDPT", ["leader"]),
+]
+
+
+def demo_interagency() -> list[ProcedureIn]:
+    """Inter-agency procedures: received at the centre (or the Department's desk), appraised by the
+    Department, decided by the Chairman of the Provincial People's Committee, returned by the centre."""
+    raw = resources.files("app.catalog").joinpath("demo_interagency.json").read_text(encoding="utf-8")
+    return [ProcedureIn.model_validate(item) for item in json.loads(raw)]
+
+
 def demo_catalogue() -> list[ProcedureIn]:
     raw = resources.files("app.catalog").joinpath("demo_catalogue.json").read_text(encoding="utf-8")
     return [ProcedureIn.model_validate(item) for item in json.loads(raw)]
@@ -63,7 +93,20 @@ def seed_demo(session: Session, *, settings: Settings, now: datetime) -> dict[st
             create_user(session, username=username, password=DEMO_PASSWORD, full_name=full_name, title=title,
                         agency_code=agency_code, roles=roles, settings=settings, now=now)
             counts["users"] += 1
+    for code, name, kind, head_title, hours, symbol in PROVINCE_AGENCIES:
+        if session.exec(select(Agency).where(Agency.code == code)).first() is None:
+            agency = create_agency(session, code=code, name=name, now=now, kind=kind, head_title=head_title,
+                                   working_hours=hours)
+            agency.short_name = symbol
+            session.add(agency)
+            counts["agencies"] += 1
+    for username, full_name, title, agency_code, roles in PROVINCE_USERS:
+        if session.exec(select(User).where(User.username == username)).first() is None:
+            create_user(session, username=username, password=DEMO_PASSWORD, full_name=full_name, title=title,
+                        agency_code=agency_code, roles=roles, settings=settings, now=now)
+            counts["users"] += 1
     assert department.id is not None
-    created, updated = import_procedures(session, demo_catalogue(), scope_agency_id=department.id, now=now)
+    created, updated = import_procedures(session, demo_catalogue() + demo_interagency(), scope_agency_id=department.id,
+                                         now=now)
     counts["procedures_created"], counts["procedures_updated"] = created, updated
     return counts

@@ -31,6 +31,23 @@ class WorkflowStep(BaseModel):
     role: StepRole
     scope: Literal["division", "agency"] = "division"
     budget_hours: int = Field(ge=1, le=2000)
+    # Inter-agency (app/parties.py): the agency of the step by its role in the procedure; None: competent.
+    agency: Literal["competent", "deciding", "receiving"] | None = None
+
+
+class ProcedureParties(BaseModel):
+    """The agencies of an inter-agency (liên thông) procedure by their role, as agency codes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receiving_points: list[str] = Field(default_factory=list, max_length=50,
+                                        description="Nơi tiếp nhận: Trung tâm Phục vụ hành chính công, Bộ phận "
+                                                    "Một cửa của Sở, UBND cấp xã (mã cơ quan)")
+    deciding_authority: str | None = Field(default=None, max_length=64,
+                                           description="Cơ quan quyết định, ví dụ UBND tỉnh (mã cơ quan)")
+    result_via: Literal["receiving_point", "competent"] = "receiving_point"
+    silence_is_consent: bool = Field(default=False, description="Cơ quan được lấy ý kiến không trả lời đúng hạn "
+                                                                "được coi là đồng ý (theo văn bản quy định thủ tục)")
 
 
 class ProcedureFields(BaseModel):
@@ -55,12 +72,22 @@ class ProcedureFields(BaseModel):
     division: str | None = Field(default=None, max_length=64,
                                  description="Mã phòng chuyên môn xử lý (mã đầy đủ hoặc mã ngắn trong Sở)")
     workflow: list[WorkflowStep] = Field(min_length=1, max_length=20)
+    parties: ProcedureParties | None = None
 
     @model_validator(mode="after")
     def _budgets_fit_the_limit(self) -> ProcedureFields:
         limit_hours = self.time_limit_value * (8 if self.time_limit_unit == "working_days" else 1)
-        if sum(step.budget_hours for step in self.workflow) > limit_hours:
+        total = sum(step.budget_hours for step in self.workflow)
+        if total > limit_hours:
             raise ValueError(f"tổng thời gian các bước vượt thời hạn giải quyết ({limit_hours} giờ làm việc)")
+        interagency = self.parties is not None or any(step.agency not in (None, "competent") for step in self.workflow)
+        if interagency and total != limit_hours:
+            # The statutory limit is split between the agencies: the shares add up to it exactly.
+            raise ValueError(f"thủ tục liên thông: tổng thời gian các bước ({total} giờ làm việc) phải bằng thời "
+                             f"hạn giải quyết ({limit_hours} giờ làm việc)")
+        if any(step.agency == "deciding" for step in self.workflow) and not (self.parties
+                                                                          and self.parties.deciding_authority):
+            raise ValueError("bước của cơ quan quyết định cần khai báo cơ quan quyết định (parties.deciding_authority)")
         return self
 
 
@@ -92,6 +119,7 @@ class ProcedureUpdate(BaseModel):
     same_day_cutoff: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     division: str | None = Field(default=None, max_length=64)
     workflow: list[WorkflowStep] | None = Field(default=None, min_length=1, max_length=20)
+    parties: ProcedureParties | None = None
 
 
 class ProcedurePublic(ProcedureIn):

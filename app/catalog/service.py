@@ -69,6 +69,11 @@ def upsert_procedure(session: Session, data: ProcedureIn, *, scope_agency_id: in
         raise Conflict(f"Mã thủ tục {data.code} đã tồn tại.", code="procedure_exists")
     values = data.model_dump(exclude={"agency_code", "division", "code"}, mode="json")
     values["division_id"] = _resolve_division(session, agency, data.division)
+    # A single-agency step stores no `agency` key (its JSON stays as before); parties: {} when none.
+    values["workflow"] = [{k: v for k, v in step.items() if not (k == "agency" and v is None)}
+                          for step in values["workflow"]]
+    values["parties"] = values.get("parties") or {}
+    _check_parties(session, values["parties"])
     procedure = existing or Procedure(code=data.code, agency_id=agency.id, created_at=now, **values)
     if existing is not None:
         for key, value in values.items():
@@ -77,6 +82,18 @@ def upsert_procedure(session: Session, data: ProcedureIn, *, scope_agency_id: in
     session.add(procedure)
     session.flush()
     return procedure, existing is None
+
+
+def _check_parties(session: Session, parties: dict) -> None:  # type: ignore[type-arg]
+    codes = list(parties.get("receiving_points") or []) + ([parties["deciding_authority"]]
+                                                          if parties.get("deciding_authority") else [])
+    if not codes:
+        return
+    known = set(session.exec(select(Agency.code).where(Agency.code.in_(codes))).all())  # type: ignore[attr-defined]
+    missing = sorted(set(codes) - known)
+    if missing:
+        raise Invalid("Thủ tục liên thông nêu cơ quan chưa có trong hệ thống.", code="agency_not_found",
+                      detail={"missing": missing})
 
 
 def update_procedure(session: Session, code: str, patch: ProcedureUpdate, *, scope_agency_id: int,
@@ -128,7 +145,7 @@ def to_public(session: Session, procedure: Procedure) -> ProcedurePublic:
         postal_receipt_allowed=procedure.postal_receipt_allowed, postal_return_allowed=procedure.postal_return_allowed,
         supplement_rule=procedure.supplement_rule, same_day_cutoff=procedure.same_day_cutoff,
         division=division.code if division else None,
-        workflow=procedure.workflow, agency_code=agency.code, is_active=procedure.is_active,
+        workflow=procedure.workflow, parties=procedure.parties or None, agency_code=agency.code, is_active=procedure.is_active,
         online_level_legacy=LEVEL_TO_LEGACY[OnlineLevel(procedure.online_level)], agency_name=agency.name)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from app.auth.principal import Principal
-from app import effects
+from app import effects, parties
 from app.access import get_dossier, scoped
 from app.channels.messages import when_text
 from app.errors import Conflict, Invalid, NotFound
@@ -229,7 +229,9 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     if dossier.clock_state not in _OPEN_CLOCK or dossier.due_at is None:
         raise Conflict("Hồ sơ đã có kết quả hoặc đã dừng giải quyết: không còn hẹn lại ngày trả.",
                        code="dossier_not_open", detail={"status": dossier.status})
-    require_agency_leader(principal, dossier.agency_id, "ban hành văn bản xin lỗi và hẹn lại ngày trả kết quả")
+    # Inter-agency: the agency at fault (whose share ran over) apologises and signs (app/parties.py).
+    fault_agency_id = parties.fault_agency_id(session, dossier)
+    require_agency_leader(principal, fault_agency_id, "ban hành văn bản xin lỗi và hẹn lại ngày trả kết quả")
     if dossier.clock_state != ClockState.running:
         raise Conflict("Hồ sơ đang tạm dừng tính thời hạn (chờ người nộp bổ sung hoặc nộp phí): chưa hẹn lại "
                        "ngày trả.", code="clock_paused", detail={"status": dossier.status})
@@ -244,7 +246,7 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
                       detail={"previous_new_due_at": dossier.new_due_at.isoformat()})
 
     user = principal.user
-    agency = session.get(Agency, dossier.agency_id)
+    agency = session.get(Agency, fault_agency_id)
     assert agency is not None
     mark_late(dossier, now)
     apology.reason = text

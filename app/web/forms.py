@@ -63,7 +63,7 @@ ROLE_LABELS = {Role.desk: "Bộ phận Một cửa", Role.specialist: "Chuyên v
                Role.postal: "Nhân viên bưu chính", Role.admin: "Quản trị", Role.reporter: "Tổng hợp"}
 STEP_RESULTS = {"forwarded": "Chuyển bước tiếp theo", "sent_back": "Trả lại bước trước",
                 "resolved": "Hoàn thành, có kết quả", "returned": "Đã trả kết quả", "withdrawn": "Rút hồ sơ",
-                "stopped": "Dừng giải quyết"}
+                "stopped": "Dừng giải quyết", "handover_returned": "Cơ quan nhận bàn giao trả lại"}
 RETURN_LABELS = {ReturnMethod.desk: "Tại Bộ phận Một cửa", ReturnMethod.postal: "Qua dịch vụ bưu chính công ích",
                  ReturnMethod.online: "Trực tuyến"}
 PAUSE_REASONS = {"supplement": "Chờ bổ sung, hoàn thiện hồ sơ", "payment": "Chờ thực hiện nghĩa vụ tài chính"}
@@ -255,6 +255,17 @@ class Availability:
 
 def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
     return value.astimezone(tz) if value is not None else None
+
+
+def _handover_notes(session: Session, dossier: Dossier) -> dict[tuple[int, datetime], str]:
+    """Inter-agency hand-overs (issue 14), by the step row they opened: "from → to"."""
+    from app.models import Handover
+
+    rows = session.exec(select(Handover).where(Handover.dossier_id == dossier.id)).all()
+    names = {a.id: a.name for a in session.exec(select(Agency).where(
+        Agency.id.in_({r.from_agency_id for r in rows} | {r.to_agency_id for r in rows})))} if rows else {}  # type: ignore[union-attr]
+    return {(r.to_step, r.sent_at): f"Bàn giao liên thông: {names[r.from_agency_id]} → {names[r.to_agency_id]}"
+            for r in rows}
 
 
 def _agency(session: Session, agency_id: int) -> Agency:
@@ -476,6 +487,7 @@ def control_slip(session: Session, code: str, principal: Principal, *, now: date
         Agency.id.in_(division_ids))).all()} if division_ids else {}  # type: ignore[union-attr]
     workflow = procedure.workflow
     rows = []
+    handovers = _handover_notes(session, dossier)  # inter-agency: the row names both agencies
     for number, step in enumerate(steps, start=1):
         role = workflow[step.step_index]["role"] if step.step_index < len(workflow) else None
         receiver = (_person(people.get(step.to_user_id)) if step.to_user_id else None) \
@@ -492,7 +504,8 @@ def control_slip(session: Session, code: str, principal: Principal, *, now: date
                                due_at=_local(step.due_at, tz), finished_at=_local(step.finished_at, tz),
                                outcome=outcome,
                                result=STEP_RESULTS.get(step.result or "", step.result or "Đang xử lý"),
-                               note=step.note))
+                               note="; ".join(filter(None, (handovers.get((step.step_index, step.started_at)),
+                                                            step.note))) or None))
     pause_rows = [PauseRow(reason=PAUSE_REASONS.get(p.reason, p.reason), started_at=_local(p.started_at, tz),  # type: ignore[arg-type]
                            ended_at=_local(p.ended_at, tz), working_time=_working_time(p.working_minutes),
                            rule=PAUSE_RULES.get(p.rule, p.rule)) for p in pauses]

@@ -123,6 +123,8 @@ class DossierOut(BaseModel):
     procedure_code: str
     procedure_name: str
     agency_code: str
+    receiving_agency_code: str | None = Field(default=None, description="Nơi tiếp nhận (liên thông: Trung tâm)")
+    holder_agency_code: str | None = Field(default=None, description="Cơ quan đang giữ hồ sơ (liên thông)")
     channel: str
     online_level: str
     return_method: str

@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from app import effects
+from app import effects, parties
 from app.access import get_dossier, scoped  # noqa: F401 (the service's reads, used by its callers)
 from app.auth.principal import Principal
 from app.catalog.service import get_procedure, last_work_step, workflow_of
 from app.effects import Context
 from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
-from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, OnlineLevel, Procedure, ReturnMethod,
-                        Role, Shipment, StepRecord, SupplementRequest, User)
+from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, Handover, OnlineLevel, OpinionRequest,
+                        Procedure, ReturnMethod, Role, Shipment, StepRecord, SupplementRequest, User)
 from app.settings import Settings
 from app.signatures import is_agency_leader, next_document_number
 from app.sla import apology
@@ -47,12 +47,16 @@ def _guard(dossier: Dossier, procedure: Procedure, transition: Transition, princ
     if (transition.action == Action.return_result and _postal_only(principal)
             and dossier.return_method != ReturnMethod.postal):
         return ("postal_only", "Nhân viên bưu chính chỉ trả kết quả của hồ sơ đăng ký nhận qua bưu chính.")
+    if not transition.step_bound and principal.scope_agency_id not in (dossier.agency_id, dossier.receiving_agency_id):
+        # Inter-agency: an agency in the middle acts only in its own steps; the receiving point and
+        # the competent department keep the dossier's other moves.
+        return ("agency_not_holder", "Cơ quan chỉ xử lý phần việc của mình trong hồ sơ liên thông.")
     if transition.action == Action.stop and not is_agency_leader(principal.user, principal.roles, dossier.agency_id):
         return ("agency_leader_required", "Chỉ Giám đốc hoặc Phó Giám đốc của cơ quan mới ký thông báo dừng "
                 "giải quyết hồ sơ (mẫu số 05).")
     if not transition.step_bound:
         return None
-    why = _step_reason(dossier, procedure, transition, principal)
+    why = _step_reason(dossier, procedure, transition, principal, session)
     return ("step_not_allowed", why) if why else None
 
 
@@ -60,12 +64,18 @@ def _postal_only(principal: Principal) -> bool:
     return principal.has(Role.postal) and not principal.has(Role.desk)
 
 
-def supplement_stage(dossier: Dossier) -> tuple[str, int]:
+def supplement_stage(dossier: Dossier, session: Session | None = None) -> tuple[str, int]:
     """(stage, agency) of a supplement request now: at reception (form 02 at the desk, before the
-    dossier goes to processing), or during processing by the agency holding it."""
+    dossier goes to processing), or during processing by the agency holding it (inter-agency: the
+    agency of the current step; each asks once, through the receiving point)."""
     status = dossier.resume_status if dossier.status == S.awaiting_supplement else dossier.status
     if status in (S.submitted, S.received):
         return "reception", dossier.receiving_agency_id
+    if session is not None:
+        procedure = session.get(Procedure, dossier.procedure_id)
+        if procedure is not None and parties.is_interagency(procedure):
+            step = dossier.resume_step if dossier.status == S.awaiting_supplement else dossier.current_step
+            return "processing", parties.step_agency_id(session, dossier, procedure, step)
     return "processing", dossier.agency_id
 
 
@@ -73,33 +83,44 @@ def supplements_in_stage(session: Session, dossier: Dossier) -> int:
     """Requests already made in this stage by this agency ("only once" is per stage and agency)."""
     if not dossier.supplement_count:
         return 0
-    stage, agency_id = supplement_stage(dossier)
+    stage, agency_id = supplement_stage(dossier, session)
     return len(session.exec(select(SupplementRequest.id).where(
         SupplementRequest.dossier_id == dossier.id, SupplementRequest.stage == stage,
         SupplementRequest.agency_id == agency_id)).all())
 
 
-def step_refusal(step: dict[str, Any], user: User, roles: frozenset[str] | list[str], dossier: Dossier) -> str | None:
+def step_refusal(step: dict[str, Any], user: User, roles: frozenset[str] | list[str], dossier: Dossier,
+                 agency_id: int | None = None) -> str | None:
     """Why `user` may not take `step` of this dossier (None: they may). A `division` step belongs to
     the users of the dossier's division; an `agency` step of a leader to the agency's own leaders
-    (Giám đốc / Phó Giám đốc), never to a division head."""
+    (Giám đốc / Phó Giám đốc), never to a division head. `agency_id`: the step's agency when it is
+    not the competent one (inter-agency)."""
+    agency_id = dossier.agency_id if agency_id is None else agency_id
     if step["role"] not in roles:
         return f"Bước “{step['name']}” do {ROLE_NAMES.get(step['role'], step['role'])} thực hiện."
     if step.get("scope") == "division" and dossier.assigned_division_id is not None \
-            and user.agency_id != dossier.assigned_division_id:
+            and agency_id == dossier.agency_id and user.agency_id != dossier.assigned_division_id:
         return f"Bước “{step['name']}” do cán bộ của phòng được giao hồ sơ thực hiện."
     if step.get("scope") == "agency" and step["role"] == Role.leader \
-            and not is_agency_leader(user, roles, dossier.agency_id):
+            and not is_agency_leader(user, roles, agency_id):
         return f"Bước “{step['name']}” do Giám đốc hoặc Phó Giám đốc của cơ quan thực hiện, không do lãnh đạo phòng."
     return None
 
 
-def _step_reason(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal) -> str | None:
+def _step_reason(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal,
+                 session: Session | None = None) -> str | None:
     steps = workflow_of(procedure)
     index = dossier.current_step
     if index is None or index >= len(steps):
         return "Hồ sơ không ở bước xử lý nào."
-    if (why := step_refusal(steps[index], principal.user, principal.roles, dossier)) is not None:
+    step_agency = None
+    if session is not None and parties.is_interagency(procedure):
+        step_agency = parties.step_agency_id(session, dossier, procedure, index)
+        if principal.scope_agency_id != step_agency:
+            return f"Bước “{steps[index]['name']}” do cơ quan khác thực hiện."
+        if parties.pending_handover(session, dossier) is not None:
+            return "Hồ sơ đang chờ cơ quan nhận bàn giao tiếp nhận (hoặc trả lại)."
+    if (why := step_refusal(steps[index], principal.user, principal.roles, dossier, step_agency)) is not None:
         return why
     if dossier.assignee_id is not None and dossier.assignee_id != principal.id:
         return "Hồ sơ đang được giao cho cán bộ khác."
@@ -114,7 +135,8 @@ def _step_reason(dossier: Dossier, procedure: Procedure, transition: Transition,
 
 def allowed_actions(dossier: Dossier, procedure: Procedure, principal: Principal, settings: Settings,
                     session: Session | None = None) -> list[str]:
-    if dossier.agency_id != principal.scope_agency_id and dossier.receiving_agency_id != principal.scope_agency_id:
+    if dossier.agency_id != principal.scope_agency_id and dossier.receiving_agency_id != principal.scope_agency_id \
+            and (session is None or parties.part_of(session, dossier, principal.scope_agency_id) is None):
         return []
     return [t.action.value for t in from_status(dossier.status)
             if principal.has(*t.roles) and _guard(dossier, procedure, t, principal, settings, session) is None]
@@ -142,7 +164,8 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     principal = ctx.principal
     assert principal is not None, "intake is done by a person"
     procedure = get_procedure(session, data.procedure_code, active_only=True)
-    if procedure.agency_id != principal.scope_agency_id:
+    if procedure.agency_id != principal.scope_agency_id \
+            and principal.scope_agency_id not in parties.receiving_point_ids(session, procedure):
         raise NotFound(f"Không có thủ tục hành chính mã {data.procedure_code}.", code="procedure_not_found")
     if data.channel == Channel.online:
         raise Invalid("Hồ sơ trực tuyến được nhận từ Cổng Dịch vụ công, không nhập tại quầy.",
@@ -203,9 +226,15 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     # The day's number comes last: its row lock is held until commit (that keeps codes gap-free),
     # so everything computed or read above (secret hash, due dates, agencies) runs outside it.
     local_day = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    dossier.code = codes.format_code(agency.code, local_day, codes.next_sequence(session, agency.id, local_day))
+    # The code carries the receiving point's identifier (the competent agency's, when it receives).
+    point = agency if principal.scope_agency_id == agency.id else session.get(Agency, principal.scope_agency_id)
+    assert point is not None and point.id is not None
+    dossier.code = codes.format_code(point.code, local_day, codes.next_sequence(session, point.id, local_day))
     session.add(dossier)
     session.flush()
+    if parties.is_interagency(procedure):  # the receiving point's part starts; the department sees it throughout
+        parties.start_part(session, dossier, procedure, point.id, ctx.now)
+        parties.join(session, dossier, procedure, agency.id, ctx.now)
     if data.postal is not None:
         shipment = _add_shipment(session, dossier, direction="inbound", tracking_number=data.postal.tracking_number,
                                  carrier=data.postal.carrier, fee=data.postal.fee, status="delivered",
@@ -300,7 +329,7 @@ def _check_return_method(procedure: Procedure, method: ReturnMethod | str) -> No
 
 def _add_supplement_request(session: Session, dossier: Dossier, items: list[str], note: str | None,
                             ctx: Context) -> None:
-    stage, agency_id = supplement_stage(dossier)
+    stage, agency_id = supplement_stage(dossier, session)
     session.add(SupplementRequest(dossier_id=dossier.id, requested_at=ctx.now, requested_by_id=ctx.principal.id,
                                   items=items, note=note, due_before=dossier.due_at, stage=stage, agency_id=agency_id))
     dossier.supplement_count += 1
@@ -384,7 +413,7 @@ HandlerResult = tuple[str | None, dict[str, Any], tuple[str, str | None] | None]
 
 
 def _assignee(session: Session, username: str | None, step: dict[str, Any], dossier: Dossier,
-              principal: Principal) -> User | None:
+              principal: Principal, agency_id: int | None = None) -> User | None:
     if not username:
         return None
     role = step["role"]
@@ -397,7 +426,7 @@ def _assignee(session: Session, username: str | None, step: dict[str, Any], doss
     if agency is None or scope_agency_of(agency) != principal.scope_agency_id or role not in user.roles:
         raise Invalid(f"Cán bộ {username} không thuộc cơ quan hoặc không có vai trò "
                       f"{ROLE_NAMES.get(role, role)}.", code="assignee_not_eligible")
-    if (why := step_refusal(step, user, user.roles, dossier)) is not None:
+    if (why := step_refusal(step, user, user.roles, dossier, agency_id)) is not None:
         raise NotPermitted(f"Không giao được cho {user.full_name}: {why}", code="step_not_allowed")
     return user
 
@@ -408,12 +437,25 @@ def _open_step(session: Session, dossier: Dossier, procedure: Procedure, index: 
     dossier.current_step = index
     dossier.assignee_id = assignee.id if assignee else None
     dossier.step_started_at = ctx.now
+    cal, own = _step_calendar(session, dossier, procedure, index, cal, ctx)  # each agency on its own calendar
     dossier.step_due_at = cal.add_working_minutes(ctx.now, int(step["budget_hours"]) * 60)
     session.add(StepRecord(dossier_id=dossier.id, step_index=index, step_name=step["name"],
-                           from_user_id=ctx.principal.id, to_user_id=dossier.assignee_id,
-                           to_division_id=dossier.assigned_division_id if step.get("scope") == "division" else None,
+                           from_user_id=ctx.principal.id if ctx.principal else None, to_user_id=dossier.assignee_id,
+                           to_division_id=dossier.assigned_division_id
+                           if step.get("scope") == "division" and own else None,
                            started_at=ctx.now, due_at=dossier.step_due_at))
     sla.refresh_next_alert(dossier)
+
+
+def _step_calendar(session: Session, dossier: Dossier, procedure: Procedure, index: int, cal: WorkingCalendar,
+                   ctx: Context) -> tuple[WorkingCalendar, bool]:
+    """The calendar a step runs on (its agency's) and whether that agency is the competent one."""
+    if not parties.is_interagency(procedure):
+        return cal, True
+    agency_id = parties.step_agency_id(session, dossier, procedure, index)
+    if agency_id == dossier.agency_id:
+        return cal, True
+    return sla.calendar_for(session, agency_id, ctx.settings), False
 
 
 def _open_step_record(session: Session, dossier: Dossier) -> StepRecord | None:
@@ -468,20 +510,49 @@ def _sign_closing(session: Session, dossier: Dossier, kind: str, ctx: Context) -
 
 
 def _on_forward(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    if dossier.status == S.processing and parties.is_interagency(procedure) \
+            and (waiting := parties.opinions_pending(session, dossier, ctx.now)):
+        raise Conflict("Đang chờ ý kiến của cơ quan được hỏi; bước kết thúc khi tất cả đã trả lời hoặc hết hạn.",
+                       code="opinions_pending", detail={"due_at": max(w.due_at for w in waiting).isoformat()})
     target = 0 if dossier.status == S.received else (dossier.current_step or 0) + 1
+    from_agency = to_agency = dossier.agency_id
+    if parties.is_interagency(procedure):
+        from_agency = parties.step_agency_id(session, dossier, procedure,
+                                             dossier.current_step if dossier.status == S.processing else None)
+        to_agency = parties.step_agency_id(session, dossier, procedure, target)
     if dossier.status == S.processing:
         _close_step(session, dossier, ctx, "forwarded", data.note)
     step = workflow_of(procedure)[target]
-    assignee = _assignee(session, data.assignee, step, dossier, ctx.principal)
+    # Across agencies the receiving agency's office assigns the step when it accepts the hand-over.
+    assignee = _assignee(session, data.assignee, step, dossier, ctx.principal,
+                         to_agency if to_agency != dossier.agency_id else None) if from_agency == to_agency else None
     event_data: dict[str, Any] = {"step_name": step["name"], "assignee": data.assignee}
     if dossier.status == S.processing:
-        event_data |= _take_result_decision(session, dossier, procedure, data, ctx)
+        event_data |= _take_result_decision(session, dossier, procedure, data, ctx, agency_id=from_agency)
+    if from_agency != to_agency:
+        event_data |= _hand_over(session, dossier, procedure, from_agency, to_agency, target, ctx)
     _open_step(session, dossier, procedure, target, cal, ctx, assignee)
     return data.note, event_data, None
 
 
+def _hand_over(session: Session, dossier: Dossier, procedure: Procedure, from_agency: int, to_agency: int,
+               target: int, ctx: Context) -> dict[str, Any]:
+    """The agency's part ends: a hand-over (form 06 row naming both agencies, the time, the documents)
+    to the next agency, which sees the dossier from now on; the clock keeps running."""
+    parties.end_part(session, dossier, from_agency, ctx.now, sla.calendar_for(session, from_agency, ctx.settings))
+    parties.start_part(session, dossier, procedure, to_agency, ctx.now)
+    handover = Handover(dossier_id=dossier.id, from_agency_id=from_agency, to_agency_id=to_agency,
+                        from_step=dossier.current_step if dossier.status == S.processing else None, to_step=target,
+                        sent_at=ctx.now, sent_by_id=ctx.principal.id if ctx.principal else None,
+                        documents=list(dossier.documents), status="pending")
+    session.add(handover)
+    session.flush()
+    names = {a.id: a for a in (session.get(Agency, from_agency), session.get(Agency, to_agency)) if a}
+    return {"handover_id": handover.id, "from_agency": names[from_agency].code, "to_agency": names[to_agency].code}
+
+
 def _take_result_decision(session: Session, dossier: Dossier, procedure: Procedure, data: ActionIn,
-                          ctx: Context) -> dict[str, Any]:
+                          ctx: Context, agency_id: int | None = None) -> dict[str, Any]:
     """What the step holder decides about the result as the dossier leaves their step: a specialist
     proposes (approve, or refuse with reasons); the leader of the signing step (the last step that
     produces the result) signs it. A refusal after appraisal (văn bản trả lời nêu rõ lý do) is a
@@ -498,13 +569,16 @@ def _take_result_decision(session: Session, dossier: Dossier, procedure: Procedu
     dossier.result_kind = dossier.result_kind or "approval"
     dossier.result_signed_by_id = ctx.principal.id if ctx.principal else None
     dossier.result_signed_at = ctx.now
+    signer_agency = session.get(Agency, agency_id or dossier.agency_id)  # inter-agency: the deciding authority
+    assert signer_agency is not None
     if dossier.result_kind == "refusal" and not dossier.result_reference:
-        agency = session.get(Agency, dossier.agency_id)
-        assert agency is not None
-        dossier.result_reference = next_document_number(session, agency, "result_refusal", now=ctx.now,
+        dossier.result_reference = next_document_number(session, signer_agency, "result_refusal", now=ctx.now,
                                                         tz=ctx.settings.timezone)
-    return {"result_kind": dossier.result_kind, "signed": True, "result_reference": dossier.result_reference,
-            "reason": dossier.closing_reason if dossier.result_kind == "refusal" else None}
+    decision = {"result_kind": dossier.result_kind, "signed": True, "result_reference": dossier.result_reference,
+                "reason": dossier.closing_reason if dossier.result_kind == "refusal" else None}
+    if parties.is_interagency(procedure):  # a refusal names the agency that refused
+        decision |= {"agency": signer_agency.code, "agency_name": signer_agency.name}
+    return decision
 
 
 def _on_send_back(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
@@ -515,7 +589,14 @@ def _on_send_back(session, dossier, procedure, transition, data, ctx, cal) -> Ha
         raise Invalid("Chỉ trả lại một bước trước bước hiện tại.", code="invalid_step")
     _close_step(session, dossier, ctx, "sent_back", reason)
     step = workflow_of(procedure)[target]
-    _open_step(session, dossier, procedure, target, cal, ctx, _assignee(session, data.assignee, step, dossier, ctx.principal))
+    step_agency = parties.step_agency_id(session, dossier, procedure, target) if parties.is_interagency(procedure) \
+        else dossier.agency_id
+    if step_agency != ctx.principal.scope_agency_id:
+        raise Conflict("Bước trước thuộc cơ quan khác: trả lại hồ sơ liên thông bằng thao tác trả lại bàn giao.",
+                       code="step_of_another_agency")
+    _open_step(session, dossier, procedure, target, cal, ctx,
+               _assignee(session, data.assignee, step, dossier, ctx.principal,
+                         step_agency if step_agency != dossier.agency_id else None))
     return reason, {"step_name": step["name"]}, None
 
 
@@ -550,6 +631,7 @@ def _on_supplement_received(session, dossier, procedure, transition, data, ctx, 
         # The step's own clock restarts too: the handler gets the step's full budget again.
         step = workflow_of(procedure)[dossier.current_step or 0]
         dossier.step_started_at = ctx.now
+        cal, _ = _step_calendar(session, dossier, procedure, dossier.current_step or 0, cal, ctx)
         dossier.step_due_at = cal.add_working_minutes(ctx.now, int(step["budget_hours"]) * 60)
         record = _open_step_record(session, dossier)
         if record is not None:  # the slip (form 6) judges the step against its new deadline
@@ -609,10 +691,21 @@ def _on_resolve(session, dossier, procedure, transition, data, ctx, cal) -> Hand
     _close_step(session, dossier, ctx, "resolved", data.note)
     sla.stop_clock(dossier, now=ctx.now, settings=ctx.settings, resolved=True)
     dossier.resolved_working_minutes = sla.working_minutes_spent(session, dossier, cal, now=ctx.now)
+    if parties.is_interagency(procedure):  # the last part ends; a late dossier names the agency that overran
+        holder = parties.step_agency_id(session, dossier, procedure, dossier.current_step)
+        parties.end_part(session, dossier, holder, ctx.now, sla.calendar_for(session, holder, ctx.settings))
+        if (culprit := parties.settle_lateness(session, dossier)) is not None:
+            culprit_agency = session.get(Agency, culprit)
+            assert culprit_agency is not None
+            late_by = {"late_agency": culprit_agency.code, "late_agency_name": culprit_agency.name}
+        else:
+            late_by = {}
+    else:
+        late_by = {}
     _clear_step(dossier)
     refusal = dossier.result_kind == "refusal"
     return data.note, {"outcome": dossier.outcome, "result_reference": dossier.result_reference,
-                       "result_kind": dossier.result_kind}, \
+                       "result_kind": dossier.result_kind} | late_by, \
         ("result_ready", dossier.closing_reason if refusal else None)
 
 
@@ -666,3 +759,158 @@ _HANDLERS = {
     Action.return_result: _on_return_result,
 }
 assert set(_HANDLERS) == set(Action), "every action needs a handler"
+
+
+# --- hand-overs between agencies (inter-agency procedures) ----------------------------------------
+
+def handovers_of(session: Session, code: str, principal: Principal) -> list[Handover]:
+    dossier = get_dossier(session, code, principal)
+    return list(session.exec(select(Handover).where(Handover.dossier_id == dossier.id).order_by(Handover.id)).all())
+
+
+def _lock_handover(session: Session, code: str, handover_id: int, ctx: Context,
+                   expected_version: int | None) -> tuple[Dossier, Procedure, Handover]:
+    principal = ctx.principal
+    assert principal is not None
+    dossier = get_dossier(session, code, principal, for_update=True)
+    handover = session.get(Handover, handover_id)
+    if handover is None or handover.dossier_id != dossier.id or handover.to_agency_id != principal.scope_agency_id:
+        raise NotFound(f"Không có bàn giao số {handover_id} của hồ sơ {code}.", code="handover_not_found")
+    if not principal.has(Role.desk, Role.leader):
+        raise NotPermitted("Văn phòng (cán bộ tiếp nhận) hoặc lãnh đạo của cơ quan nhận bàn giao mới tiếp nhận "
+                           "hoặc trả lại bàn giao.", detail={"required_roles": ["desk", "leader"]})
+    if expected_version is None:
+        raise PreconditionFailed("Cần gửi phiên bản hồ sơ (header If-Match hoặc trường version).",
+                                 code="version_required")
+    if expected_version != dossier.version:
+        raise PreconditionFailed(detail={"current_version": dossier.version})
+    if handover.status != "pending":
+        raise Conflict("Bàn giao này đã được tiếp nhận hoặc trả lại.", code="handover_not_pending",
+                       detail={"status": handover.status})
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    return dossier, procedure, handover
+
+
+def _record_handover(session: Session, dossier: Dossier, procedure: Procedure, ctx: Context, action: str,
+                     from_status: str, from_step: int | None, note: str | None, data: dict[str, Any]) -> None:
+    dossier.version += 1
+    dossier.updated_at = ctx.now
+    session.add(dossier)
+    session.flush()
+    effects.record(session, dossier, procedure, ctx, action=action, from_status=from_status, from_step=from_step,
+                   note=note, data=data, full_sync=False)
+
+
+def accept_handover(session: Session, code: str, handover_id: int, ctx: Context, *, expected_version: int | None,
+                    assignee: str | None = None, note: str | None = None) -> Dossier:
+    """The receiving agency's office accepts the hand-over (and may assign the step); the clock ran on."""
+    dossier, procedure, handover = _lock_handover(session, code, handover_id, ctx, expected_version)
+    assert ctx.principal is not None
+    sla.mark_late(dossier, ctx.now)
+    handover.status, handover.decided_at, handover.decided_by_id = "accepted", ctx.now, ctx.principal.id
+    handover.reason = note
+    session.add(handover)
+    if assignee and dossier.current_step is not None:
+        step = workflow_of(procedure)[dossier.current_step]
+        agency_id = handover.to_agency_id if handover.to_agency_id != dossier.agency_id else None
+        user = _assignee(session, assignee, step, dossier, ctx.principal, agency_id)
+        dossier.assignee_id = user.id if user else None
+        record = _open_step_record(session, dossier)
+        if record is not None:
+            record.to_user_id = dossier.assignee_id
+            session.add(record)
+    _record_handover(session, dossier, procedure, ctx, "handover_accepted", dossier.status, dossier.current_step,
+                     note, {"handover_id": handover.id, "assignee": assignee})
+    return dossier
+
+
+def return_handover(session: Session, code: str, handover_id: int, ctx: Context, *, expected_version: int | None,
+                    reason: str | None) -> Dossier:
+    """The receiving agency's office returns the hand-over with a reason: the dossier goes back to the
+    sending agency's step (or to the receiving point's desk); the clock keeps running."""
+    dossier, procedure, handover = _lock_handover(session, code, handover_id, ctx, expected_version)
+    assert ctx.principal is not None
+    text_ = _require(reason, "Cần nêu lý do trả lại hồ sơ bàn giao.")
+    sla.mark_late(dossier, ctx.now)
+    from_status, from_step = dossier.status, dossier.current_step
+    handover.status, handover.decided_at, handover.decided_by_id = "returned", ctx.now, ctx.principal.id
+    handover.reason = text_
+    session.add(handover)
+    _close_step(session, dossier, ctx, "handover_returned", text_)
+    parties.end_part(session, dossier, handover.to_agency_id, ctx.now,
+                     sla.calendar_for(session, handover.to_agency_id, ctx.settings))
+    parties.start_part(session, dossier, procedure, handover.from_agency_id, ctx.now)
+    if handover.from_step is None:  # back to the receiving point's desk, before processing
+        _clear_step(dossier)
+        dossier.status = S.received
+    else:
+        cal = sla.calendar_for(session, dossier.agency_id, ctx.settings)
+        _open_step(session, dossier, procedure, handover.from_step, cal, ctx, None)
+    _record_handover(session, dossier, procedure, ctx, "handover_returned", from_status, from_step, text_,
+                     {"handover_id": handover.id})
+    return dossier
+
+
+# --- opinions asked of other agencies in parallel (lấy ý kiến) ------------------------------------
+
+def ask_opinions(session: Session, code: str, ctx: Context, *, agencies: list[str], question: str, due_hours: int,
+                 expected_version: int | None) -> list[OpinionRequest]:
+    """The holder of the current step asks several agencies at once, with one deadline (working
+    hours on its own agency's calendar). The step ends when all have answered or the deadline passed."""
+    principal = ctx.principal
+    assert principal is not None
+    dossier = get_dossier(session, code, principal, for_update=True)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    if expected_version is not None and expected_version != dossier.version:
+        raise PreconditionFailed(detail={"current_version": dossier.version})
+    transition = find(S.processing, Action.request_payment)  # any step-bound move: the caller holds the step
+    assert transition is not None
+    if dossier.status != S.processing or not parties.is_interagency(procedure):
+        raise Conflict("Chỉ lấy ý kiến cơ quan khác khi đang xử lý hồ sơ liên thông.", code="illegal_transition")
+    if (why := _step_reason(dossier, procedure, transition, principal, session)) is not None:
+        raise Conflict(why, code="step_not_allowed")
+    if parties.opinions_pending(session, dossier, ctx.now):
+        raise Conflict("Đang chờ ý kiến lần trước.", code="opinions_pending")
+    rows = session.exec(select(Agency).where(Agency.code.in_(agencies))).all()  # type: ignore[attr-defined]
+    found = {a.code: a for a in rows if not a.is_division and a.id != principal.scope_agency_id}
+    missing = sorted(set(agencies) - set(found))
+    if missing:
+        raise Invalid("Không có cơ quan được lấy ý kiến.", code="agency_not_found", detail={"missing": missing})
+    holder = parties.step_agency_id(session, dossier, procedure, dossier.current_step)
+    due_at = sla.calendar_for(session, holder, ctx.settings).add_working_minutes(ctx.now, due_hours * 60)
+    out = []
+    for agency in found.values():
+        assert agency.id is not None
+        parties.join(session, dossier, procedure, agency.id, ctx.now)  # it sees the dossier from now on
+        row = OpinionRequest(dossier_id=dossier.id, agency_id=agency.id, step_index=dossier.current_step or 0,
+                             question=question, asked_at=ctx.now, asked_by_id=principal.id, due_at=due_at)
+        session.add(row)
+        out.append(row)
+    session.flush()
+    _record_handover(session, dossier, procedure, ctx, "opinions_requested", dossier.status, dossier.current_step,
+                     question, {"agencies": sorted(found), "due_at": due_at.isoformat()})
+    return out
+
+
+def answer_opinion(session: Session, code: str, opinion_id: int, ctx: Context, *, agree: bool,
+                   answer: str) -> OpinionRequest:
+    principal = ctx.principal
+    assert principal is not None
+    dossier = get_dossier(session, code, principal, for_update=True)
+    row = session.get(OpinionRequest, opinion_id)
+    if row is None or row.dossier_id != dossier.id or row.agency_id != principal.scope_agency_id:
+        raise NotFound(f"Không có yêu cầu lấy ý kiến số {opinion_id}.", code="opinion_not_found")
+    parties.expire_opinions(session, dossier, ctx.now)
+    if row.status != "pending":
+        raise Conflict("Yêu cầu lấy ý kiến đã được trả lời hoặc đã hết hạn.", code="opinion_closed",
+                       detail={"status": row.status})
+    row.status = "agreed" if agree else "disagreed"
+    row.answered_at, row.answered_by_id, row.answer = ctx.now, principal.id, _require(answer, "Cần nêu ý kiến.")
+    session.add(row)
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    _record_handover(session, dossier, procedure, ctx, "opinion_answered", dossier.status, dossier.current_step,
+                     row.answer, {"opinion_id": row.id, "agree": agree})
+    return row

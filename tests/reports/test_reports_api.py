@@ -178,7 +178,7 @@ def test_indicators(client, login, app, clock):
     assert timing["procedure_code"] == PROCEDURE and timing["resolved"] == 1
     assert timing["avg_calendar_days"] == round(3 / 24, 2)  # the labelled calendar-day approximation
     assert {u["code"] for u in body["unsupported"]} >= {"paid_online", "feedback_on_time"}
-    assert values["procedures_online"]["denominator"] == 22
+    assert values["procedures_online"]["denominator"] == 27  # 22 + 5 inter-agency (issue 14)
     # Resolving through the workflow stores the working time at once; the backfill finds nothing left.
     assert timing["with_working_time"] == 1 and timing["avg_working_days"] == round(150 / 480, 2)
     with transaction(app.state.sessionmaker) as session:

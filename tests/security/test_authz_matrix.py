@@ -48,6 +48,7 @@ REPORTS = frozenset({"reporter", "leader"})
 DRAFTERS = frozenset({"specialist", "leader"})
 POSTAL_OR_DESK = frozenset({"postal", "desk"})
 FILE_STAFF = frozenset({"desk", "specialist", "leader"})  # dossier files: personal documents
+OFFICE = frozenset({"desk", "leader"})  # an agency's office accepts or returns an inter-agency hand-over
 IMPORTERS = ADMIN  # history import: administrators only (issue 11, point 16)
 
 
@@ -151,6 +152,23 @@ MATRIX: dict[str, Rule] = {
     "PATCH /api/v1/apologies/{apology_id}": Rule(DRAFTERS, obj="apology", json={"reason": "Cần xác minh thêm"}),
     "POST /api/v1/apologies/{apology_id}/issue": Rule(LEADER, obj="apology", json={"new_due_at": "2000-01-03T08:00:00"},
                                                       narrower="agency_leader_required"),
+    # inter-agency (liên thông): hand-overs, each agency's part, lateness and province reports (issue 14)
+    "GET /api/v1/dossiers/{code}/handovers": Rule(STAFF, obj="dossier"),
+    "POST /api/v1/dossiers/{code}/handovers/{handover_id}/accept": Rule(OFFICE, obj="dossier", json="version"),
+    "POST /api/v1/dossiers/{code}/handovers/{handover_id}/return": Rule(OFFICE, obj="dossier", json="version"),
+    "GET /api/v1/dossiers/{code}/agencies": Rule(STAFF, obj="dossier"),
+    "GET /api/v1/dossiers/{code}/opinions": Rule(STAFF, obj="dossier"),
+    "POST /api/v1/dossiers/{code}/opinions": Rule(DRAFTERS, obj="dossier",
+                                                  json={"agencies": ["000.00.10.H26"], "question": "Ý kiến?",
+                                                        "due_hours": 8}),
+    "POST /api/v1/dossiers/{code}/opinions/{opinion_id}/answer": Rule(frozenset({"desk", "specialist", "leader"}),
+                                                                      obj="dossier",
+                                                                      json={"agree": True, "answer": "Đồng ý"}),
+    "GET /api/v1/reports/interagency": Rule(REPORTS, query="period=2026"),
+    # the province report: the centre's and the People's Committee's reporters and leaders only
+    "GET /api/v1/reports/province": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
+    "GET /api/v1/reports/province.csv": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
+    "GET /api/v1/reports/province.xlsx": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
 }
 
 # Cells where the code differs from the rule above: each is a finding for the lead, checked as a
@@ -158,7 +176,8 @@ MATRIX: dict[str, Rule] = {
 KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # Non-path parameters of the probes, by name.
-PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "file_id": "1", "id_number": "001099012345"}
+PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "file_id": "1", "id_number": "001099012345",
+                  "handover_id": "1", "opinion_id": "1"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
                  "shipment": "shipment_id", "outbox": "message_id", "override": "override_id"}
