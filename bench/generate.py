@@ -245,7 +245,7 @@ class Life:
         self.d: dict[str, Any] = {name: None for name in DOSSIER_COLS}
         self.d.update(id=dossier_id, agency_id=office.agency_id, receiving_agency_id=office.agency_id,
                       procedure_id=procedure.id, version=0, supplement_count=0, apology_count=0, limit_minutes=0,
-                      clock_state="not_started", is_imported=False)
+                      clock_state="not_started", is_imported=False, calendar_version=0)
         self.open_step: list | None = None  # the step record row being built
         self.last_at: datetime | None = None
 
@@ -349,8 +349,9 @@ class Generator:
                                  for p in office.procedures]
 
     def check(self, d: dict[str, Any]) -> None:
-        ns = SimpleNamespace(**{k: d[k] for k in ("clock_state", "step_started_at", "step_due_at", "due_soon_at",
-                                                  "due_at", "new_due_at")})
+        ns = SimpleNamespace(**{k: d.get(k) for k in ("clock_state", "status", "step_started_at", "step_due_at",
+                                                      "due_soon_at", "due_at", "new_due_at", "check_due_at",
+                                                      "checked_at")})
         refresh_next_alert(ns)  # type: ignore[arg-type]
         assert ns.next_alert_at == d["next_alert_at"], (ns.next_alert_at, d["next_alert_at"])
         self.checks_left -= 1
@@ -504,7 +505,7 @@ class Generator:
                 items = ["Bản sao giấy khai sinh"]
                 d.update(resume_status="received", supplement_count=1)
                 life.b.supplements.append([d["id"], t0, desk, json.dumps(items, ensure_ascii=False), None,
-                                           None, None, None, None])
+                                           None, None, None, None, "reception", d["receiving_agency_id"]])
                 life.ev(t0, "receive", desk, "desk", "awaiting_supplement", data={"decision": "request_supplement",
                                                                                   "items": items})
                 t = self.work(t0, 60, 480 * 5)
@@ -553,7 +554,7 @@ class Generator:
                 ask = cal.add_working_minutes(step_start, max(1, int(total * shares[i] * 0.3)))
                 items = ["Bản sao có chứng thực văn bằng"]
                 request = [d["id"], ask, actor, json.dumps(items, ensure_ascii=False), None, None, None, d["due_at"],
-                           None]
+                           None, "processing", d["agency_id"]]
 
                 def pause() -> None:
                     d.update(resume_status="processing", resume_step=d["current_step"],
@@ -671,7 +672,7 @@ class Generator:
             leader = o.leaders[0]
             reason = "Hồ sơ cần xác minh thêm với cơ quan liên quan"
             life.b.apologies.append((d["id"], "issued", reason, d["due_at"], new_due, new_due, drafted, None,
-                                     issue_at, leader, "Lãnh đạo", "Giám đốc"))
+                                     issue_at, leader, "Lãnh đạo", "Giám đốc", issue_at > d["due_at"], None))
 
             def issued() -> None:
                 d["new_due_at"] = new_due
@@ -682,14 +683,15 @@ class Generator:
                     data={"original_due_at": d["due_at"].isoformat(), "new_due_at": new_due.isoformat()})
         else:
             life.b.apologies.append((d["id"], "draft", None, d["due_at"], d["due_at"] + timedelta(days=3), None,
-                                     drafted, None, None, None, None, None))
+                                     drafted, None, None, None, None, None, False, None))
 
     def finish(self, life: Life) -> None:
         d = life.d
         if d["clock_state"] == "running":
             self.apology_and_alerts(life, upto=self.now)
-            ns = SimpleNamespace(**{k: d[k] for k in ("clock_state", "status", "step_due_at", "step_started_at",
-                                                      "due_at", "due_soon_at", "new_due_at", "apology_count")})
+            ns = SimpleNamespace(**{k: d.get(k) for k in ("clock_state", "status", "step_due_at", "step_started_at",
+                                                          "due_at", "due_soon_at", "new_due_at", "apology_count",
+                                                          "limit_minutes", "check_due_at", "checked_at")})
             refresh_next_alert(ns, cal=self.cal, now=self.now, settings=self.settings)  # type: ignore[arg-type]
             d["next_alert_at"] = ns.next_alert_at
         if d["status"] not in ("submitted",) and d["updated_at"] < self.now - timedelta(days=1):
