@@ -116,6 +116,10 @@ MATRIX: dict[str, Rule] = {
     "POST /api/v1/dossiers/{code}/forms/receipt": Rule(STAFF, obj="dossier", json={"lookup_secret": "ABCD-EFGH"}),
     "GET /api/v1/dossiers/{code}/forms/{form}": Rule(STAFF, obj="dossier"),
     "GET /api/v1/forms/tracking-book": Rule(STAFF, query="from=2026-11-01&to=2026-11-30"),
+    "POST /api/v1/dossiers/{code}/forms/receipt.pdf": Rule(STAFF, obj="dossier",
+                                                           json={"lookup_secret": "ABCD-EFGH"}),
+    "GET /api/v1/dossiers/{code}/forms/{form}.pdf": Rule(STAFF, obj="dossier"),
+    "GET /api/v1/forms/tracking-book.pdf": Rule(STAFF, query="from=2026-11-01&to=2026-11-30"),
     # postal (BCCI)
     "GET /api/v1/dossiers/{code}/shipments": Rule(STAFF, obj="dossier"),
     "POST /api/v1/dossiers/{code}/shipments": Rule(DESK, obj="dossier", json={"tracking_number": "EX123456789VN"}),
