@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, event, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from app.db import SealedJSON, UTCDateTime
@@ -541,3 +541,23 @@ def _end_tokens(target: User, value: Any, oldvalue: Any, _initiator: Any) -> Non
 
 event.listen(User.password_hash, "set", _end_tokens, active_history=True)
 event.listen(User.is_active, "set", _end_tokens, active_history=True)
+
+
+class SignedDocument(SQLModel, table=True):
+    """A PDF this service signed (PAdES) for a dossier: the result (or a reasoned refusal after
+    appraisal) and forms 03, 04, 05 when issued. The bytes sit in `content` until the storage
+    package (content-addressed by SHA-256) takes them; `app.documents.store` is the only reader."""
+
+    __tablename__ = "signed_documents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    kind: str = Field(max_length=16)  # result | refusal | apology | stop (app/documents/store.py KINDS)
+    file_name: str = Field(max_length=128)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    signer_name: str = Field(max_length=255)
+    signer_title: str = Field(max_length=255)  # the signature block, lines joined by " – "
+    signed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    signed_at: datetime = _ts()
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
