@@ -79,6 +79,11 @@ MATRIX: dict[str, Rule] = {
     "GET /tra-cuu": Rule(PUBLIC),
     "POST /tra-cuu": Rule(PUBLIC, form={"code": "000.00.17.H26-000000-0000", "secret": "AAAA-AAAA"}),
     "GET /tra-cuu/static/{name}": Rule(PUBLIC),
+    # signed documents: verification and the citizen's short-lived download link (an HMAC token)
+    "POST /api/v1/public/verify": Rule(PUBLIC, form={}),
+    "GET /xac-thuc": Rule(PUBLIC),
+    "POST /xac-thuc": Rule(PUBLIC, form={}),
+    "GET /api/v1/public/results/{token}": Rule(PUBLIC),
     "GET /quy-trinh": Rule(PUBLIC),
     "MOUNT /static-offline-docs": Rule(PUBLIC),  # Swagger UI / ReDoc assets served locally (offline machines)  # the printable transition table: documentation, no data
     "GET /bang-dieu-khien": Rule(PUBLIC),  # the shell logs in from the browser; it holds no data
@@ -154,7 +159,7 @@ MATRIX: dict[str, Rule] = {
 KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # Non-path parameters of the probes, by name.
-PARAM_DEFAULTS = {"action": "forward", "form": "receipt"}
+PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
                  "shipment": "shipment_id", "outbox": "message_id", "override": "override_id"}
