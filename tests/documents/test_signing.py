@@ -107,3 +107,15 @@ def test_garbage_is_not_a_pdf(settings):
         assert not result.signed  # a PDF-looking file without a signature is "not signed"
     with pytest.raises(Invalid):
         verify_pdf(b"hello", settings)
+
+
+def test_electronic_results_indicator_per_procedure_and_in_total(client, login, app, settings):
+    signed_result(client, login)  # signed electronically
+    app.state.settings = settings.model_copy(update={"signing_pkcs12": None})
+    signed_result(client, login)  # signed on paper only
+    body = client.get("/api/v1/reports/indicators", params={"period": "2026-11"}, headers=login("baocao")).json()
+    indicator = {i["code"]: i for i in body["indicators"]}["electronic_results"]
+    assert (indicator["numerator"], indicator["denominator"], indicator["value"]) == (1, 2, 50.0)
+    assert "electronic_results" not in {u["code"] for u in body["unsupported"]}
+    [row] = body["electronic_results"]
+    assert row["procedure_code"] == "2.001914" and (row["resolved"], row["electronic"], row["value"]) == (2, 1, 50.0)
