@@ -107,3 +107,20 @@ def test_verify_refuses_garbage_and_counts_per_address(client, settings):
     codes = [client.post(VERIFY, files={"file": ("a.pdf", b"nope", "application/pdf")}).status_code
              for _ in range(settings.verify_rate_per_minute)]
     assert codes[-1] == 429
+
+
+def test_the_portal_sync_carries_the_results_metadata(client, login, session):
+    from sqlmodel import select
+
+    from app.models import OutboxMessage
+    from tests.documents.test_signing import document_of, signed_result
+    dossier = signed_result(client, login)
+    row = document_of(session, dossier["code"])
+    messages = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "portal")
+                            .order_by(OutboxMessage.id)).all()
+    items = [item for m in messages for item in (m.payload.get("data") or []) if item.get("MaHoSo") == dossier["code"]]
+    session.rollback()
+    assert items, [m.topic for m in messages]
+    [result] = items[-1]["DanhSachGiayToKetQua"]
+    assert result["MaBamSHA256"] == row.sha256 and result["TenTepDinhKem"] == row.file_name
+    assert result["NgayKy"] == "20261123090000" and result["NguoiKy"] == "Phạm Quốc Hùng"
