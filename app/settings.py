@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     signing_pkcs12: Path | None = None
     signing_pkcs12_password: SecretStr | None = None
     signing_trust_roots: Path | None = None
+    # Where `seed-demo` writes the demo CA and agency certificate (labelled DEMO); with MOTCUA_ENV=dev
+    # and no PKCS#12 configured, the service signs with that demo certificate when it is there.
+    demo_pki_dir: Path = Path("var/pki")
     # The citizen's download link for a signed result lives this long (minutes).
     result_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # PDFs checked on /xac-thuc and POST /api/v1/public/verify per address per minute; size cap.

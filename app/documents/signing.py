@@ -55,16 +55,34 @@ def _load(path: str, mtime: float, password: str | None):  # noqa: ANN202
     return signer
 
 
+@dataclass(frozen=True)
+class SigningConfig:
+    pkcs12: Path
+    password: str | None
+    trust_roots: Path | None
+
+
+def config_of(settings: Settings) -> SigningConfig | None:
+    """The configured certificate; in dev without one, the demo certificate `seed-demo` wrote."""
+    if settings.signing_pkcs12 is not None:
+        password = settings.signing_pkcs12_password.get_secret_value() if settings.signing_pkcs12_password else None
+        return SigningConfig(settings.signing_pkcs12, password, settings.signing_trust_roots)
+    demo = settings.demo_pki_dir
+    if settings.env == "dev" and (demo / "agency-demo.p12").is_file() and (demo / "agency-demo.password").is_file():
+        return SigningConfig(demo / "agency-demo.p12", (demo / "agency-demo.password").read_text().strip(),
+                             demo / "demo-ca.pem")
+    return None
+
+
 def signer_of(settings: Settings):  # noqa: ANN201
-    if settings.signing_pkcs12 is None:
+    config = config_of(settings)
+    if config is None:
         raise SigningUnavailable("MOTCUA_SIGNING_PKCS12 chưa được cấu hình")
-    path = settings.signing_pkcs12
-    password = settings.signing_pkcs12_password.get_secret_value() if settings.signing_pkcs12_password else None
-    return _load(str(path), path.stat().st_mtime, password)
+    return _load(str(config.pkcs12), config.pkcs12.stat().st_mtime, config.password)
 
 
 def signing_enabled(settings: Settings) -> bool:
-    return settings.signing_pkcs12 is not None
+    return config_of(settings) is not None
 
 
 def sign_pdf(pdf: bytes, settings: Settings, *, signer_name: str, signer_title: str, dossier_code: str,
@@ -97,10 +115,12 @@ def _roots(pem_path: str | None, p12_path: str | None, p12_mtime: float, passwor
 
 
 def trust_roots(settings: Settings) -> tuple:
-    p12 = settings.signing_pkcs12
-    password = settings.signing_pkcs12_password.get_secret_value() if settings.signing_pkcs12_password else None
-    return _roots(str(settings.signing_trust_roots) if settings.signing_trust_roots else None,
-                  str(p12) if p12 else None, p12.stat().st_mtime if p12 else 0.0, password)
+    config = config_of(settings)
+    pem = config.trust_roots if config else settings.signing_trust_roots
+    if config is None and pem is None:
+        return ()
+    return _roots(str(pem) if pem else None, str(config.pkcs12) if config else None,
+                  config.pkcs12.stat().st_mtime if config else 0.0, config.password if config else None)
 
 
 NOT_A_PDF = "Tệp không phải là tệp PDF hợp lệ."
@@ -131,7 +151,7 @@ def verify_pdf(data: bytes, settings: Settings) -> Verification:
         name = str(sig_object.get("/Name", "")) or None
     except (PdfError, KeyError, TypeError, ValueError):
         reason = name = None
-    roots = list(trust_roots(settings)) if signing_enabled(settings) or settings.signing_trust_roots else []
+    roots = list(trust_roots(settings))
     context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
     try:
         status = validate_pdf_signature(embedded, context, skip_diff=True)

@@ -119,3 +119,13 @@ def test_electronic_results_indicator_per_procedure_and_in_total(client, login, 
     assert "electronic_results" not in {u["code"] for u in body["unsupported"]}
     [row] = body["electronic_results"]
     assert row["procedure_code"] == "2.001914" and (row["resolved"], row["electronic"], row["value"]) == (2, 1, 50.0)
+
+
+def test_dev_signs_with_the_demo_certificate_seed_demo_wrote(demo_pki):
+    from app.documents.signing import config_of
+    from app.settings import Settings
+    dev = Settings(env="dev", demo_pki_dir=demo_pki.pkcs12.parent)
+    assert config_of(dev) is not None and config_of(dev).pkcs12 == demo_pki.pkcs12
+    assert config_of(Settings(env="dev", demo_pki_dir=demo_pki.pkcs12.parent / "none")) is None
+    prod_like = Settings(env="test", jwt_secret="x" * 40, demo_pki_dir=demo_pki.pkcs12.parent)
+    assert config_of(prod_like) is None  # outside dev only a configured PKCS#12 signs
