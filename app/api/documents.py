@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from app.api.deps import ClockDep, SessionFactoryDep, SettingsDep
@@ -18,6 +18,8 @@ from app.web import citizen, ratelimit
 router = APIRouter(tags=["xác thực văn bản điện tử"])
 
 NO_FILE = "Vui lòng chọn tệp PDF cần kiểm tra."
+TokenPath = Path(min_length=8, max_length=96, pattern=r"^[A-Za-z0-9_\-.]+$",
+                 description="Mã tải ngắn hạn nhận trong kết quả tra cứu")
 
 
 def _read(upload: UploadFile | None, settings) -> bytes:  # noqa: ANN001
@@ -62,7 +64,7 @@ def verify_page_submit(request: Request, factory: SessionFactoryDep, clock: Cloc
             summary="Tải kết quả điện tử đã ký số (đường dẫn ngắn hạn nhận khi tra cứu)",
             responses={200: {"content": {"application/pdf": {}}, "description": "Tệp PDF đã ký số"},
                        404: {"description": "Đường dẫn không hợp lệ hoặc đã hết hạn"}})
-def download_result(token: Annotated[str, links.TokenPath], factory: SessionFactoryDep, clock: ClockDep,
+def download_result(token: Annotated[str, TokenPath], factory: SessionFactoryDep, clock: ClockDep,
                     settings: SettingsDep) -> Response:
     name, content = links.open_result(factory, token, now=clock.now(), settings=settings)
     return Response(content, media_type="application/pdf",

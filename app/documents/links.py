@@ -15,7 +15,6 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
-from fastapi import Path
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -25,7 +24,6 @@ from app.errors import NotFound
 from app.models import Dossier, DossierStatus, ReturnMethod, SignedDocument
 from app.settings import Settings
 
-TokenPath = Path(min_length=8, max_length=96, pattern=r"^[A-Za-z0-9_\-.]+$")
 EXPIRED = "Đường dẫn tải kết quả không hợp lệ hoặc đã hết hạn; vui lòng tra cứu lại để nhận đường dẫn mới."
 
 
