@@ -76,3 +76,35 @@ def test_stop_notice_pdf_carries_the_leaders_signature_block(client, login):
     text = pdf_text(client.get(f"{FORMS.format(code=dossier['code'])}/stop.pdf", headers=desk))
     assert "THÔNG BÁO DỪNG GIẢI QUYẾT HỒ SƠ" in text.upper()
     assert "Cơ sở đào tạo đã giải thể" in text and "GIÁM ĐỐC" in text
+
+
+def test_supplement_refusal_and_apology_pdfs(client, login, session):
+    from datetime import datetime, timedelta
+
+    from sqlmodel import select
+
+    from app.models import Apology, Dossier
+    from tests.workflows.test_scenarios import intake_body
+    desk = login("motcua")
+    asked = client.post("/api/v1/dossiers", headers=desk, json=intake_body(
+        decision="request_supplement", missing_items=["Bản sao giấy khai sinh"], documents=[])).json()
+    text = pdf_text(client.get(f"{FORMS.format(code=asked['code'])}/supplement.pdf", headers=desk))
+    assert "PHIẾU YÊU CẦU BỔ SUNG, HOÀN THIỆN HỒ SƠ" in text.upper() and "Bản sao giấy khai sinh" in text
+
+    refused = client.post("/api/v1/dossiers", headers=desk, json=intake_body(
+        decision="refuse", reason="Không thuộc thẩm quyền giải quyết của Sở")).json()
+    text = pdf_text(client.get(f"{FORMS.format(code=refused['code'])}/refusal.pdf", headers=desk))
+    assert "PHIẾU TỪ CHỐI TIẾP NHẬN GIẢI QUYẾT HỒ SƠ" in text.upper()
+    assert "Không thuộc thẩm quyền giải quyết của Sở" in text and "Nguyễn Thị Lan" in text
+
+    dossier = receive(client, login)
+    row = session.exec(select(Dossier).where(Dossier.code == dossier["code"])).one()
+    original = datetime.fromisoformat(dossier["due_at"])
+    session.add(Apology(dossier_id=row.id, status="issued", reason="Cần xác minh với trường cấp văn bằng",
+                        original_due_at=original, proposed_due_at=original + timedelta(days=2),
+                        new_due_at=original + timedelta(days=3), drafted_at=original, issued_at=original,
+                        signer_name="Phạm Quốc Hùng", signer_title="KT. Giám đốc\nPhó Giám đốc"))
+    session.commit()
+    text = pdf_text(client.get(f"{FORMS.format(code=dossier['code'])}/apology.pdf", headers=desk))
+    assert "Cần xác minh với trường cấp văn bằng" in text and "Phạm Quốc Hùng" in text
+    assert "KT. GIÁM ĐỐC" in text and "PHÓ GIÁM ĐỐC" in text
