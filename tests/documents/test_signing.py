@@ -129,3 +129,18 @@ def test_dev_signs_with_the_demo_certificate_seed_demo_wrote(demo_pki):
     assert config_of(Settings(env="dev", demo_pki_dir=demo_pki.pkcs12.parent / "none")) is None
     prod_like = Settings(env="test", jwt_secret="x" * 40, demo_pki_dir=demo_pki.pkcs12.parent)
     assert config_of(prod_like) is None  # outside dev only a configured PKCS#12 signs
+
+
+def test_form_04_is_signed_when_the_leader_issues_it(client, login, app, clock, session, settings):
+    from tests.sla.test_apology import drafted
+    from tests.sla.test_scan import at
+    dossier, draft = drafted(client, login, app, clock)
+    url = f"/api/v1/apologies/{draft['id']}"
+    client.patch(url, json={"reason": "Cần xác minh văn bằng với trường cấp"}, headers=login("chuyenvien"))
+    clock.set(at(23, 16, 0))
+    assert client.post(f"{url}/issue", headers=login("giamdoc")).status_code == 200
+    row = document_of(session, dossier["code"], ("apology",))
+    assert row.signer_name == "Phạm Quốc Hùng" and row.signer_title == "KT. GIÁM ĐỐC – PHÓ GIÁM ĐỐC"
+    assert "Cần xác minh văn bằng với trường cấp" in text_of(row.content)
+    check = verify_pdf(row.content, settings)
+    assert check.valid and check.dossier_code == dossier["code"] and "Mẫu số 04" in (check.kind_label or "")
