@@ -144,3 +144,20 @@ def test_form_04_is_signed_when_the_leader_issues_it(client, login, app, clock, 
     assert "Cần xác minh văn bằng với trường cấp" in text_of(row.content)
     check = verify_pdf(row.content, settings)
     assert check.valid and check.dossier_code == dossier["code"] and "Mẫu số 04" in (check.kind_label or "")
+
+
+def test_a_signature_by_another_ca_is_not_this_services(client, login, session, settings, tmp_path):
+    from pydantic import SecretStr
+
+    from app.documents.pki import write_demo_pki
+    from app.documents.signing import sign_pdf
+    other = write_demo_pki(tmp_path / "other", "Cơ quan khác")
+    from app.documents.pdf import html_to_pdf
+    dossier = signed_result(client, login)
+    original = html_to_pdf("<p>Thông báo kết quả giải quyết hồ sơ</p>")
+    foreign = sign_pdf(original, settings.model_copy(update={"signing_pkcs12": other.pkcs12,
+                                                             "signing_pkcs12_password": SecretStr(other.password)}),
+                       signer_name="Kẻ giả mạo", signer_title="GIÁM ĐỐC", dossier_code=dossier["code"],
+                       kind_label="Kết quả giải quyết hồ sơ", location=None)
+    check = verify_pdf(foreign, settings)
+    assert check.signed and check.intact and not check.trusted and not check.valid
