@@ -1,5 +1,6 @@
-"""Public routes of signed documents: verify a PDF (API and the /xac-thuc page, no JavaScript
-needed), and the citizen's short-lived download link for a signed result."""
+"""Signed documents: the staff's list and download per dossier (scoped like the dossier), and the
+public routes: verify a PDF (API and the /xac-thuc page, no JavaScript needed), and the citizen's
+short-lived download link for a signed result."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from typing import Annotated
 from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from app.api.deps import ClockDep, SessionFactoryDep, SettingsDep
+from pydantic import BaseModel
+
+from app.access import get_dossier
+from app.api.deps import ClockDep, SessionDep, SessionFactoryDep, SettingsDep
+from app.api.dossiers import CodePath
+from app.auth.deps import Staff
+from app.documents.store import KINDS, load_signed, signed_of
+from app.fields import LocalDateTime
 from app.api.public import PAGE_HEADERS
 from app.documents import links
 from app.documents.verify import VerifyOut, verify
-from app.errors import DomainError, Invalid
+from app.errors import DomainError, Invalid, NotFound
 from app.web import citizen, ratelimit
 
 router = APIRouter(tags=["xác thực văn bản điện tử"])
@@ -71,3 +79,41 @@ def download_result(token: Annotated[str, TokenPath], factory: SessionFactoryDep
                     headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                              "Referrer-Policy": "no-referrer",
                              "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+class SignedDocumentOut(BaseModel):
+    id: int
+    kind: str
+    document: str
+    file_name: str
+    sha256: str
+    size: int
+    signer_name: str
+    signer_title: str
+    signed_at: LocalDateTime
+    path: str
+
+
+@router.get("/api/v1/dossiers/{code}/signed-documents", response_model=list[SignedDocumentOut],
+            summary="Các văn bản điện tử đã ký số của hồ sơ (kết quả, mẫu 03, 04, 05)")
+def list_signed(code: CodePath, session: SessionDep, principal: Staff) -> list[SignedDocumentOut]:
+    dossier = get_dossier(session, code, principal)
+    return [SignedDocumentOut(id=d.id, kind=d.kind, document=KINDS[d.kind], file_name=d.file_name,  # type: ignore[arg-type]
+                              sha256=d.sha256, size=d.size, signer_name=d.signer_name, signer_title=d.signer_title,
+                              signed_at=d.signed_at, path=f"/api/v1/dossiers/{code}/signed-documents/{d.id}")
+            for d in signed_of(session, dossier.id)]  # type: ignore[arg-type]
+
+
+@router.get("/api/v1/dossiers/{code}/signed-documents/{document_id}", response_class=Response,
+            summary="Tải văn bản đã ký số của hồ sơ",
+            responses={200: {"content": {"application/pdf": {}}, "description": "Tệp PDF đã ký số"}})
+def download_signed(code: CodePath, document_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep,
+                    principal: Staff) -> Response:
+    dossier = get_dossier(session, code, principal)
+    row = next((d for d in signed_of(session, dossier.id) if d.id == document_id), None)  # type: ignore[arg-type]
+    content = load_signed(session, document_id) if row is not None else None
+    if row is None or content is None:
+        raise NotFound("Không tìm thấy văn bản đã ký của hồ sơ.", code="document_not_found")
+    return Response(content, media_type="application/pdf",
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                             "Content-Disposition": f'attachment; filename="{row.file_name}"'})

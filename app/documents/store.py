@@ -40,6 +40,14 @@ def latest_signed(session: Session, dossier_id: int, kinds: tuple[str, ...]) -> 
                         .order_by(SignedDocument.id.desc())).first()  # type: ignore[union-attr]
 
 
+def signed_of(session: Session, dossier_id: int) -> list[SignedDocument]:
+    """Every signed document of a dossier, oldest first (the bytes are not read until asked)."""
+    from sqlalchemy.orm import defer
+    return list(session.exec(select(SignedDocument).where(SignedDocument.dossier_id == dossier_id)
+                             .options(defer(SignedDocument.content))  # type: ignore[arg-type]
+                             .order_by(SignedDocument.id)).all())  # type: ignore[arg-type]
+
+
 def load_signed(session: Session, document_id: int) -> bytes | None:
     row = session.get(SignedDocument, document_id)
     return row.content if row is not None else None

@@ -124,3 +124,17 @@ def test_the_portal_sync_carries_the_results_metadata(client, login, session):
     [result] = items[-1]["DanhSachGiayToKetQua"]
     assert result["MaBamSHA256"] == row.sha256 and result["TenTepDinhKem"] == row.file_name
     assert result["NgayKy"] == "20261123090000" and result["NguoiKy"] == "Phạm Quốc Hùng"
+
+
+def test_staff_list_and_download_the_signed_documents_of_their_dossiers_only(client, login):
+    from tests.documents.test_signing import signed_result
+    dossier = signed_result(client, login)
+    url = f"/api/v1/dossiers/{dossier['code']}/signed-documents"
+    [doc] = client.get(url, headers=login("motcua")).json()
+    assert doc["kind"] == "result" and doc["signer_name"] == "Phạm Quốc Hùng" and doc["signed_at"].endswith("+07:00")
+    pdf = client.get(doc["path"], headers=login("motcua"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert client.get(f"{url}/999999", headers=login("motcua")).json()["code"] == "document_not_found"
+    other = login("other_desk")
+    assert client.get(url, headers=other).status_code == 404
+    assert client.get(doc["path"], headers=other).status_code == 404

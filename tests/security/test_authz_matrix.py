@@ -125,6 +125,8 @@ MATRIX: dict[str, Rule] = {
                                                            json={"lookup_secret": "ABCD-EFGH"}),
     "GET /api/v1/dossiers/{code}/forms/{form}.pdf": Rule(STAFF, obj="dossier"),
     "GET /api/v1/forms/tracking-book.pdf": Rule(STAFF, query="from=2026-11-01&to=2026-11-30"),
+    "GET /api/v1/dossiers/{code}/signed-documents": Rule(STAFF, obj="dossier"),
+    "GET /api/v1/dossiers/{code}/signed-documents/{document_id}": Rule(STAFF, obj="dossier"),
     # postal (BCCI)
     "GET /api/v1/dossiers/{code}/shipments": Rule(STAFF, obj="dossier"),
     "POST /api/v1/dossiers/{code}/shipments": Rule(DESK, obj="dossier", json={"tracking_number": "EX123456789VN"}),
@@ -159,7 +161,7 @@ MATRIX: dict[str, Rule] = {
 KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # Non-path parameters of the probes, by name.
-PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA"}
+PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA", "document_id": "1"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
                  "shipment": "shipment_id", "outbox": "message_id", "override": "override_id"}
