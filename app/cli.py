@@ -56,7 +56,7 @@ def seed_demo() -> None:
     with transaction(factory) as session:
         counts = run(session, settings=settings, now=now)
     # The demo certificate first: the demo dossiers' results are then signed with it.
-    from app.documents.pki import write_demo_pki
+    from app.esign.pki import write_demo_pki
     pki = write_demo_pki(settings.demo_pki_dir, "Sở Giáo dục và Đào tạo (đơn vị mẫu)")
     with transaction(factory) as session:
         made, code = seed_demo_dossiers(session, settings=settings, now=now)

@@ -546,13 +546,13 @@ event.listen(User.is_active, "set", _end_tokens, active_history=True)
 class SignedDocument(SQLModel, table=True):
     """A PDF this service signed (PAdES) for a dossier: the result (or a reasoned refusal after
     appraisal) and forms 03, 04, 05 when issued. The bytes sit in `content` until the storage
-    package (content-addressed by SHA-256) takes them; `app.documents.store` is the only reader."""
+    package (content-addressed by SHA-256) takes them; `app.esign.store` is the only reader."""
 
     __tablename__ = "signed_documents"
 
     id: int | None = Field(default=None, primary_key=True)
     dossier_id: int = Field(foreign_key="dossiers.id", index=True)
-    kind: str = Field(max_length=16)  # result | refusal | apology | stop (app/documents/store.py KINDS)
+    kind: str = Field(max_length=16)  # result | refusal | apology | stop (app/esign/store.py KINDS)
     file_name: str = Field(max_length=128)
     sha256: str = Field(max_length=64, index=True)
     size: int

@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     # secret rotates, or queued messages become unreadable.
     data_key: SecretStr | None = None
 
-    # Signed electronic results and forms 03-05 (app/documents/signing.py, docs/DOCUMENTS.md): the
+    # Signed electronic results and forms 03-05 (app/esign/signing.py, docs/DOCUMENTS.md): the
     # agency's certificate and private key as a PKCS#12 file and its password; the CA certificates
     # (PEM) a signature must chain to for /xac-thuc (unset: the self-signed CA inside the PKCS#12).
     # No PKCS#12: nothing is signed electronically (the result is signed on paper, as before).

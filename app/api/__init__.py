@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import (alerts, apologies, auth, calendar, documents, dossiers, forms, health, imports, outbox, portal,
+from app.api import (alerts, apologies, auth, calendar, dossiers, esign, forms, health, imports, outbox, portal,
                      postal, procedures, public, reports, workflow)
 from app.web import dashboard, home
 
@@ -10,6 +10,6 @@ router = APIRouter()
 # Order is matching order: the API first, then the printable transition table, forms, the
 # citizen lookup (/tra-cuu), and the HTML pages.
 for sub in (health.router, auth.router, procedures.router, calendar.router, dossiers.router, workflow.router,
-            workflow.page_router, forms.router, public.router, documents.router, postal.router, outbox.router,
+            workflow.page_router, forms.router, public.router, esign.router, postal.router, outbox.router,
             reports.router, alerts.router, apologies.router, imports.router, portal.router, dashboard.router, home.router):
     router.include_router(sub)

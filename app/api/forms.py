@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.api.dossiers import CodePath
 from app.auth.deps import Staff
-from app.documents.pdf import html_to_pdf
+from app.esign.pdf import html_to_pdf
 from app.web import forms
 from app.web.render import render
 

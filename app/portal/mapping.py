@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from app.documents.store import KINDS, RESULT_KINDS, latest_signed
+from app.esign.store import KINDS, RESULT_KINDS, latest_signed
 from app.models import (Agency, Channel, Dossier, DossierEvent, DossierStatus, Procedure, ReturnMethod, SignedDocument,
                         SupplementRequest, User)
 from app.statuses import PORTAL_STATUS, event_label

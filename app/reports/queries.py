@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from app.errors import Invalid, NotFound
-from app.documents.store import RESULT_KINDS
+from app.esign.store import RESULT_KINDS
 from app.models import Agency, Apology, Channel, ClockState, Dossier, Procedure, SignedDocument, SupplementRequest
 from app.reports.periods import Period, last_months
 from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, ElectronicResultRow, IndicatorOut,
@@ -191,7 +191,7 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
             func.count(Dossier.resolved_working_minutes).filter(resolved).label("with_working_time"),
             func.sum(Dossier.resolved_working_minutes).filter(resolved).label("working_minutes"),
             # Decision 766 "dossiers with electronic results": a resolved dossier whose result (or
-            # reasoned refusal) was signed electronically (app/documents, the signed_documents table).
+            # reasoned refusal) was signed electronically (app/esign, the signed_documents table).
             _n(and_(resolved, exists().where(SignedDocument.dossier_id == Dossier.id,
                                              SignedDocument.kind.in_(RESULT_KINDS)))).label("resolved_electronic"),
         ]

@@ -268,7 +268,7 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     refresh_next_alert(dossier, cal=cal, now=now, settings=settings)
     session.add(dossier)
     session.flush()
-    from app.documents.service import sign_form  # the documents package renders forms: imported late
+    from app.esign.service import sign_form  # app.esign renders forms: imported late
     signed = sign_form(session, dossier, "apology", principal, now=now, settings=settings)
 
     ctx = effects.Context(principal, now, settings)

@@ -27,8 +27,8 @@ from sqlalchemy.orm import aliased, sessionmaker
 from sqlmodel import Session, select
 
 from app.db import transaction
-from app.documents import links
-from app.documents.store import KINDS
+from app.esign import links
+from app.esign.store import KINDS
 from app.errors import DomainError, NotFound, RateLimited
 from app.fields import LocalDateTime
 from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,

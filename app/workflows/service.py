@@ -17,7 +17,7 @@ from app import effects
 from app.access import get_dossier, scoped  # noqa: F401 (the service's reads, used by its callers)
 from app.auth.principal import Principal
 from app.catalog.service import get_procedure, last_work_step, workflow_of
-from app.documents import service as signed_documents
+from app.esign import service as signed_documents
 from app.effects import Context
 from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
 from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, OnlineLevel, Procedure, ReturnMethod,

@@ -15,11 +15,11 @@ from app.access import get_dossier
 from app.api.deps import ClockDep, SessionDep, SessionFactoryDep, SettingsDep
 from app.api.dossiers import CodePath
 from app.auth.deps import Staff
-from app.documents.store import KINDS, load_signed, signed_of
+from app.esign.store import KINDS, load_signed, signed_of
 from app.fields import LocalDateTime
 from app.api.public import PAGE_HEADERS
-from app.documents import links
-from app.documents.verify import VerifyOut, verify
+from app.esign import links
+from app.esign.verify import VerifyOut, verify
 from app.errors import DomainError, Invalid, NotFound
 from app.web import citizen, ratelimit
 

@@ -113,7 +113,7 @@ def test_the_portal_sync_carries_the_results_metadata(client, login, session):
     from sqlmodel import select
 
     from app.models import OutboxMessage
-    from tests.documents.test_signing import document_of, signed_result
+    from tests.esign.test_signing import document_of, signed_result
     dossier = signed_result(client, login)
     row = document_of(session, dossier["code"])
     messages = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "portal")
@@ -127,7 +127,7 @@ def test_the_portal_sync_carries_the_results_metadata(client, login, session):
 
 
 def test_staff_list_and_download_the_signed_documents_of_their_dossiers_only(client, login):
-    from tests.documents.test_signing import signed_result
+    from tests.esign.test_signing import signed_result
     dossier = signed_result(client, login)
     url = f"/api/v1/dossiers/{dossier['code']}/signed-documents"
     [doc] = client.get(url, headers=login("motcua")).json()

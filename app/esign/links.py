@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.db import transaction
-from app.documents.store import RESULT_KINDS, latest_signed, load_signed
+from app.esign.store import RESULT_KINDS, latest_signed, load_signed
 from app.errors import NotFound
 from app.models import Dossier, DossierStatus, ReturnMethod, SignedDocument
 from app.settings import Settings

@@ -16,8 +16,8 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from app.db import transaction
-from app.documents.signing import Verification, verify_pdf
-from app.documents.store import KINDS
+from app.esign.signing import Verification, verify_pdf
+from app.esign.store import KINDS
 from app.errors import DomainError, RateLimited
 from app.fields import LocalDateTime
 from app.models import Dossier, SignedDocument

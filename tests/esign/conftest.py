@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from app.documents.pki import DemoPki, write_demo_pki
+from app.esign.pki import DemoPki, write_demo_pki
 from app.settings import Settings
 from tests.conftest import make_settings, truncate_all
 

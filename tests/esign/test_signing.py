@@ -10,8 +10,8 @@ import re
 from pypdf import PdfReader
 from sqlmodel import select
 
-from app.documents.signing import verify_pdf
-from app.documents.store import latest_signed
+from app.esign.signing import verify_pdf
+from app.esign.store import latest_signed
 from app.models import Dossier, SignedDocument
 from tests.workflows.test_scenarios import act, intake_body, ready, receive
 
@@ -122,7 +122,7 @@ def test_electronic_results_indicator_per_procedure_and_in_total(client, login, 
 
 
 def test_dev_signs_with_the_demo_certificate_seed_demo_wrote(demo_pki):
-    from app.documents.signing import config_of
+    from app.esign.signing import config_of
     from app.settings import Settings
     dev = Settings(env="dev", demo_pki_dir=demo_pki.pkcs12.parent)
     assert config_of(dev) is not None and config_of(dev).pkcs12 == demo_pki.pkcs12
@@ -149,10 +149,10 @@ def test_form_04_is_signed_when_the_leader_issues_it(client, login, app, clock, 
 def test_a_signature_by_another_ca_is_not_this_services(client, login, session, settings, tmp_path):
     from pydantic import SecretStr
 
-    from app.documents.pki import write_demo_pki
-    from app.documents.signing import sign_pdf
+    from app.esign.pki import write_demo_pki
+    from app.esign.signing import sign_pdf
     other = write_demo_pki(tmp_path / "other", "Cơ quan khác")
-    from app.documents.pdf import html_to_pdf
+    from app.esign.pdf import html_to_pdf
     dossier = signed_result(client, login)
     original = html_to_pdf("<p>Thông báo kết quả giải quyết hồ sơ</p>")
     foreign = sign_pdf(original, settings.model_copy(update={"signing_pkcs12": other.pkcs12,

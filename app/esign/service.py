@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from app.auth.principal import Principal
-from app.documents import signing
-from app.documents.pdf import html_to_pdf
-from app.documents.store import KINDS, save_signed
+from app.esign import signing
+from app.esign.pdf import html_to_pdf
+from app.esign.store import KINDS, save_signed
 from app.models import Agency, Dossier, Procedure, SignedDocument, User
 from app.settings import Settings
 from app.signatures import signature_title
