@@ -3,6 +3,9 @@
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /srv/motcua
+# WeasyPrint (PDF forms and results) needs Pango and a font with Vietnamese glyphs.
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md alembic.ini requirements.lock ./
 # The pinned, hash-checked runtime versions first (make lock), then the app without re-resolving.
 RUN pip install --require-hashes -r requirements.lock

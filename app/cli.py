@@ -55,10 +55,15 @@ def seed_demo() -> None:
     now = SystemClock().now()
     with transaction(factory) as session:
         counts = run(session, settings=settings, now=now)
+    # The demo certificate first: the demo dossiers' results are then signed with it.
+    from app.esign.pki import write_demo_pki
+    pki = write_demo_pki(settings.demo_pki_dir, "Sở Giáo dục và Đào tạo (đơn vị mẫu)")
     with transaction(factory) as session:
         made, code = seed_demo_dossiers(session, settings=settings, now=now)
     counts["dossiers"] = made
     typer.echo("Dữ liệu mẫu: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    typer.echo(f"Chứng thư số DEMO (không có giá trị pháp lý): {pki.pkcs12}, CA {pki.ca_pem}; "
+               "MOTCUA_ENV=dev tự dùng để ký kết quả khi chưa cấu hình MOTCUA_SIGNING_PKCS12.")
     if code:
         typer.echo(f"Thử tra cứu tại http://127.0.0.1:8000/tra-cuu — mã hồ sơ {code}, mã bí mật {DEMO_SECRET}")
 

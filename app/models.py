@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, event, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from app.db import SealedJSON, UTCDateTime
@@ -641,3 +641,23 @@ class DossierFile(SQLModel, table=True):
     applicant_id_number: str = Field(max_length=32)  # the dossier's, copied for reuse lookups
     uploaded_by_id: int | None = Field(default=None, foreign_key="users.id")  # None: the portal pull
     uploaded_at: datetime = _ts()
+
+
+class SignedDocument(SQLModel, table=True):
+    """A PDF this service signed (PAdES) for a dossier: the result (or a reasoned refusal after
+    appraisal) and forms 03, 04, 05 when issued. The bytes sit in `content` until the storage
+    package (content-addressed by SHA-256) takes them; `app.esign.store` is the only reader."""
+
+    __tablename__ = "signed_documents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    kind: str = Field(max_length=16)  # result | refusal | apology | stop (app/esign/store.py KINDS)
+    file_name: str = Field(max_length=128)
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    signer_name: str = Field(max_length=255)
+    signer_title: str = Field(max_length=255)  # the signature block, lines joined by " – "
+    signed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    signed_at: datetime = _ts()
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

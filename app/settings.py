@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -107,6 +108,22 @@ class Settings(BaseSettings):
     # Unset: derived from jwt_secret. Set it in production (32+ characters) and keep it when the JWT
     # secret rotates, or queued messages become unreadable.
     data_key: SecretStr | None = None
+
+    # Signed electronic results and forms 03-05 (app/esign/signing.py, docs/DOCUMENTS.md): the
+    # agency's certificate and private key as a PKCS#12 file and its password; the CA certificates
+    # (PEM) a signature must chain to for /xac-thuc (unset: the self-signed CA inside the PKCS#12).
+    # No PKCS#12: nothing is signed electronically (the result is signed on paper, as before).
+    signing_pkcs12: Path | None = None
+    signing_pkcs12_password: SecretStr | None = None
+    signing_trust_roots: Path | None = None
+    # Where `seed-demo` writes the demo CA and agency certificate (labelled DEMO); with MOTCUA_ENV=dev
+    # and no PKCS#12 configured, the service signs with that demo certificate when it is there.
+    demo_pki_dir: Path = Path("var/pki")
+    # The citizen's download link for a signed result lives this long (minutes).
+    result_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # PDFs checked on /xac-thuc and POST /api/v1/public/verify per address per minute; size cap.
+    verify_rate_per_minute: int = Field(default=10, ge=1)
+    verify_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
     # The HTTP edge (app/edge.py): request bodies are capped while they stream in (413 beyond),
     # JSON and forms at max_body_bytes, multipart uploads and file imports at max_upload_bytes.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
@@ -29,10 +32,11 @@ def test_secret_masked_in_repr():
 
 
 @pytest.fixture
-def cli_env(monkeypatch, settings, demo):
+def cli_env(monkeypatch, settings, demo, tmp_path):
     from app.settings import get_settings
 
     monkeypatch.setenv("MOTCUA_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MOTCUA_DEMO_PKI_DIR", str(tmp_path / "pki"))
     monkeypatch.setenv("MOTCUA_PASSWORD_TIME_COST", "1")
     monkeypatch.setenv("MOTCUA_PASSWORD_MEMORY_COST", "1024")
     get_settings.cache_clear()
@@ -62,3 +66,5 @@ def test_cli_seed_demo_is_idempotent(cli_env):
     assert first.exit_code == 0, first.output
     assert "agencies=0" in first.output and "users=0" in first.output  # the fixture already seeded
     assert "procedures_created=0" in first.output
+    pki = Path(os.environ["MOTCUA_DEMO_PKI_DIR"])  # the demo CA and agency certificate (labelled DEMO)
+    assert "DEMO" in first.output and (pki / "agency-demo.p12").is_file() and (pki / "demo-ca.pem").is_file()

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from app.models import Agency, Channel, Dossier, DossierEvent, Procedure, ReturnMethod, SupplementRequest, User
+from app.esign.store import KINDS, RESULT_KINDS, latest_signed
+from app.models import (Agency, Channel, Dossier, DossierEvent, DossierStatus, Procedure, ReturnMethod, SignedDocument,
+                        SupplementRequest, User)
 from app.statuses import PORTAL_STATUS, event_label
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -33,8 +35,17 @@ _OPTIONAL = ("SoDienThoai", "Email", "NgayTiepNhan", "NgayHenTra", "NgayHenTraMo
 SUPPLEMENT_PENDING, SUPPLEMENT_RECEIVED = 0, 1  # TrangThaiBoSung
 
 
+def result_row(document: SignedDocument) -> dict[str, Any]:
+    """One `DanhSachGiayToKetQua` row: the metadata of the signed electronic result (never its
+    bytes; the citizen downloads it from /tra-cuu). Field names follow the portal's result-document
+    list; `MaBamSHA256`, `NgayKy`, `NguoiKy` are motcua's additions for the integrity check."""
+    return {"TenGiayTo": KINDS[document.kind], "TenTepDinhKem": document.file_name, "MaBamSHA256": document.sha256,
+            "KichThuoc": document.size, "NgayKy": portal_time(document.signed_at), "NguoiKy": document.signer_name}
+
+
 def dossier_payload(dossier: Dossier, procedure: Procedure, agency: Agency, *,
-                    supplements: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                    supplements: list[dict[str, Any]] | None = None,
+                    result: SignedDocument | None = None) -> dict[str, Any]:
     """DongBoHoSoMC item. `NgayHenTra` is the legal appointment; an issued apology's new
     appointment goes in `NgayHenTraMoi`. `supplements`: `DanhSachBoSung` rows, sent when any."""
     item = {
@@ -67,6 +78,8 @@ def dossier_payload(dossier: Dossier, procedure: Procedure, agency: Agency, *,
             del item[key]
     if supplements:
         item["DanhSachBoSung"] = supplements
+    if result is not None:
+        item["DanhSachGiayToKetQua"] = [result_row(result)]
     return item
 
 
@@ -97,7 +110,9 @@ def dossier_snapshot(session: Session, dossier: Dossier, procedure: Procedure, a
         names = {u.id: u.full_name for u in session.exec(select(User).where(User.id.in_(ids))).all()}  # type: ignore[union-attr, misc]
     rows = [supplement_row(r, requested_by=names.get(r.requested_by_id) if r.requested_by_id else None)
             for r in requests]
-    return dossier_payload(dossier, procedure, agency, supplements=rows)
+    result = latest_signed(session, dossier.id, RESULT_KINDS) \
+        if dossier.status in (DossierStatus.resolved, DossierStatus.returned) else None  # type: ignore[arg-type]
+    return dossier_payload(dossier, procedure, agency, supplements=rows, result=result)
 
 
 def history_row(dossier: Dossier, event: DossierEvent, *, actor_name: str | None, actor_title: str | None,

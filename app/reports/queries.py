@@ -28,14 +28,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select, text
+from sqlalchemy import and_, exists, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from app.errors import Invalid, NotFound
-from app.models import Agency, Apology, Channel, ClockState, Dossier, Procedure, SupplementRequest
+from app.esign.store import RESULT_KINDS
+from app.models import Agency, Apology, Channel, ClockState, Dossier, Procedure, SignedDocument, SupplementRequest
 from app.reports.periods import Period, last_months
-from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, DigitisedRow, IndicatorOut,
+from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, DigitisedRow, ElectronicResultRow,
+                                 IndicatorOut,
                                  IndicatorReport,
                                  MonthlyOnTime, MonthOnTime, OnTimeGroup, OnTimeReport, PeriodicReport, PeriodicRow,
                                  PeriodOut, RateOut, ResolutionTimeRow, UnsupportedIndicator)
@@ -189,6 +191,10 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
             _n(and_(received, Dossier.portal_synced_at.is_not(None))).label("portal_synced"),
             func.count(Dossier.resolved_working_minutes).filter(resolved).label("with_working_time"),
             func.sum(Dossier.resolved_working_minutes).filter(resolved).label("working_minutes"),
+            # Decision 766 "dossiers with electronic results": a resolved dossier whose result (or
+            # reasoned refusal) was signed electronically (app/esign, the signed_documents table).
+            _n(and_(resolved, exists().where(SignedDocument.dossier_id == Dossier.id,
+                                             SignedDocument.kind.in_(RESULT_KINDS)))).label("resolved_electronic"),
         ]
     return columns
 
@@ -405,9 +411,6 @@ def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: 
 # --- Decision 766/QĐ-TTg indicators ------------------------------------------------------------
 
 UNSUPPORTED = [
-    UnsupportedIndicator(code="electronic_results", name="Tỷ lệ hồ sơ có kết quả điện tử",
-                         reason="Chưa lưu kết quả giải quyết dạng điện tử (có ký số); chỉ biết hình thức trả kết quả "
-                                "(xem chỉ số returned_online)."),
     UnsupportedIndicator(code="paid_online", name="Tỷ lệ hồ sơ thanh toán trực tuyến",
                          reason="Chưa lưu giao dịch thanh toán phí, lệ phí."),
     UnsupportedIndicator(code="feedback_on_time", name="Tỷ lệ phản ánh, kiến nghị được xử lý đúng hạn",
@@ -435,7 +438,8 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
         for name, value in row.items():
             total[name] = total.get(name, 0) + (value or 0)
     t = {name: int(total.get(name, 0)) for name in
-         (*COUNT_FIELDS, "portal_synced", "returned_total", "returned_online", "with_working_time")}
+         (*COUNT_FIELDS, "portal_synced", "returned_total", "returned_online", "with_working_time",
+          "resolved_electronic")}
     only, strict = rates(t)
 
     procedures_query = select(Procedure.id, Procedure.code, Procedure.name, Procedure.online_level,
@@ -485,6 +489,10 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
         IndicatorOut(code="returned_online", name="Tỷ lệ kết quả trả trực tuyến",
                      value=_percent(t["returned_online"], t["returned_total"]), unit="%",
                      numerator=t["returned_online"], denominator=t["returned_total"]),
+        IndicatorOut(code="electronic_results", name="Tỷ lệ hồ sơ có kết quả điện tử",
+                     value=_percent(t["resolved_electronic"], t["resolved_total"]), unit="%",
+                     numerator=t["resolved_electronic"], denominator=t["resolved_total"],
+                     note="Hồ sơ đã giải quyết trong kỳ có kết quả (hoặc văn bản trả lời) ký số của cơ quan."),
         IndicatorOut(code="apologies", name="Số văn bản xin lỗi đã phát hành", value=t["apologies"], unit="văn bản"),
         IndicatorOut(code="digitised", name="Tỷ lệ hồ sơ được số hóa", value=_percent(digitised_total, digitised_base),
                      unit="%", numerator=digitised_total, denominator=digitised_base,
@@ -512,13 +520,19 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
             avg_calendar_days=round(float(row["calendar_days"]) / row["resolved_total"], 2)
             if row.get("calendar_days") is not None else None))
     resolution.sort(key=lambda r: r.procedure_code)
+    electronic = sorted((ElectronicResultRow(
+        procedure_code=procedures[pid].code, procedure_name=procedures[pid].name,
+        resolved=int(row["resolved_total"]), electronic=int(row.get("resolved_electronic") or 0),
+        value=_percent(int(row.get("resolved_electronic") or 0), int(row["resolved_total"])))
+        for pid, row in facts.items() if pid in procedures and row.get("resolved_total")),
+        key=lambda r: r.procedure_code)
     return IndicatorReport(
         agency=agency_out(session, agency_id), period=period_out(period),
         basis="Quyết định 766/QĐ-TTg ngày 23/6/2022: các chỉ số dữ liệu hiện có cho phép tính.",
         indicators=indicators,
         channels={"direct": t["new_direct"], "online": t["new_online"], "postal": t["new_postal"]},
-        resolution_time=resolution, digitised_by_procedure=digitised_rows, unsupported=UNSUPPORTED,
-        include_imported=include_imported,
+        resolution_time=resolution, digitised_by_procedure=digitised_rows, electronic_results=electronic,
+        unsupported=UNSUPPORTED, include_imported=include_imported,
         imported_rows=imported_rows(facts))
 
 

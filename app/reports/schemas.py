@@ -189,6 +189,16 @@ class UnsupportedIndicator(BaseModel):
     reason: str
 
 
+class ElectronicResultRow(BaseModel):
+    """Decision 766 "dossiers with electronic results", per procedure."""
+
+    procedure_code: str
+    procedure_name: str
+    resolved: int
+    electronic: int = Field(description="Hồ sơ đã giải quyết có kết quả điện tử ký số")
+    value: float | None = Field(description="%")
+
+
 class IndicatorReport(BaseModel):
     agency: AgencyOut
     period: PeriodOut
@@ -198,6 +208,7 @@ class IndicatorReport(BaseModel):
     resolution_time: list[ResolutionTimeRow]
     digitised_by_procedure: list[DigitisedRow] = Field(default_factory=list,
                                                        description="Tỷ lệ hồ sơ được số hóa, theo thủ tục")
+    electronic_results: list[ElectronicResultRow] = Field(default_factory=list)
     unsupported: list[UnsupportedIndicator]
     include_imported: bool = Field(True, description="Có tính hồ sơ nhập từ hệ thống cũ (include_imported)")
     imported_rows: int = Field(0, description="Số hồ sơ nhập từ hệ thống cũ có trong các số liệu của báo cáo")

@@ -270,13 +270,16 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     refresh_next_alert(dossier, cal=cal, now=now, settings=settings)
     session.add(dossier)
     session.flush()
+    from app.esign.service import sign_form  # app.esign renders forms: imported late
+    signed = sign_form(session, dossier, "apology", principal, now=now, settings=settings)
 
     ctx = effects.Context(principal, now, settings)
     event = effects.append_event(session, dossier, ctx, action="apology_issued", from_status=dossier.status,
                           from_step=dossier.current_step,
                           note=f"Xin lỗi và hẹn lại ngày trả kết quả: {when_text(when)}. Lý do: {text}"[:2000],
                           data={"apology_id": apology.id, "original_due_at": dossier.due_at.isoformat(),
-                                "new_due_at": when.isoformat()})
+                                "new_due_at": when.isoformat(),
+                                **({"signed_document": signed.sha256} if signed else {})})
     # The full record carries the new appointment (NgayHenTraMoi) beside the legal one (NgayHenTra).
     effects.sync_portal(session, dossier, procedure, event, ctx, full=True)
     effects.notify(session, dossier, procedure, "apology_issued", ctx, extra=text)

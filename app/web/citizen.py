@@ -27,6 +27,8 @@ from sqlalchemy.orm import aliased, sessionmaker
 from sqlmodel import Session, select
 
 from app.db import transaction
+from app.esign import links
+from app.esign.store import KINDS
 from app.errors import DomainError, NotFound, RateLimited
 from app.fields import LocalDateTime
 from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,
@@ -124,6 +126,18 @@ class ShipmentOut(BaseModel):
     delivered_text: str | None
 
 
+class ResultDocumentOut(BaseModel):
+    file_name: str
+    document: str = Field(description="Loại văn bản")
+    sha256: str = Field(description="SHA-256 của tệp PDF đã ký số")
+    size: int
+    signed_at: LocalDateTime
+    signed_text: str
+    signer_title: str
+    url: str = Field(description="Đường dẫn tải ngắn hạn (không chứa mã tra cứu)")
+    expires_at: LocalDateTime
+
+
 class PublicDossierOut(BaseModel):
     code: str
     status: str
@@ -158,6 +172,8 @@ class PublicDossierOut(BaseModel):
                                                   description="Ngày hẹn được dời do thay đổi lịch làm việc")
     collection: CollectionOut
     shipments: list[ShipmentOut]
+    result_document: ResultDocumentOut | None = Field(
+        default=None, description="Kết quả điện tử đã ký số: trả trực tuyến khi đã có kết quả; cách khác khi đã trả")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -370,7 +386,20 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         closing_reason=dossier.closing_reason if status in (S.refused, S.stopped) or (
             status in (S.resolved, S.returned) and dossier.result_kind == "refusal") else None,
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
-        collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz))
+        collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
+        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz))
+
+
+def _result_document(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
+                     tz: ZoneInfo) -> ResultDocumentOut | None:
+    row = links.result_for(session, dossier)
+    if row is None:
+        return None
+    token, expires = links.make_token(row.id, now=now, settings=settings)  # type: ignore[arg-type]
+    return ResultDocumentOut(file_name=row.file_name, document=KINDS[row.kind], sha256=row.sha256, size=row.size,
+                             signed_at=row.signed_at, signed_text=datetime_text(row.signed_at, tz) or "",
+                             signer_title=row.signer_title, url=f"/api/v1/public/results/{token}",
+                             expires_at=expires)
 
 
 def find(session: Session, *, code: str, secret: str, now: datetime, settings: Settings) -> PublicDossierOut | None:
@@ -493,6 +522,17 @@ def render_page(*, result: PublicDossierOut | None = None, error: str | None = N
         "js_url": f"{static_url}/citizen.js?v={asset_version('citizen.js')}",
     }
     return _environment().get_template("citizen/lookup.html").render(**context)
+
+
+def render_verify_page(*, result: Any = None, error: str | None = None, timezone: str = "Asia/Ho_Chi_Minh",
+                       static_url: str = "/tra-cuu/static") -> str:
+    """/xac-thuc: a plain multipart form (no JavaScript) and the verdict on the same page."""
+    tz = ZoneInfo(timezone)
+    context: dict[str, Any] = {
+        "result": result, "error": error, "css_url": f"{static_url}/citizen.css?v={asset_version('citizen.css')}",
+        "signed_text": datetime_text(result.signed_at, tz) if result is not None and result.signed_at else None,
+    }
+    return _environment().get_template("citizen/verify.html").render(**context)
 
 
 def validate_form(code: str, secret: str) -> dict[str, str]:

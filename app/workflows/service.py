@@ -17,6 +17,7 @@ from app import effects, parties
 from app.access import get_dossier, scoped  # noqa: F401 (the service's reads, used by its callers)
 from app.auth.principal import Principal
 from app.catalog.service import get_procedure, last_work_step, workflow_of
+from app.esign import service as signed_documents
 from app.effects import Context
 from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
 from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, Handover, OnlineLevel, OpinionRequest,
@@ -243,6 +244,10 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
             shipment.note = f"Nhân viên bưu chính giao: {principal.user.full_name}"
     if data.decision == "request_supplement":
         _add_supplement_request(session, dossier, event_data["items"], data.note, ctx)  # type: ignore[index]
+    if data.decision == "refuse":  # form 03, signed as issued (a rare path: rendering under the day's lock is fine)
+        signed = signed_documents.sign_form(session, dossier, "refusal", principal, now=ctx.now, settings=ctx.settings)
+        if signed is not None:
+            event_data = {**event_data, "signed_document": signed.sha256}
     event = effects.append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None, note=note,
                           data=event_data)
     effects.sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
@@ -396,6 +401,11 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
     dossier.updated_at = ctx.now
     session.add(dossier)
     session.flush()
+    if action_enum in (Action.refuse, Action.stop):  # forms 03 and 05, signed as issued
+        signed = signed_documents.sign_form(session, dossier, "refusal" if action_enum == Action.refuse else "stop",
+                                     principal, now=ctx.now, settings=ctx.settings)
+        if signed is not None:
+            event_data = {**event_data, "signed_document": signed.sha256}
     event = effects.append_event(session, dossier, ctx, action=action_enum.value, from_status=from_status,
                           from_step=from_step, note=note, data=event_data)
     # The full record whenever the portal must learn more than a status: a new appointment (a
@@ -574,8 +584,13 @@ def _take_result_decision(session: Session, dossier: Dossier, procedure: Procedu
     if dossier.result_kind == "refusal" and not dossier.result_reference:
         dossier.result_reference = next_document_number(session, signer_agency, "result_refusal", now=ctx.now,
                                                         tz=ctx.settings.timezone)
+    # The electronic result, signed with the agency's certificate (PAdES) in this transaction.
+    signed = signed_documents.sign_result(session, dossier, procedure, ctx.principal.user if ctx.principal else None,
+                                          now=ctx.now, settings=ctx.settings)
     decision = {"result_kind": dossier.result_kind, "signed": True, "result_reference": dossier.result_reference,
                 "reason": dossier.closing_reason if dossier.result_kind == "refusal" else None}
+    if signed is not None:
+        decision["signed_document"] = signed.sha256
     if parties.is_interagency(procedure):  # a refusal names the agency that refused
         decision |= {"agency": signer_agency.code, "agency_name": signer_agency.name}
     return decision

@@ -82,6 +82,11 @@ MATRIX: dict[str, Rule] = {
     "GET /tra-cuu": Rule(PUBLIC),
     "POST /tra-cuu": Rule(PUBLIC, form={"code": "000.00.17.H26-000000-0000", "secret": "AAAA-AAAA"}),
     "GET /tra-cuu/static/{name}": Rule(PUBLIC),
+    # signed documents: verification and the citizen's short-lived download link (an HMAC token)
+    "POST /api/v1/public/verify": Rule(PUBLIC, form={}),
+    "GET /xac-thuc": Rule(PUBLIC),
+    "POST /xac-thuc": Rule(PUBLIC, form={}),
+    "GET /api/v1/public/results/{token}": Rule(PUBLIC),
     "GET /quy-trinh": Rule(PUBLIC),
     "MOUNT /static-offline-docs": Rule(PUBLIC),  # Swagger UI / ReDoc assets served locally (offline machines)  # the printable transition table: documentation, no data
     "GET /bang-dieu-khien": Rule(PUBLIC),  # the shell logs in from the browser; it holds no data
@@ -125,6 +130,12 @@ MATRIX: dict[str, Rule] = {
     "POST /api/v1/dossiers/{code}/forms/receipt": Rule(STAFF, obj="dossier", json={"lookup_secret": "ABCD-EFGH"}),
     "GET /api/v1/dossiers/{code}/forms/{form}": Rule(STAFF, obj="dossier"),
     "GET /api/v1/forms/tracking-book": Rule(STAFF, query="from=2026-11-01&to=2026-11-30"),
+    "POST /api/v1/dossiers/{code}/forms/receipt.pdf": Rule(STAFF, obj="dossier",
+                                                           json={"lookup_secret": "ABCD-EFGH"}),
+    "GET /api/v1/dossiers/{code}/forms/{form}.pdf": Rule(STAFF, obj="dossier"),
+    "GET /api/v1/forms/tracking-book.pdf": Rule(STAFF, query="from=2026-11-01&to=2026-11-30"),
+    "GET /api/v1/dossiers/{code}/signed-documents": Rule(STAFF, obj="dossier"),
+    "GET /api/v1/dossiers/{code}/signed-documents/{document_id}": Rule(STAFF, obj="dossier"),
     # postal (BCCI)
     "GET /api/v1/dossiers/{code}/shipments": Rule(STAFF, obj="dossier"),
     "POST /api/v1/dossiers/{code}/shipments": Rule(DESK, obj="dossier", json={"tracking_number": "EX123456789VN"}),
@@ -177,7 +188,7 @@ KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # Non-path parameters of the probes, by name.
 PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "file_id": "1", "id_number": "001099012345",
-                  "handover_id": "1", "opinion_id": "1"}
+                  "handover_id": "1", "opinion_id": "1", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA", "document_id": "1"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
                  "shipment": "shipment_id", "outbox": "message_id", "override": "override_id"}

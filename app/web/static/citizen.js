@@ -102,6 +102,18 @@
         fact("Giờ làm việc", c.office_hours),
         fact("Cần mang theo", c.bring)));
 
+    var download = null;
+    var doc = r.result_document;
+    if (doc) {
+      download = h("section", { className: "card card-download", "aria-labelledby": "download-title" },
+        h("h3", { id: "download-title", text: "Kết quả điện tử" }),
+        h("p", { text: doc.document + ", đã ký số ngày " + doc.signed_text + " (" + doc.signer_title + ")." }),
+        h("p", null, h("a", { className: "button", id: "result-download", href: doc.url, download: doc.file_name,
+                              text: "Tải kết quả (PDF)" })),
+        h("p", { className: "hint" }, "Đường dẫn có hiệu lực trong thời gian ngắn; tra cứu lại để nhận đường dẫn mới. " +
+          "Kiểm tra chữ ký tại trang ", h("a", { href: "/xac-thuc", text: "Xác thực văn bản" }), "."));
+    }
+
     var post = null;
     if (r.shipments && r.shipments.length) {
       post = h("section", { className: "card card-post", "aria-labelledby": "post-title" },
@@ -129,7 +141,7 @@
     return h("article", { className: "result", "aria-labelledby": "result-title" },
       h("h2", { id: "result-title", className: "result-title", tabindex: "-1" },
         "Hồ sơ ", h("span", { className: "code", text: r.code })),
-      status, todo, appointment, facts, apologies, collect, post, timeline);
+      status, todo, appointment, facts, apologies, collect, download, post, timeline);
   }
 
   function init() {

@@ -1,0 +1,1 @@
+"""Documents as PDF: forms rendered by WeasyPrint, results signed (PAdES, pyHanko) and verified."""
