@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, UniqueConstraint, event, text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from app.db import SealedJSON, UTCDateTime
@@ -645,8 +645,8 @@ class DossierFile(SQLModel, table=True):
 
 class SignedDocument(SQLModel, table=True):
     """A PDF this service signed (PAdES) for a dossier: the result (or a reasoned refusal after
-    appraisal) and forms 03, 04, 05 when issued. The bytes sit in `content` until the storage
-    package (content-addressed by SHA-256) takes them; `app.esign.store` is the only reader."""
+    appraisal) and forms 03, 04, 05 when issued. The bytes are in app/storage under `sha256`;
+    `app.esign.store` is the only reader."""
 
     __tablename__ = "signed_documents"
 
@@ -660,4 +660,3 @@ class SignedDocument(SQLModel, table=True):
     signer_title: str = Field(max_length=255)  # the signature block, lines joined by " – "
     signed_by_id: int | None = Field(default=None, foreign_key="users.id")
     signed_at: datetime = _ts()
-    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

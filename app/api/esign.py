@@ -108,10 +108,10 @@ def list_signed(code: CodePath, session: SessionDep, principal: Staff) -> list[S
             summary="Tải văn bản đã ký số của hồ sơ",
             responses={200: {"content": {"application/pdf": {}}, "description": "Tệp PDF đã ký số"}})
 def download_signed(code: CodePath, document_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep,
-                    principal: Staff) -> Response:
+                    principal: Staff, settings: SettingsDep) -> Response:
     dossier = get_dossier(session, code, principal)
     row = next((d for d in signed_of(session, dossier.id) if d.id == document_id), None)  # type: ignore[arg-type]
-    content = load_signed(session, document_id) if row is not None else None
+    content = load_signed(session, settings, document_id) if row is not None else None
     if row is None or content is None:
         raise NotFound("Không tìm thấy văn bản đã ký của hồ sơ.", code="document_not_found")
     return Response(content, media_type="application/pdf",

@@ -81,6 +81,6 @@ def open_result(factory: sessionmaker[Session], token: str, *, now: datetime, se
         dossier = session.get(Dossier, row.dossier_id) if row is not None else None
         if row is None or dossier is None or row.kind not in RESULT_KINDS or not downloadable(dossier):
             raise NotFound(EXPIRED, code="link_expired")
-        content = load_signed(session, document_id)
+        content = load_signed(session, settings, document_id)
         assert content is not None
         return row.file_name, content

@@ -51,7 +51,7 @@ def _sign_and_save(session: Session, dossier: Dossier, kind: str, pdf: bytes, *,
     title = " – ".join(line for line in title_lines.splitlines() if line.strip())
     signed = signing.sign_pdf(pdf, settings, signer_name=name, signer_title=title, dossier_code=dossier.code,
                               kind_label=KINDS[kind], location=agency.name)
-    return save_signed(session, dossier_id=dossier.id, kind=kind, file_name=_file_name(dossier, kind),  # type: ignore[arg-type]
+    return save_signed(session, settings, dossier_id=dossier.id, kind=kind, file_name=_file_name(dossier, kind),  # type: ignore[arg-type]
                        content=signed, signer_name=name, signer_title=title,
                        signed_by_id=signer.id if signer else None, signed_at=now)
 

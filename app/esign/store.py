@@ -1,18 +1,18 @@
-"""Where the signed PDFs live: two functions, so the storage package can take over at merge.
-
-Today the bytes sit in `signed_documents.content`; with app/storage (content-addressed by
-SHA-256) `save_signed` becomes `put(stream)` + the row without `content`, and `load_signed`
-becomes `open(row.sha256)`. Nothing else reads or writes the bytes.
+"""Where the signed PDFs live: the row in `signed_documents` says what was signed, by whom and
+when; the bytes go to the content-addressed storage (app/storage: a local directory or S3) under
+their SHA-256, like every dossier file. Nothing else reads or writes the bytes.
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 from datetime import datetime
 
 from sqlmodel import Session, select
 
 from app.models import SignedDocument
+from app.settings import Settings
+from app.storage import get_storage
 
 # kind -> what the document is (the signature's reason and the verify page say it)
 KINDS = {"result": "Kết quả giải quyết hồ sơ", "result_refusal": "Văn bản trả lời không giải quyết hồ sơ",
@@ -22,12 +22,14 @@ KINDS = {"result": "Kết quả giải quyết hồ sơ", "result_refusal": "Vă
 RESULT_KINDS = ("result", "result_refusal")  # what the citizen downloads and Decision 766 counts
 
 
-def save_signed(session: Session, *, dossier_id: int, kind: str, file_name: str, content: bytes,
-                signer_name: str, signer_title: str, signed_by_id: int | None, signed_at: datetime) -> SignedDocument:
+def save_signed(session: Session, settings: Settings, *, dossier_id: int, kind: str, file_name: str,
+                content: bytes, signer_name: str, signer_title: str, signed_by_id: int | None,
+                signed_at: datetime) -> SignedDocument:
     assert kind in KINDS, kind
-    row = SignedDocument(dossier_id=dossier_id, kind=kind, file_name=file_name,
-                         sha256=hashlib.sha256(content).hexdigest(), size=len(content), signer_name=signer_name,
-                         signer_title=signer_title, signed_by_id=signed_by_id, signed_at=signed_at, content=content)
+    stored = get_storage(settings).put(io.BytesIO(content))  # before the row: never a row without its bytes
+    row = SignedDocument(dossier_id=dossier_id, kind=kind, file_name=file_name, sha256=stored.sha256,
+                         size=stored.size, signer_name=signer_name, signer_title=signer_title,
+                         signed_by_id=signed_by_id, signed_at=signed_at)
     session.add(row)
     session.flush()
     return row
@@ -41,13 +43,15 @@ def latest_signed(session: Session, dossier_id: int, kinds: tuple[str, ...]) -> 
 
 
 def signed_of(session: Session, dossier_id: int) -> list[SignedDocument]:
-    """Every signed document of a dossier, oldest first (the bytes are not read until asked)."""
-    from sqlalchemy.orm import defer
+    """Every signed document of a dossier, oldest first."""
     return list(session.exec(select(SignedDocument).where(SignedDocument.dossier_id == dossier_id)
-                             .options(defer(SignedDocument.content))  # type: ignore[arg-type]
                              .order_by(SignedDocument.id)).all())  # type: ignore[arg-type]
 
 
-def load_signed(session: Session, document_id: int) -> bytes | None:
+def load_signed(session: Session, settings: Settings, document_id: int) -> bytes | None:
+    """The signed PDF's bytes (a signed result is tens of KB: read whole)."""
     row = session.get(SignedDocument, document_id)
-    return row.content if row is not None else None
+    if row is None:
+        return None
+    with get_storage(settings).open(row.sha256) as stream:
+        return stream.read()

@@ -1,7 +1,7 @@
 """signed_documents: the PDFs this service signed (results, refusals, forms 03-05)
 
-One row per signed PDF of a dossier, the bytes kept in the row until the storage package takes
-them (content-addressed by SHA-256; the lead moves them at merge).
+One row per signed PDF of a dossier; the bytes live in the content-addressed storage (app/storage)
+under the row's SHA-256.
 
 Revision ID: 0013
 Revises: 0014
@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.Column('signer_title', sa.String(length=255), nullable=False),
         sa.Column('signed_by_id', sa.Integer(), nullable=True),
         sa.Column('signed_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('content', sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(['dossier_id'], ['dossiers.id'], name=op.f('fk_signed_documents_dossier_id_dossiers')),
         sa.ForeignKeyConstraint(['signed_by_id'], ['users.id'], name=op.f('fk_signed_documents_signed_by_id_users')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_signed_documents')),

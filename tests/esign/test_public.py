@@ -109,13 +109,13 @@ def test_verify_refuses_garbage_and_counts_per_address(client, settings):
     assert codes[-1] == 429
 
 
-def test_the_portal_sync_carries_the_results_metadata(client, login, session):
+def test_the_portal_sync_carries_the_results_metadata(client, login, session, settings):
     from sqlmodel import select
 
     from app.models import OutboxMessage
     from tests.esign.test_signing import document_of, signed_result
     dossier = signed_result(client, login)
-    row = document_of(session, dossier["code"])
+    row = document_of(session, settings, dossier["code"])
     messages = session.exec(select(OutboxMessage).where(OutboxMessage.topic == "portal")
                             .order_by(OutboxMessage.id)).all()
     items = [item for m in messages for item in (m.payload.get("data") or []) if item.get("MaHoSo") == dossier["code"]]

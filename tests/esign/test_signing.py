@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import io
 import re
+from types import SimpleNamespace
 
 from pypdf import PdfReader
 from sqlmodel import select
 
 from app.esign.signing import verify_pdf
-from app.esign.store import latest_signed
-from app.models import Dossier, SignedDocument
+from app.esign.store import latest_signed, load_signed
+from app.models import Dossier
 from tests.workflows.test_scenarios import act, intake_body, ready, receive
 
 
@@ -28,13 +29,15 @@ def signed_result(client, login, **specialist):
     return ready(client, login("giamdoc"), login("motcua"), dossier, result_reference="123/QĐ-SGDĐT")
 
 
-def document_of(session, code, kinds=("result", "result_refusal")) -> SignedDocument:
+def document_of(session, settings, code, kinds=("result", "result_refusal")) -> SimpleNamespace:
+    """The signed document's row, with its bytes read back from the storage (`content`)."""
     dossier = session.exec(select(Dossier).where(Dossier.code == code)).one()
     row = latest_signed(session, dossier.id, kinds)
     assert row is not None
-    session.expunge(row)
+    found = SimpleNamespace(**{c.name: getattr(row, c.name) for c in row.__table__.columns},
+                            content=load_signed(session, settings, row.id))
     session.rollback()  # SQLite: end the read transaction (BEGIN IMMEDIATE) before the next request
-    return row
+    return found
 
 
 def text_of(pdf: bytes) -> str:
@@ -43,7 +46,7 @@ def text_of(pdf: bytes) -> str:
 
 def test_the_leader_signs_the_result_and_a_changed_byte_is_reported(client, login, session, settings):
     dossier = signed_result(client, login)
-    row = document_of(session, dossier["code"])
+    row = document_of(session, settings, dossier["code"])
     assert row.kind == "result" and row.signer_name == "Phạm Quốc Hùng"
     assert row.signer_title == "KT. GIÁM ĐỐC – PHÓ GIÁM ĐỐC" and row.size == len(row.content)
     text = text_of(row.content)
@@ -67,7 +70,7 @@ def test_the_leader_signs_the_result_and_a_changed_byte_is_reported(client, logi
 
 def test_refusal_after_appraisal_is_signed(client, login, session, settings):
     dossier = signed_result(client, login, result_kind="refusal", reason="Văn bằng không có trong sổ gốc")
-    row = document_of(session, dossier["code"])
+    row = document_of(session, settings, dossier["code"])
     assert row.kind == "result_refusal"
     assert "Văn bằng không có trong sổ gốc" in text_of(row.content)
     assert verify_pdf(row.content, settings).valid
@@ -78,11 +81,11 @@ def test_forms_03_and_05_are_signed_when_issued(client, login, session, settings
     refused = client.post("/api/v1/dossiers", headers=desk,
                           json=intake_body(decision="refuse", reason="Không thuộc thẩm quyền của Sở"))
     assert refused.status_code == 201, refused.text
-    row = document_of(session, refused.json()["code"], ("refusal",))
+    row = document_of(session, settings, refused.json()["code"], ("refusal",))
     assert "PHIẾU TỪ CHỐI TIẾP NHẬN" in text_of(row.content).upper() and verify_pdf(row.content, settings).valid
     stopped = act(client, desk, receive(client, login), "forward", assignee="chuyenvien")
     act(client, login("giamdoc"), stopped, "stop", reason="Cơ sở đào tạo đã giải thể")
-    row = document_of(session, stopped["code"], ("stop",))
+    row = document_of(session, settings, stopped["code"], ("stop",))
     assert "THÔNG BÁO DỪNG GIẢI QUYẾT HỒ SƠ" in text_of(row.content).upper()
     assert verify_pdf(row.content, settings).valid and row.signer_name == "Phạm Quốc Hùng"
 
@@ -139,7 +142,7 @@ def test_form_04_is_signed_when_the_leader_issues_it(client, login, app, clock, 
     client.patch(url, json={"reason": "Cần xác minh văn bằng với trường cấp"}, headers=login("chuyenvien"))
     clock.set(at(23, 16, 0))
     assert client.post(f"{url}/issue", headers=login("giamdoc")).status_code == 200
-    row = document_of(session, dossier["code"], ("apology",))
+    row = document_of(session, settings, dossier["code"], ("apology",))
     assert row.signer_name == "Phạm Quốc Hùng" and row.signer_title == "KT. GIÁM ĐỐC – PHÓ GIÁM ĐỐC"
     assert "Cần xác minh văn bằng với trường cấp" in text_of(row.content)
     check = verify_pdf(row.content, settings)
