@@ -636,7 +636,7 @@ class DossierFile(SQLModel, table=True):
     size: int = Field(sa_type=BigInteger)
     content_type: str = Field(max_length=128)  # detected from the content
     filename: str = Field(max_length=255)
-    source: str = Field(default="upload", max_length=16)  # upload | reuse | portal
+    source: str = Field(default="upload", max_length=16)  # upload | reuse | portal | signed (a result this service signed)
     reused_from_id: int | None = Field(default=None, foreign_key="dossier_files.id")
     applicant_id_number: str = Field(max_length=32)  # the dossier's, copied for reuse lookups
     uploaded_by_id: int | None = Field(default=None, foreign_key="users.id")  # None: the portal pull

@@ -10,7 +10,9 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from app.models import SignedDocument
+from sqlalchemy import func
+
+from app.models import Dossier, DossierFile, SignedDocument
 from app.settings import Settings
 from app.storage import get_storage
 
@@ -29,6 +31,9 @@ def save_signed(session: Session, settings: Settings, *, dossier_id: int, kind: 
     stored = get_storage(settings).put(io.BytesIO(content))  # before the row: never a row without its bytes
     row = SignedDocument(dossier_id=dossier_id, kind=kind, file_name=file_name, sha256=stored.sha256,
                          size=stored.size, signer_name=signer_name, signer_title=signer_title,
+                         signed_by_id=signed_by_id, signed_at=signed_at)
+    if kind in RESULT_KINDS:
+        _file_the_result(session, dossier_id, file_name=file_name, sha256=stored.sha256, size=stored.size,
                          signed_by_id=signed_by_id, signed_at=signed_at)
     session.add(row)
     session.flush()
@@ -55,3 +60,22 @@ def load_signed(session: Session, settings: Settings, document_id: int) -> bytes
         return None
     with get_storage(settings).open(row.sha256) as stream:
         return stream.read()
+
+
+RESULT_COMPONENT = ("result", "Kết quả giải quyết (bản điện tử có ký số)")
+
+
+def _file_the_result(session: Session, dossier_id: int, *, file_name: str, sha256: str, size: int,
+                     signed_by_id: int | None, signed_at: datetime) -> None:
+    """The signed result also joins the dossier's files (component `result`): the applicant's
+    results are then listed and reused at the desk like their digitised documents (Decree 45/2020:
+    a paper already digitised, a result already issued, is not asked for again)."""
+    dossier = session.get(Dossier, dossier_id)
+    assert dossier is not None
+    versions = session.exec(select(func.count()).select_from(DossierFile).where(
+        DossierFile.dossier_id == dossier_id, DossierFile.component_key == RESULT_COMPONENT[0])).one()
+    session.add(DossierFile(dossier_id=dossier_id, component_key=RESULT_COMPONENT[0],
+                            component_name=RESULT_COMPONENT[1], kind="electronic_original", version=versions + 1,
+                            sha256=sha256, size=size, content_type="application/pdf", filename=file_name,
+                            source="signed", applicant_id_number=dossier.applicant_id_number,
+                            uploaded_by_id=signed_by_id, uploaded_at=signed_at))

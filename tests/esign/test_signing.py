@@ -164,3 +164,18 @@ def test_a_signature_by_another_ca_is_not_this_services(client, login, session, 
                        kind_label="Kết quả giải quyết hồ sơ", location=None)
     check = verify_pdf(foreign, settings)
     assert check.signed and check.intact and not check.trusted and not check.valid
+
+
+def test_a_signed_result_is_reused_at_the_desk_for_the_same_applicant(client, login, session, settings):
+    """Issue 13.4: the applicant's earlier results are listed and attached by reference, not uploaded again."""
+    signed_result(client, login)
+    desk = login("motcua")
+    listed = client.get("/api/v1/applicants/001099012345/documents", headers=desk).json()
+    [result] = [f for f in listed if f["component"] == "result"]
+    assert result["source"] == "signed" and result["content_type"] == "application/pdf"
+    fresh = receive(client, login)
+    attached = client.post(f"/api/v1/dossiers/{fresh['code']}/files", headers=desk,
+                           data={"component": "other", "kind": "electronic_original",
+                                 "reuse_file_id": str(result["id"])})
+    assert attached.status_code == 201, attached.text
+    assert attached.json()["sha256"] == result["sha256"] and attached.json()["source"] == "reuse"
