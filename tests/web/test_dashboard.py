@@ -92,6 +92,12 @@ def test_reporter_sees_the_trend_chart_and_the_tables(live_server, live_api, bro
     assert page.locator("#kpi-received").inner_text() == str(quarter["totals"]["received_total"])
     assert page.locator("#kpi-overdue").inner_text() == str(quarter["totals"]["in_progress_overdue"])
     assert "%" in page.locator("#kpi-rate").inner_text()
+    # Decision 766 (issue 13.10): the two document indicators, from GET /api/v1/reports/indicators.
+    indicators = {i["code"]: i for i in live_api.get("/api/v1/reports/indicators", params={"period": "2026-Q4"},
+                                                      headers=reporter).json()["indicators"]}
+    for code, card in (("digitised", "#kpi-digitised"), ("electronic_results", "#kpi-electronic")):
+        counts = page.locator(f"{card}-count").inner_text()
+        assert counts == f"{indicators[code]['numerator']} / {indicators[code]['denominator']} hồ sơ", (code, counts)
     assert page.locator("#chart-channels svg rect.seg").count() == 3
     page.wait_for_selector("#overdue-table tbody tr td")
     assert page.locator("#overdue-table tbody tr").count() >= 1

@@ -254,12 +254,25 @@
     $("kpi-supplement").textContent = "Chờ bổ sung: " + num(t.awaiting_supplement);
   }
 
+  // Decision 766: dossiers digitised, dossiers with an electronic (signed) result.
+  function fillIndicators(report) {
+    var by = {};
+    report.indicators.forEach(function (i) { by[i.code] = i; });
+    [["digitised", "kpi-digitised"], ["electronic_results", "kpi-electronic"]].forEach(function (pair) {
+      var i = by[pair[0]];
+      $(pair[1]).textContent = i ? pct(i.value) : "—";
+      $(pair[1] + "-count").textContent = i ? num(i.numerator) + " / " + num(i.denominator) + " hồ sơ" : "";
+    });
+  }
+
   function loadPeriod(key) {
     status("Đang tải số liệu…");
     var q = "?period=" + encodeURIComponent(key);
-    return Promise.all([api("/api/v1/reports/periodic" + q), api("/api/v1/reports/on-time" + q + "&group_by=agency")])
+    return Promise.all([api("/api/v1/reports/periodic" + q), api("/api/v1/reports/on-time" + q + "&group_by=agency"),
+                        api("/api/v1/reports/indicators" + q)])
       .then(function (results) {
         fillCards(results[0], results[1]);
+        fillIndicators(results[2]);
         fillTable(results[0]);
         drawChannels(results[0].totals);
         status("Số liệu " + results[0].period.label + ".");
