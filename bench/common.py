@@ -120,18 +120,7 @@ def api_server(database_url: str, *, workers: int = 2, env: dict[str, str] | Non
         cwd=ROOT, env=environment, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        import httpx
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"API server did not start (exit {process.poll()})")
-            time.sleep(0.3)
+        wait_healthy(base, process)
         server = {"base": base, "pid": process.pid, "workers": workers}
         yield server
         server["worker_peak_rss_mb"] = [proc_status(pid, "VmHWM") for pid in children(process.pid)]
@@ -231,3 +220,19 @@ def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
         fn()
         out.append(time.perf_counter() - t0)
     return out
+
+
+def wait_healthy(base: str, process: "subprocess.Popen[bytes]", *, seconds: float = 60) -> None:
+    """Until the server answers /health (or its process ended, or `seconds` passed: RuntimeError)."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"API server did not start (exit {process.poll()})")
+        time.sleep(0.2)

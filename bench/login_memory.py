@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, machine, proc_status, record  # noqa: E402
+from bench.common import free_port, machine, proc_status, record, wait_healthy  # noqa: E402
 
 SECRET = "bench-secret-for-login-memory-0123456789"
 LIFTED = {"MOTCUA_LOGIN_FAILURES_PER_ADDRESS": "100000", "MOTCUA_LOGIN_FAILURES_PER_USERNAME": "100000",
@@ -75,16 +75,7 @@ def scenario(name: str, url: str, requests: int) -> dict:
                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start (exit {process.poll()})")
-            time.sleep(0.2)
+        wait_healthy(base, process)
         good = httpx.post(base + "/api/v1/auth/token", data={"username": "motcua", "password": "demo1234"},
                           timeout=60)
         assert good.status_code == 200, good.text

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, machine, proc_status, record  # noqa: E402
+from bench.common import free_port, machine, proc_status, record, wait_healthy  # noqa: E402
 
 SECRET = "bench-secret-for-upload-memory-0123456789"
 SIZE = 20 * 1024 * 1024
@@ -84,16 +84,7 @@ def run(backend: str, url: str, files_dir: str, uploads: int, s3_endpoint: str |
                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start (exit {process.poll()})")
-            time.sleep(0.2)
+        wait_healthy(base, process)
         with httpx.Client(base_url=base, timeout=300) as client:
             token = client.post("/api/v1/auth/token", data={"username": "motcua", "password": "demo1234"}).json()
             headers = {"Authorization": f"Bearer {token['access_token']}"}
