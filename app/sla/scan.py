@@ -36,6 +36,7 @@ from sqlalchemy import Table, and_, case, func, or_, text
 from sqlalchemy.orm import load_only, sessionmaker
 from sqlmodel import Session, select
 
+from app import parties
 from app.channels import messages
 from app.db import transaction, try_advisory_xact_lock
 from app.models import (Agency, Alert, Apology, ClockState, Dossier, DossierStatus, OutboxMessage, Procedure, Role,
@@ -128,8 +129,10 @@ class _People:
     desks: dict[int, set[int]] = field(default_factory=dict)  # receiving agency -> desk officers and their leaders
 
 
-def _people(session: Session, dossiers: list[Dossier]) -> _People:
+def _people(session: Session, dossiers: list[Dossier], holders: dict[int, int] | None = None) -> _People:
+    """`holders`: dossier id -> the agency holding its current step (inter-agency procedures)."""
     agency_ids = {d.agency_id for d in dossiers} | {d.assigned_division_id for d in dossiers if d.assigned_division_id}
+    agency_ids |= set((holders or {}).values())
     assignees = {d.assignee_id for d in dossiers if d.assignee_id}
     rows = session.exec(select(User.id, User.agency_id, User.roles).where(
         User.is_active, or_(User.agency_id.in_(agency_ids), User.id.in_(assignees or {0})))).all()  # type: ignore[attr-defined]
@@ -153,15 +156,20 @@ def _people(session: Session, dossiers: list[Dossier]) -> _People:
     return people
 
 
-def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People) -> set[int]:
+def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People, holder: int | None = None) -> set[int]:
+    """`holder`: the agency holding the current step when it is not the competent one (an
+    inter-agency procedure): its leaders supervise the step, the department's division does not."""
     assignee = {dossier.assignee_id} if dossier.assignee_id in people.active else set()
-    division = people.leaders.get(dossier.assigned_division_id, set()) if dossier.assigned_division_id else set()
+    at_home = holder is None or holder == dossier.agency_id
+    division = people.leaders.get(dossier.assigned_division_id, set()) \
+        if dossier.assigned_division_id and at_home else set()
     department = people.leaders.get(dossier.agency_id, set())
+    holding = department if at_home else people.leaders.get(holder, set())  # type: ignore[arg-type]
     if kind in (STEP_DUE_SOON, STEP_OVERDUE):
-        supervisors = division if (step or {}).get("scope") == "division" and division else department
+        supervisors = division if (step or {}).get("scope") == "division" and division else holding
         return (assignee or supervisors) if kind == STEP_DUE_SOON else assignee | supervisors
     if kind in (DUE_SOON, OVERDUE):
-        return assignee | division | department
+        return assignee | division | department | holding
     if kind == CHECK_OVERDUE:
         return set(people.desks.get(dossier.receiving_agency_id, set()))
     if kind == APOLOGY_DRAFT:
@@ -236,7 +244,10 @@ class _Cache:
 def _process(session: Session, dossiers: list[Dossier], *, now: datetime, settings: Settings,
              cache: _Cache) -> tuple[int, int]:
     cache.load(session, dossiers)
-    people = _people(session, dossiers)
+    holders = {d.id: parties.step_agency_id(session, d, cache.procedures[d.procedure_id], d.current_step)
+               for d in dossiers
+               if d.current_step is not None and parties.is_interagency(cache.procedures[d.procedure_id])}
+    people = _people(session, dossiers, holders)
     rows: list[dict] = []
     needs_apology: list[Dossier] = []
     for dossier in dossiers:
@@ -254,7 +265,7 @@ def _process(session: Session, dossiers: list[Dossier], *, now: datetime, settin
             text = messages.alert_text(threshold.kind, code=dossier.code, procedure_name=procedure.name,
                                        deadline=threshold.deadline_at, step_name=step["name"] if step else None,
                                        is_new_appointment=threshold.deadline_at == dossier.new_due_at)
-            for recipient in sorted(_recipients(threshold.kind, dossier, step, people)):
+            for recipient in sorted(_recipients(threshold.kind, dossier, step, people, holders.get(dossier.id))):
                 rows.append({"dossier_id": dossier.id, "kind": threshold.kind, "deadline_at": threshold.deadline_at,
                              "recipient_id": recipient, "message": text, "created_at": now})
             if threshold.kind in (DUE_SOON, OVERDUE):

@@ -120,6 +120,13 @@ def test_centre_department_committee_centre_with_the_committee_late(client, logi
     # the Department's leader may not sign for it.
     clock.set(at(21, 9, 0, month=12))
     assert datetime.fromisoformat(dossier["due_at"]) > clock.now()
+    # The deadline scan tells the holder of the Committee's step and the Committee's leaders, not the
+    # Department's division head (who no longer holds the dossier).
+    from tests.sla.test_scan import alerts, scan
+
+    scan(app, clock)
+    told = {u for code, kind, _, u in alerts(app) if code == dossier["code"] and kind == "step_overdue"}
+    assert "ubnd_chuyenvien" in told and "ubnd_chutich" in told and "gdpt_truongphong" not in told, told
     draft = client.post(f"/api/v1/dossiers/{dossier['code']}/apologies", json={}, headers=chairman)
     assert draft.status_code == 201, draft.text
     denied = client.post(f"/api/v1/apologies/{draft.json()['id']}/issue",
