@@ -274,14 +274,11 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     signed = sign_form(session, dossier, "apology", principal, now=now, settings=settings)
 
     ctx = effects.Context(principal, now, settings)
-    event = effects.append_event(session, dossier, ctx, action="apology_issued", from_status=dossier.status,
-                          from_step=dossier.current_step,
-                          note=f"Xin lỗi và hẹn lại ngày trả kết quả: {when_text(when)}. Lý do: {text}"[:2000],
-                          data={"apology_id": apology.id, "original_due_at": dossier.due_at.isoformat(),
-                                "new_due_at": when.isoformat(),
-                                **({"signed_document": signed.sha256} if signed else {})})
     # The full record carries the new appointment (NgayHenTraMoi) beside the legal one (NgayHenTra).
-    effects.sync_portal(session, dossier, procedure, event, ctx, full=True)
-    effects.notify(session, dossier, procedure, "apology_issued", ctx, extra=text)
-    session.flush()
+    effects.record(session, dossier, procedure, ctx, action="apology_issued", from_status=dossier.status,
+                   from_step=dossier.current_step,
+                   note=f"Xin lỗi và hẹn lại ngày trả kết quả: {when_text(when)}. Lý do: {text}"[:2000],
+                   data={"apology_id": apology.id, "original_due_at": dossier.due_at.isoformat(),
+                         "new_due_at": when.isoformat(), **({"signed_document": signed.sha256} if signed else {})},
+                   full_sync=True, notification=("apology_issued", text))
     return apology, dossier, procedure

@@ -217,13 +217,11 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
         dossier.refused_at = ctx.now
         dossier.closing_reason = data.reason
         dossier.clock_state = ClockState.stopped
-        dossier.closing_signed_by_id = received_by.id
-        dossier.closing_document_number = next_document_number(session, session.get(Agency, principal.scope_agency_id),
-                                                               "refusal", now=ctx.now, tz=ctx.settings.timezone)
+        _sign_closing(session, dossier, "refusal", ctx, signer_id=received_by.id)
         kind, extra, note, event_data = "refused", data.reason, data.reason, {"decision": "refuse"}
 
     if procedure.division_id is not None:
-        session.get(Agency, procedure.division_id)  # read now, found in the session by _sync_portal
+        session.get(Agency, procedure.division_id)  # read now, found in the session by effects.sync_portal
     # The day's number comes last: its row lock is held until commit (that keeps codes gap-free),
     # so everything computed or read above (secret hash, due dates, agencies) runs outside it.
     local_day = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
@@ -248,11 +246,8 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
         signed = signed_documents.sign_form(session, dossier, "refusal", principal, now=ctx.now, settings=ctx.settings)
         if signed is not None:
             event_data = {**event_data, "signed_document": signed.sha256}
-    event = effects.append_event(session, dossier, ctx, action="receive", from_status=None, from_step=None, note=note,
-                          data=event_data)
-    effects.sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
-    effects.notify(session, dossier, procedure, kind, ctx, extra=extra)
-    session.flush()
+    effects.record(session, dossier, procedure, ctx, action="receive", from_status=None, from_step=None, note=note,
+                   data=event_data, full_sync=True, is_new=True, notification=(kind, extra))
     return dossier, secret
 
 
@@ -314,12 +309,10 @@ def submit_online(session: Session, data: OnlineSubmissionIn, ctx: Context) -> t
     sla.refresh_next_alert(dossier)
     session.add(dossier)
     session.flush()
-    event = effects.append_event(session, dossier, ctx, action="submit", from_status=None, from_step=None,
-                          data={"portal_id": data.portal_id})
     # The portal holds the submission, not yet a dossier under our code: the first message creates it.
-    effects.sync_portal(session, dossier, procedure, event, ctx, full=True, is_new=True)
-    effects.notify(session, dossier, procedure, "submitted", ctx, extra=secret)
-    session.flush()
+    effects.record(session, dossier, procedure, ctx, action="submit", from_status=None, from_step=None,
+                   data={"portal_id": data.portal_id}, full_sync=True, is_new=True,
+                   notification=("submitted", secret))
     return dossier, secret
 
 
@@ -406,16 +399,12 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
                                      principal, now=ctx.now, settings=ctx.settings)
         if signed is not None:
             event_data = {**event_data, "signed_document": signed.sha256}
-    event = effects.append_event(session, dossier, ctx, action=action_enum.value, from_status=from_status,
-                          from_step=from_step, note=note, data=event_data)
     # The full record whenever the portal must learn more than a status: a new appointment (a
     # resumed clock after a payment too), the supplement records, a result, a refusal.
     full = dossier.due_at != due_before or transition.clock in (ClockEffect.start, ClockEffect.resume_or_reset) \
         or dossier.status in (S.resolved, S.returned, S.refused)
-    effects.sync_portal(session, dossier, procedure, event, ctx, full=full)
-    if notification is not None:
-        effects.notify(session, dossier, procedure, notification[0], ctx, extra=notification[1])
-    session.flush()
+    effects.record(session, dossier, procedure, ctx, action=action_enum.value, from_status=from_status,
+                   from_step=from_step, note=note, data=event_data, full_sync=full, notification=notification)
     return dossier
 
 
@@ -510,13 +499,15 @@ def _on_refuse(session, dossier, procedure, transition, data, ctx, cal) -> Handl
     return reason, {"document_number": dossier.closing_document_number}, ("refused", reason)
 
 
-def _sign_closing(session: Session, dossier: Dossier, kind: str, ctx: Context) -> None:
-    """Forms 03 and 05 carry a number from the agency's register and their signer."""
+def _sign_closing(session: Session, dossier: Dossier, kind: str, ctx: Context, *,
+                  signer_id: int | None = None) -> None:
+    """Forms 03 and 05 carry a number from the agency's register and their signer (the caller, or
+    `signer_id`: the desk officer who took a postal package signs its form 03, not the clerk)."""
     agency = session.get(Agency, dossier.receiving_agency_id if kind == "refusal" else dossier.agency_id)
     assert agency is not None
     dossier.closing_document_number = next_document_number(session, agency, kind, now=ctx.now,
                                                            tz=ctx.settings.timezone)
-    dossier.closing_signed_by_id = ctx.principal.id if ctx.principal else None
+    dossier.closing_signed_by_id = signer_id or (ctx.principal.id if ctx.principal else None)
 
 
 def _on_forward(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
