@@ -17,42 +17,43 @@ import httpx
 from tests.conftest import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(8150, 8180)
+
+
+def listening_socket() -> socket.socket:
+    """A socket bound to a port the kernel picks, to hand to the server process (`uvicorn --fd`).
+
+    The port is never free between choosing and serving, so no other test or suite on the machine
+    (several worktrees run suites at once) can take it and answer this test's client instead."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.set_inheritable(True)
+    return sock
 
 
 def free_port() -> int:
-    """A free port of 8150-8179; each xdist worker has its own slice, so a client of one test never
-    reaches the server of a test running beside it on a reused port."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    ports = list(PORTS)
-    if worker.startswith("gw") and worker[2:].isdigit():
-        n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "2") or 2)
-        size = max(1, len(ports) // max(n, 1))
-        i = int(worker[2:]) % max(n, 1)
-        ports = ports[i * size:(i + 1) * size]
-    for port in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8150-8179")
+    """A port the kernel picks, for a command that cannot take a socket (`motcua serve`); the kernel
+    hands out ephemeral ports in turn, so it is not picked again soon."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class Server:
     """`uvicorn app.asgi:app --workers N` in its own process group (so SIGKILL takes every worker)."""
 
     def __init__(self, database_url: str, *, workers: int = 2, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+        sock = listening_socket()
+        self.port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {**os.environ, "MOTCUA_DATABASE_URL": database_url, "MOTCUA_JWT_SECRET": TEST_SECRET,
                        "MOTCUA_ENV": "test", "MOTCUA_LOG_LEVEL": "CRITICAL", "MOTCUA_PASSWORD_TIME_COST": "1",
                        "MOTCUA_PASSWORD_MEMORY_COST": "1024", "MOTCUA_DB_POOL_SIZE": "5", **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.asgi:app", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "uvicorn", "app.asgi:app", "--fd", str(sock.fileno()),
              "--workers", str(workers), "--no-access-log", "--log-level", "critical"],
-            cwd=ROOT, env=environment, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT, env=environment, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(sock.fileno(),))
+        sock.close()  # the server's copy alone: once it is killed, a client is refused, not left waiting
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -68,7 +68,7 @@ def _invariants(engine) -> list[str]:  # noqa: ANN001
     return problems
 
 
-@pytest.mark.xdist_group("faults")  # one at a time: each starts uvicorn on a port of 8150-8179
+@pytest.mark.xdist_group("faults")  # one at a time: each runs a two-worker uvicorn under load
 def test_sigkill_during_intake_load(database_url: str, engine, demo) -> None:  # noqa: ANN001
     server = Server(database_url, workers=2)
     try:
