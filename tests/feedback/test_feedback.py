@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy import text
@@ -217,3 +219,29 @@ def test_feedback_texts_are_vietnamese():
     for kind in ("feedback_due_soon", "feedback_overdue"):
         line = messages.feedback_alert_text(kind, reference="PA-261123-ABCDEF", subject="Thủ tục A", deadline=DUE)
         assert VIETNAMESE.search(line) and "08/12/2026" in line and VIETNAMESE.search(messages.ALERT_LABELS[kind])
+
+
+def test_replicas_raise_each_alert_once(client, login, app, clock, engine):
+    """Scheduler replicas (threads calling the job body at once) against one PostgreSQL: the advisory
+    lock and ON CONFLICT DO NOTHING leave one alert per feedback and recipient. SQLite has one writer
+    (a single replica by design): the same run with one replica."""
+    for _ in range(3):
+        assert client.post("/api/v1/public/feedback", json=GENERAL).status_code == 201
+    replicas = 3 if engine.dialect.name == "postgresql" else 1
+    barrier, errors, raised = threading.Barrier(replicas), [], []
+    clock.set(DUE.replace(minute=1))
+
+    def replica() -> None:
+        try:
+            barrier.wait()
+            raised.append(run_feedback_scan(app.state.sessionmaker, app.state.settings, clock).alerts)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    with ThreadPoolExecutor(max_workers=replicas) as pool:
+        for future in [pool.submit(replica) for _ in range(replicas)]:
+            future.result()
+    assert not errors, errors
+    assert sum(raised) == 3
+    with app.state.sessionmaker() as s:
+        assert len(s.exec(select(FeedbackAlert.id)).all()) == 3  # overdue × 3, to the Department's leader

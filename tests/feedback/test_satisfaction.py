@@ -52,6 +52,8 @@ def test_rating_only_after_return_and_once_per_dossier(client, login, app):
         .status_code == 422
     assert client.post("/api/v1/public/ratings", json=RATING | {"token": view["token"], "reception": "ok"}) \
         .status_code == 422
+    control = client.post("/api/v1/public/ratings", json=RATING | {"token": view["token"], "comment": "bad\u0007"})
+    assert control.status_code == 422  # refused by the request guard (app/edge.py) before any rule
 
 
 def test_the_returned_message_carries_a_signed_rating_link(client, login, app):
