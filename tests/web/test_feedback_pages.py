@@ -47,6 +47,7 @@ def test_citizen_rates_and_sends_feedback_and_the_dashboard_shows_the_rating(liv
     page.locator("#danh-gia input[name=handling_time][value=satisfied]").check()
     page.locator("#danh-gia input[name=staff_attitude][value=very_satisfied]").check()
     page.get_by_label("Góp ý thêm (không bắt buộc)").fill("Cán bộ hướng dẫn tận tình.")
+    screenshot(page, "lookup-rating")
     page.get_by_role("button", name="Gửi đánh giá").click()
     expect(page.locator("h1")).to_have_text("Cảm ơn ông/bà đã đánh giá")
 
