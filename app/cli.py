@@ -175,7 +175,7 @@ def serve(
 
 @app.command()
 def scheduler(
-    once: Annotated[bool, typer.Option(help="Chạy mỗi việc một lần rồi thoát (quét hạn, gửi thông báo, tổng hợp)")] = False,
+    once: Annotated[bool, typer.Option(help="Chạy mỗi việc một lần rồi thoát (quét hạn, hạn phản ánh, gửi thông báo, tổng hợp)")] = False,
 ) -> None:
     """Chạy tiến trình lập lịch: quét hạn, cảnh báo, xin lỗi hẹn lại, gửi thông báo, đồng bộ Cổng DVCQG."""
     from app.sla.scheduler import run_scheduler
@@ -185,12 +185,12 @@ def scheduler(
         run_scheduler(settings)
         return
     from app.clock import SystemClock
-    from app.sla.scheduler import run_daily_digest, run_deadline_scan, run_notify_dispatch
+    from app.sla.scheduler import run_daily_digest, run_deadline_scan, run_feedback_scan, run_notify_dispatch
 
     _, engine, factory = _factory()
     clock = SystemClock()
-    for name, job in (("deadline_scan", run_deadline_scan), ("notify_dispatch", run_notify_dispatch),
-                      ("daily_digest", run_daily_digest)):
+    for name, job in (("deadline_scan", run_deadline_scan), ("feedback_scan", run_feedback_scan),
+                      ("notify_dispatch", run_notify_dispatch), ("daily_digest", run_daily_digest)):
         result = job(factory, settings, clock)
         fields = getattr(result, "__dataclass_fields__", {})
         typer.echo(f"{name}: " + ", ".join(f"{k}={getattr(result, k)}" for k in fields))

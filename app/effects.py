@@ -16,6 +16,7 @@ from sqlmodel import Session
 from app import parties
 from app.auth.principal import Principal
 from app.channels import messages
+from app.feedback import links as feedback_links
 from app.models import Agency, Dossier, DossierEvent, OutboxMessage, Procedure
 from app.portal.mapping import dossier_snapshot, history_row
 from app.settings import Settings
@@ -86,6 +87,8 @@ def notify(session: Session, dossier: Dossier, procedure: Procedure, kind: str, 
     """A message to the applicant (SMS and/or e-mail), when they left a way to reach them."""
     if not (dossier.applicant_phone or dossier.applicant_email):
         return
+    if kind == "returned" and extra is None:  # the result is in hand: ask how the service was (signed link)
+        extra = feedback_links.rating_url(dossier.id, now=ctx.now, settings=ctx.settings)  # type: ignore[arg-type]
     subject, text = messages.render(kind, dossier, procedure, extra=extra)
     outbox(session, dossier, topic="notify", kind=kind, now=ctx.now,
            payload={"to_email": dossier.applicant_email, "to_phone": dossier.applicant_phone,

@@ -660,3 +660,7 @@ class SignedDocument(SQLModel, table=True):
     signer_title: str = Field(max_length=255)  # the signature block, lines joined by " – "
     signed_by_id: int | None = Field(default=None, foreign_key="users.id")
     signed_at: datetime = _ts()
+
+
+# Tables of other packages, registered with the metadata (Alembic, the tests) whenever this module is.
+from app.feedback import models as feedback_models  # noqa: E402, F401

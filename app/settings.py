@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     verify_rate_per_minute: int = Field(default=10, ge=1)
     verify_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
+    # Citizens' feedback and satisfaction (app/feedback, docs/FEEDBACK.md): the agency answers feedback
+    # within this many working days of its own calendar; general feedback (no dossier) per address per
+    # hour; the rating link in the "result returned" message lives this many days; the token a lookup
+    # gives the page (to send feedback or rate without typing the secret again) this many minutes.
+    feedback_answer_days: int = Field(default=10, ge=1, le=60)
+    feedback_rate_per_address_per_hour: int = Field(default=5, ge=1)
+    rating_link_days: int = Field(default=30, ge=1, le=365)
+    citizen_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Where citizens reach the service (links in SMS and e-mails), without a trailing slash.
+    public_base_url: str = "http://127.0.0.1:8000"
+
     # The HTTP edge (app/edge.py): request bodies are capped while they stream in (413 beyond),
     # JSON and forms at max_body_bytes, multipart uploads and file imports at max_upload_bytes.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

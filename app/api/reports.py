@@ -1,4 +1,5 @@
-"""Reports for the Department: periodic report (JSON, XLSX, CSV), on-time rates, Decision 766 indicators.
+"""Reports for the Department: periodic report (JSON, XLSX, CSV), on-time rates, Decision 766 indicators,
+citizens' satisfaction (JSON, CSV, XLSX).
 
 Roles reporter or leader; every figure is scoped to the caller's agency (dossiers it handles).
 """
@@ -13,6 +14,9 @@ from fastapi.responses import Response
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.auth.deps import Reporter
+from app.feedback import export as feedback_export
+from app.feedback import reports as feedback_reports
+from app.feedback.schemas import SatisfactionReport
 from app.fields import LocalDate
 from app.reports import export, queries
 from app.reports.periods import Period, parse_period
@@ -112,3 +116,32 @@ def indicators(session: SessionDep, principal: Reporter, settings: SettingsDep, 
     return queries.indicator_report(session, agency_id=principal.scope_agency_id,
                                     period=_period(settings, period, date_from, date_to), now=clock.now(),
                                     include_imported=include_imported)
+
+
+# --- citizens' satisfaction (app/feedback/reports.py) ------------------------------------------
+
+@router.get("/satisfaction", response_model=SatisfactionReport,
+            summary="Mức độ hài lòng của người dân theo thủ tục và toàn cơ quan, kèm số phiếu đánh giá")
+def satisfaction(session: SessionDep, principal: Reporter, settings: SettingsDep, period: PeriodQ = None,
+                 date_from: FromQ = None, date_to: ToQ = None) -> SatisfactionReport:
+    return feedback_reports.satisfaction_report(session, agency_id=principal.scope_agency_id,
+                                                period=_period(settings, period, date_from, date_to))
+
+
+@router.get("/satisfaction.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}},
+            summary="Tải kết quả đánh giá mức độ hài lòng dạng CSV")
+def satisfaction_csv(session: SessionDep, principal: Reporter, settings: SettingsDep, period: PeriodQ = None,
+                     date_from: FromQ = None, date_to: ToQ = None) -> Response:
+    report = feedback_reports.satisfaction_report(session, agency_id=principal.scope_agency_id,
+                                                  period=_period(settings, period, date_from, date_to))
+    return _download(feedback_export.to_csv(report), "text/csv; charset=utf-8", feedback_export.filename(report, "csv"))
+
+
+@router.get("/satisfaction.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}},
+            summary="Tải kết quả đánh giá mức độ hài lòng dạng Excel (XLSX)")
+def satisfaction_xlsx(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
+                      period: PeriodQ = None, date_from: FromQ = None, date_to: ToQ = None) -> Response:
+    report = feedback_reports.satisfaction_report(session, agency_id=principal.scope_agency_id,
+                                                  period=_period(settings, period, date_from, date_to))
+    return _download(feedback_export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
+                     feedback_export.filename(report, "xlsx"))

@@ -56,7 +56,10 @@ def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | No
                 f"Cơ quan đã nhận phí, lệ phí của hồ sơ {code} ({name}). "
                 f"Ngày hẹn trả kết quả: {when_text(dossier.due_at)}.")
     if kind == "returned":
-        return ("Đã trả kết quả hồ sơ " + code, f"Kết quả hồ sơ {code} ({name}) đã được trả lúc {when_text(dossier.returned_at)}.")
+        # `extra`: the signed rating link (app/feedback/links.py), never the lookup secret.
+        rate = (f" Mời ông/bà đánh giá mức độ hài lòng về việc giải quyết hồ sơ tại: {extra}" if extra else "")
+        return ("Đã trả kết quả hồ sơ " + code,
+                f"Kết quả hồ sơ {code} ({name}) đã được trả lúc {when_text(dossier.returned_at)}.{rate}")
     if kind == "stopped":
         return ("Dừng giải quyết hồ sơ " + code, f"Hồ sơ {code} ({name}) đã dừng giải quyết. Lý do: {extra or ''}.")
     raise ValueError(f"unknown notification kind {kind}")
@@ -72,6 +75,8 @@ ALERT_LABELS: dict[str, str] = {
     "apology_missing": "Hồ sơ quá hạn chưa có văn bản xin lỗi",
     "check_overdue": "Hồ sơ trực tuyến chưa được kiểm tra trong một ngày làm việc",
     "portal_backlog": "Đồng bộ Cổng DVCQG bị tồn đọng",
+    "feedback_due_soon": "Phản ánh, kiến nghị sắp đến hạn trả lời",
+    "feedback_overdue": "Phản ánh, kiến nghị quá hạn trả lời",
 }
 
 
@@ -106,3 +111,32 @@ def digest(*, agency_name: str, day: datetime, overdue: int, due_soon: int, apol
             f"{agency_name}: {overdue} hồ sơ quá hạn, {due_soon} hồ sơ sắp đến hạn đang giải quyết; "
             f"{apology_drafts} văn bản xin lỗi, hẹn lại (mẫu 04) đang chờ ban hành. "
             "Xem chi tiết tại mục Cảnh báo của hệ thống Một cửa.")
+
+
+# --- citizens' feedback (app/feedback) ------------------------------------------------------------
+
+def feedback_alert_text(kind: str, *, reference: str, subject: str, deadline: datetime) -> str:
+    """The in-app alert on unanswered feedback (no sender data: officials open the feedback)."""
+    if kind == "feedback_due_soon":
+        text = (f"Phản ánh, kiến nghị {reference} ({subject}) sắp đến hạn trả lời ({when_text(deadline)}). "
+                "Cần trả lời người dân trước hạn.")
+    elif kind == "feedback_overdue":
+        text = f"Phản ánh, kiến nghị {reference} ({subject}) đã quá hạn trả lời ({when_text(deadline)})."
+    else:
+        raise ValueError(f"unknown feedback alert kind {kind}")
+    return text[:1000]
+
+
+def feedback_received(*, reference: str, due_at: datetime) -> tuple[str, str]:
+    """(subject, text) acknowledging a citizen's feedback."""
+    return (f"Đã tiếp nhận phản ánh, kiến nghị {reference}",
+            f"Cơ quan đã tiếp nhận phản ánh, kiến nghị {reference} của ông/bà và sẽ trả lời trước "
+            f"{when_text(due_at)}.")
+
+
+def feedback_answered(*, reference: str, answer: str, dossier_code: str | None) -> tuple[str, str]:
+    """(subject, text) carrying the agency's answer to the citizen."""
+    about = f" về hồ sơ {dossier_code}" if dossier_code else ""
+    tail = " Xem lại tại trang Tra cứu hồ sơ." if dossier_code else ""
+    return (f"Trả lời phản ánh, kiến nghị {reference}",
+            f"Trả lời phản ánh, kiến nghị {reference}{about}: {answer}{tail}")

@@ -34,6 +34,7 @@ from sqlmodel import Session
 
 from app.errors import Invalid, NotFound
 from app.esign.store import RESULT_KINDS
+from app.feedback import reports as feedback_reports
 from app.models import Agency, Apology, Channel, ClockState, Dossier, Procedure, SignedDocument, SupplementRequest
 from app.reports.periods import Period, last_months
 from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, DigitisedRow, ElectronicResultRow,
@@ -413,8 +414,6 @@ def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: 
 UNSUPPORTED = [
     UnsupportedIndicator(code="paid_online", name="Tỷ lệ hồ sơ thanh toán trực tuyến",
                          reason="Chưa lưu giao dịch thanh toán phí, lệ phí."),
-    UnsupportedIndicator(code="feedback_on_time", name="Tỷ lệ phản ánh, kiến nghị được xử lý đúng hạn",
-                         reason="Chưa có chức năng tiếp nhận phản ánh, kiến nghị."),
 ]
 
 
@@ -493,6 +492,7 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
                      value=_percent(t["resolved_electronic"], t["resolved_total"]), unit="%",
                      numerator=t["resolved_electronic"], denominator=t["resolved_total"],
                      note="Hồ sơ đã giải quyết trong kỳ có kết quả (hoặc văn bản trả lời) ký số của cơ quan."),
+        feedback_reports.feedback_indicator(session, agency_id, period, now),
         IndicatorOut(code="apologies", name="Số văn bản xin lỗi đã phát hành", value=t["apologies"], unit="văn bản"),
         IndicatorOut(code="digitised", name="Tỷ lệ hồ sơ được số hóa", value=_percent(digitised_total, digitised_base),
                      unit="%", numerator=digitised_total, denominator=digitised_base,

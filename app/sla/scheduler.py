@@ -3,6 +3,8 @@
 Jobs (fixed ids, `coalesce=True`, `max_instances=1`, a misfire grace time):
 
 * `deadline_scan`   every `scan_interval_seconds`: alerts, apology drafts (`app.sla.scan`);
+* `feedback_scan`   every `scan_interval_seconds`: due-soon / overdue alerts on citizens' feedback
+  (`app.feedback.scan`, the same guarantees as the deadline scan);
 * `notify_dispatch` every `outbox_interval_seconds`: applicant and leader notifications;
 * `portal_dispatch` every `outbox_interval_seconds`: national-portal sync (`app.portal.sync`);
 * `portal_pull`     every minute: online submissions (`app.portal.inbound`);
@@ -43,8 +45,8 @@ from app.settings import Settings
 
 log = logging.getLogger("motcua.scheduler")
 
-JOB_IDS = ("deadline_scan", "notify_dispatch", "portal_dispatch", "portal_pull", "daily_digest", "rate_counter_purge",
-           "portal_reconcile", "portal_backlog")
+JOB_IDS = ("deadline_scan", "feedback_scan", "notify_dispatch", "portal_dispatch", "portal_pull", "daily_digest",
+           "rate_counter_purge", "portal_reconcile", "portal_backlog")
 NOTIFY_LOCK = "motcua.notify_dispatch"
 PORTAL_DISPATCH_LOCK = "motcua.portal_dispatch"
 PORTAL_PULL_LOCK = "motcua.portal_pull"
@@ -86,6 +88,12 @@ def run_deadline_scan(factory: sessionmaker[Session], settings: Settings, clock:
     from app.sla.scan import scan_deadlines
 
     return scan_deadlines(factory, now=clock.now(), settings=settings)
+
+
+def run_feedback_scan(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> Any:
+    from app.feedback.scan import scan_feedback
+
+    return scan_feedback(factory, now=clock.now(), settings=settings)
 
 
 def run_notify_dispatch(factory: sessionmaker[Session], settings: Settings, clock: Clock, senders: Any = None) -> Any:
@@ -180,6 +188,8 @@ def build_scheduler(settings: Settings, sessionmaker: sessionmaker[Session], clo
 
     add("deadline_scan", "Quét hạn xử lý hồ sơ", run_deadline_scan, every(settings.scan_interval_seconds),
         sessionmaker, settings, clock)
+    add("feedback_scan", "Quét hạn trả lời phản ánh, kiến nghị", run_feedback_scan,
+        every(settings.scan_interval_seconds), sessionmaker, settings, clock)
     add("notify_dispatch", "Gửi thông báo", run_notify_dispatch, every(settings.outbox_interval_seconds),
         sessionmaker, settings, clock, senders)
     add("portal_dispatch", "Đồng bộ Cổng DVCQG", run_portal_dispatch, every(settings.outbox_interval_seconds),

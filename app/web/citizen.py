@@ -29,6 +29,8 @@ from sqlmodel import Session, select
 from app.db import transaction
 from app.esign import links
 from app.esign.store import KINDS
+from app.feedback import public as feedback_public
+from app.feedback.schemas import CitizenFeedbackOut
 from app.errors import DomainError, NotFound, RateLimited
 from app.fields import LocalDateTime
 from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,
@@ -45,7 +47,8 @@ log = logging.getLogger("motcua.public")
 S = DossierStatus
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
-STATIC_FILES = {"citizen.css": "text/css; charset=utf-8", "citizen.js": "text/javascript; charset=utf-8"}
+STATIC_FILES = {"citizen.css": "text/css; charset=utf-8", "citizen.js": "text/javascript; charset=utf-8",
+                "feedback.js": "text/javascript; charset=utf-8"}
 
 LOOKUP_FAILED_MESSAGE = ("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu đã nhập. Vui lòng kiểm tra lại "
                          "hai mã in trên Giấy tiếp nhận hồ sơ và hẹn trả kết quả.")
@@ -174,6 +177,7 @@ class PublicDossierOut(BaseModel):
     shipments: list[ShipmentOut]
     result_document: ResultDocumentOut | None = Field(
         default=None, description="Kết quả điện tử đã ký số: trả trực tuyến khi đã có kết quả; cách khác khi đã trả")
+    feedback: CitizenFeedbackOut | None = Field(default=None, description="Phản ánh về hồ sơ, câu trả lời, đánh giá")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -387,7 +391,8 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
             status in (S.resolved, S.returned) and dossier.result_kind == "refusal") else None,
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
         collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
-        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz))
+        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
+        feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings))
 
 
 def _result_document(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
@@ -520,6 +525,7 @@ def render_page(*, result: PublicDossierOut | None = None, error: str | None = N
         "result": result, "error": error, "field_errors": field_errors or {}, "code": code,
         "api_url": api_url, "css_url": f"{static_url}/citizen.css?v={asset_version('citizen.css')}",
         "js_url": f"{static_url}/citizen.js?v={asset_version('citizen.js')}",
+        "feedback_js_url": f"{static_url}/feedback.js?v={asset_version('feedback.js')}",
     }
     return _environment().get_template("citizen/lookup.html").render(**context)
 

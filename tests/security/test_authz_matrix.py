@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from app.db import make_sessionmaker, transaction
+from app.feedback.models import Feedback, FeedbackAlert
 from app.models import Alert, Dossier, OutboxMessage, User
 from tests.documents.samples import MINIMAL_PDF
 
@@ -50,6 +51,8 @@ POSTAL_OR_DESK = frozenset({"postal", "desk"})
 FILE_STAFF = frozenset({"desk", "specialist", "leader"})  # dossier files: personal documents
 OFFICE = frozenset({"desk", "leader"})  # an agency's office accepts or returns an inter-agency hand-over
 IMPORTERS = ADMIN  # history import: administrators only (issue 11, point 16)
+FEEDBACK_STAFF = frozenset({"desk", "specialist", "leader"})  # citizens' feedback: the agency's handlers
+DISPATCHERS = frozenset({"desk", "leader"})  # who hands a feedback to an officer
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,33 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/reports/province": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
     "GET /api/v1/reports/province.csv": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
     "GET /api/v1/reports/province.xlsx": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
+    # citizens' feedback and satisfaction (issue 15): the agency's queue, and the public side (a lookup's
+    # token or the signed rating link; the probes' tokens are invalid: 404), the satisfaction report
+    "GET /api/v1/feedback": Rule(FEEDBACK_STAFF),
+    "GET /api/v1/feedback/alerts": Rule(FEEDBACK_STAFF),
+    "POST /api/v1/feedback/alerts/{feedback_alert_id}/ack": Rule(FEEDBACK_STAFF, obj="feedback_alert"),
+    "GET /api/v1/feedback/{feedback_id}": Rule(FEEDBACK_STAFF, obj="feedback"),
+    "POST /api/v1/feedback/{feedback_id}/assign": Rule(DISPATCHERS, obj="feedback", json={"assignee": "chuyenvien"}),
+    # once assigned, only the assignee or a leader answers (403 with this code for the desk)
+    "POST /api/v1/feedback/{feedback_id}/answer": Rule(FEEDBACK_STAFF, obj="feedback",
+                                                       json={"answer": "Cơ quan đã tiếp thu."},
+                                                       narrower="feedback_not_assignee"),
+    "POST /api/v1/public/feedback": Rule(PUBLIC, json={"full_name": "Trần Bình", "phone": "0987654321",
+                                                       "procedure_code": "2.001914",
+                                                       "content": "Phản ánh về thủ tục hành chính."}),
+    "POST /api/v1/public/feedback/dossier": Rule(PUBLIC, json={"token": "t.1.1.AAAAAAAAAAAAAAAAAAAAAA",
+                                                               "content": "Phản ánh về hồ sơ của tôi."}),
+    "POST /api/v1/public/ratings": Rule(PUBLIC, json={"token": "r.1.1.AAAAAAAAAAAAAAAAAAAAAA",
+                                                      "reception": "satisfied", "handling_time": "satisfied",
+                                                      "staff_attitude": "satisfied"}),
+    "GET /tra-cuu/gop-y": Rule(PUBLIC),
+    "POST /tra-cuu/gop-y": Rule(PUBLIC, form={}),
+    "POST /tra-cuu/phan-anh": Rule(PUBLIC, form={}),
+    "GET /tra-cuu/danh-gia/{token}": Rule(PUBLIC),
+    "POST /tra-cuu/danh-gia/{token}": Rule(PUBLIC, form={}),
+    "GET /api/v1/reports/satisfaction": Rule(REPORTS, query="period=2026"),
+    "GET /api/v1/reports/satisfaction.csv": Rule(REPORTS, query="period=2026"),
+    "GET /api/v1/reports/satisfaction.xlsx": Rule(REPORTS, query="period=2026"),
 }
 
 # Cells where the code differs from the rule above: each is a finding for the lead, checked as a
@@ -191,7 +221,8 @@ PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "file_id": "1", "id_nu
                   "handover_id": "1", "opinion_id": "1", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA", "document_id": "1"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
-                 "shipment": "shipment_id", "outbox": "message_id", "override": "override_id"}
+                 "shipment": "shipment_id", "outbox": "message_id", "override": "override_id",
+                 "feedback": "feedback_id", "feedback_alert": "feedback_alert_id"}
 
 
 # --- routes of the running app ---------------------------------------------------------------------
@@ -320,6 +351,19 @@ def build_world(client: TestClient, login: Callable[[str], dict[str, str]], engi
         message = s.exec(select(OutboxMessage).where(OutboxMessage.dossier_id == dossier.id)).first()
         assert message is not None, "intake writes outbox rows"
         world.ids["outbox"] = message.id
+
+    # A citizen's feedback to agency A and an alert on it for its specialist.
+    sent = client.post("/api/v1/public/feedback", json=MATRIX["POST /api/v1/public/feedback"].json)
+    assert sent.status_code == 201, sent.text
+    with transaction(factory) as s:
+        feedback = s.exec(select(Feedback).where(Feedback.reference == sent.json()["reference"])).one()
+        recipient = s.exec(select(User).where(User.username == "chuyenvien")).one()
+        feedback_alert = FeedbackAlert(feedback_id=feedback.id, kind="feedback_due_soon", deadline_at=feedback.due_at,
+                                       recipient_id=recipient.id, message="Phản ánh sắp đến hạn.",
+                                       created_at=clock.now())
+        s.add(feedback_alert)
+        s.flush()
+        world.ids["feedback"], world.ids["feedback_alert"] = feedback.id, feedback_alert.id
 
     # Agency B: a procedure of its own, a dossier, an override: the lists of A must not show them.
     other_admin, other_desk = login("other_admin"), login("other_desk")

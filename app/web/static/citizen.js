@@ -212,6 +212,8 @@
         return response.json().catch(function () { return {}; }).then(function (body) {
           if (response.ok) {
             show(renderResult(body), "Hồ sơ " + body.code);
+            // feedback.js adds the feedback and rating section (its own file, its own concern).
+            document.dispatchEvent(new CustomEvent("motcua:lookup-result", { detail: body }));
             var title = document.getElementById("result-title");
             if (title) {
               // On a phone the answer is below the form: bring it to the top, then give it focus.

@@ -258,21 +258,50 @@
   function fillIndicators(report) {
     var by = {};
     report.indicators.forEach(function (i) { by[i.code] = i; });
-    [["digitised", "kpi-digitised"], ["electronic_results", "kpi-electronic"]].forEach(function (pair) {
+    [["digitised", "kpi-digitised", " hồ sơ"], ["electronic_results", "kpi-electronic", " hồ sơ"],
+     ["feedback_on_time", "kpi-feedback", " phản ánh"]].forEach(function (pair) {
       var i = by[pair[0]];
       $(pair[1]).textContent = i ? pct(i.value) : "—";
-      $(pair[1] + "-count").textContent = i ? num(i.numerator) + " / " + num(i.denominator) + " hồ sơ" : "";
+      $(pair[1] + "-count").textContent = i ? num(i.numerator) + " / " + num(i.denominator) + pair[2] : "";
     });
+  }
+
+  // Citizens' satisfaction (app/feedback): per procedure and for the agency, with the number of answers.
+  function fillSatisfaction(report) {
+    var body = document.querySelector("#satisfaction-table tbody");
+    var foot = document.querySelector("#satisfaction-table tfoot");
+    body.textContent = "";
+    foot.textContent = "";
+    function values(r) {
+      return [num(r.answers)].concat(r.criteria.map(function (c) { return pct(c.satisfied_rate); }),
+                                     [pct(r.satisfied_rate)]);
+    }
+    if (!report.rows.length) {
+      var empty = el("tr", {});
+      empty.appendChild(el("td", { colspan: "7", "class": "empty" }, "Chưa có phiếu đánh giá trong kỳ này."));
+      body.appendChild(empty);
+    }
+    report.rows.forEach(function (r) {
+      var tr = el("tr", {});
+      cells(tr, [r.procedure_code, r.procedure_name].concat(values(r)), true);
+      body.appendChild(tr);
+    });
+    var total = el("tr", {});
+    cells(total, ["", "Toàn cơ quan"].concat(values(report.total)), true);
+    foot.appendChild(total);
+    $("kpi-satisfaction").textContent = pct(report.total.satisfied_rate);
+    $("kpi-satisfaction-count").textContent = num(report.total.answers) + " phiếu đánh giá";
   }
 
   function loadPeriod(key) {
     status("Đang tải số liệu…");
     var q = "?period=" + encodeURIComponent(key);
     return Promise.all([api("/api/v1/reports/periodic" + q), api("/api/v1/reports/on-time" + q + "&group_by=agency"),
-                        api("/api/v1/reports/indicators" + q)])
+                        api("/api/v1/reports/indicators" + q), api("/api/v1/reports/satisfaction" + q)])
       .then(function (results) {
         fillCards(results[0], results[1]);
         fillIndicators(results[2]);
+        fillSatisfaction(results[3]);
         fillTable(results[0]);
         drawChannels(results[0].totals);
         status("Số liệu " + results[0].period.label + ".");
