@@ -67,6 +67,24 @@ class Settings(BaseSettings):
     # The mock portal's /_control endpoints (faults, reset, state) need this in X-Control-Token; unset: off.
     mock_portal_control_token: SecretStr | None = None
 
+    # Online payment (app/payments, docs/PAYMENTS.md): the platform's API, our merchant code and the
+    # shared HMAC-SHA256 key of its callbacks and of our requests; the address the platform calls back
+    # and sends the payer back to (this service, as the public sees it).
+    payment_url: str = "http://127.0.0.1:8002"
+    payment_merchant: str = "MOTCUA-DEMO"
+    payment_secret: SecretStr = SecretStr("payment-demo-secret-change-me-0123456789")
+    payment_timeout_seconds: float = Field(default=10.0, gt=0)
+    public_url: str = "http://127.0.0.1:8000"
+    # A callback signed longer ago than this (either way) is refused as stale (a replay).
+    payment_callback_tolerance_seconds: int = Field(default=300, ge=10, le=3600)
+    # Reconciliation (scheduler and `motcua payment-reconcile`): transactions still pending this long
+    # after creation are queried on the platform and settled.
+    payment_reconcile_interval_seconds: int = Field(default=300, ge=30)
+    payment_reconcile_after_seconds: int = Field(default=120, ge=0)
+    payment_link_minutes: int = Field(default=30, ge=1, le=24 * 60)  # the "Thanh toán" button's token
+    # The mock payment platform's /_control endpoints need this in X-Control-Token; unset: off.
+    mock_payment_control_token: SecretStr | None = None
+
     scan_interval_seconds: int = Field(default=60, ge=5)
     outbox_interval_seconds: int = Field(default=10, ge=1)
 
