@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     payment_merchant: str = "MOTCUA-DEMO"
     payment_secret: SecretStr = SecretStr("payment-demo-secret-change-me-0123456789")
     payment_timeout_seconds: float = Field(default=10.0, gt=0)
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str | None = None  # None: the address the citizen's request came to
     # A callback signed longer ago than this (either way) is refused as stale (a replay).
     payment_callback_tolerance_seconds: int = Field(default=300, ge=10, le=3600)
     # Reconciliation (scheduler and `motcua payment-reconcile`): transactions still pending this long

@@ -71,7 +71,7 @@ def read_token(token: str, *, now: datetime, settings: Settings) -> int:
 # --- starting a payment ---------------------------------------------------------------------------
 
 def start(factory: sessionmaker[Session], token: str, *, now: datetime, settings: Settings,
-          platform: PaymentPlatform) -> tuple[PaymentTransaction, PaymentRequest, Dossier]:
+          platform: PaymentPlatform, base_url: str) -> tuple[PaymentTransaction, PaymentRequest, Dossier]:
     """The transaction to pay the token's request: the pending one (pressing the button twice
     goes to the same page), or a new one created on the platform."""
     request_id = read_token(token, now=now, settings=settings)
@@ -93,7 +93,7 @@ def start(factory: sessionmaker[Session], token: str, *, now: datetime, settings
         assert dossier is not None
         session.expunge_all()
     if pending.pay_url is None:
-        base = settings.public_url.rstrip("/")
+        base = (settings.public_url or base_url).rstrip("/")
         try:
             answer = platform.create_transaction(
                 order_ref=pending.order_ref, amount=pending.amount, description=f"Nộp phí, lệ phí hồ sơ {dossier.code}",

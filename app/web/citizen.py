@@ -33,6 +33,8 @@ from app.errors import DomainError, NotFound, RateLimited
 from app.fields import LocalDateTime
 from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,
                         ReturnMethod, Shipment, SupplementRequest)
+from app.payments.public import payments_view
+from app.payments.schemas import PublicPaymentOut
 from app.settings import Settings
 from app.sla.calendar import parse_working_hours
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
@@ -174,6 +176,7 @@ class PublicDossierOut(BaseModel):
     shipments: list[ShipmentOut]
     result_document: ResultDocumentOut | None = Field(
         default=None, description="Kết quả điện tử đã ký số: trả trực tuyến khi đã có kết quả; cách khác khi đã trả")
+    payments: list[PublicPaymentOut] = Field(default_factory=list, description="Phí, lệ phí: phải nộp, biên lai")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -387,7 +390,8 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
             status in (S.resolved, S.returned) and dossier.result_kind == "refusal") else None,
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
         collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
-        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz))
+        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
+        payments=payments_view(session, dossier, now=now, settings=settings))
 
 
 def _result_document(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
