@@ -197,7 +197,8 @@ KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # Non-path parameters of the probes, by name.
 PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "file_id": "1", "id_number": "001099012345",
-                  "handover_id": "1", "opinion_id": "1", "payment_id": "1", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA", "document_id": "1"}
+                  "handover_id": "1", "opinion_id": "1", "payment_id": "1", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA",
+                  "document_id": "1"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
                  "shipment": "shipment_id", "outbox": "message_id", "override": "override_id"}
