@@ -10,6 +10,7 @@ import httpx
 from app.payments.client import PaymentPlatform
 from app.payments.online import reconcile
 from app.payments.signing import sign_callback
+from app.sla.scheduler import run_payment_reconcile
 from tests.payments.conftest import MERCHANT, SECRET
 from tests.payments.helpers import (awaiting_payment, dossier_of, events_of, last_portal_record, pay_url, payer,
                                     payments_of, public_view)
@@ -83,9 +84,10 @@ def test_a_lost_callback_is_settled_by_reconciliation(client, login, live, platf
     with PaymentPlatform.from_settings(settings, now=lambda: clock.now().timestamp()) as adapter:
         early = reconcile(app.state.sessionmaker, settings, clock.now(), platform=adapter)
         assert early.checked == 0  # younger than payment_reconcile_after_seconds: the callback may still come
-        clock.advance(minutes=5)
-        stats = reconcile(app.state.sessionmaker, settings, clock.now(), platform=adapter)
-        assert (stats.checked, stats.settled) == (1, 1)
+    clock.advance(minutes=5)
+    stats = run_payment_reconcile(app.state.sessionmaker, settings, clock)  # the scheduler's job
+    assert (stats.checked, stats.settled) == (1, 1)
+    with PaymentPlatform.from_settings(settings, now=lambda: clock.now().timestamp()) as adapter:
         assert reconcile(app.state.sessionmaker, settings, clock.now(), platform=adapter).checked == 0
     assert dossier_of(client, login, dossier["code"])["status"] == "processing"
     [paid] = payments_of(client, login, dossier["code"])
@@ -155,3 +157,21 @@ def test_a_callback_the_platform_does_not_confirm_settles_nothing(client, login,
     assert answer.status_code == 409 and answer.json()["code"] == "not_confirmed"
     assert dossier_of(client, login, dossier["code"])["status"] == "awaiting_payment"
     assert httpx.get(f"{live.base_url}/tra-cuu/thanh-toan/ket-qua", params={"ref": "nope"}).status_code == 404
+
+
+def test_paid_online_after_cash_at_the_desk_is_recorded_for_refund(client, login, live, platform, clock):
+    """The citizen opened the platform's page, then paid cash at the desk; the online payment
+    completes later: the dossier is settled once, the second payment is recorded to refund."""
+    dossier, secret = awaiting_payment(client, login)
+    token = public_view(live, dossier["code"], secret)["payments"][0]["pay_token"]
+    url = pay_url(live, token)
+    [request] = payments_of(client, login, dossier["code"])
+    cash = client.post(f"/api/v1/dossiers/{dossier['code']}/payments/{request['id']}/receipt",
+                       headers=login("motcua"), json={"version": dossier["version"]})
+    assert cash.status_code == 200 and cash.json()["method"] == "cash"
+    payer(url)
+    [both] = payments_of(client, login, dossier["code"])
+    assert both["method"] == "cash" and both["refund_amount"] == 70_000 and both["refund_reason"] == "Nộp trùng"
+    assert both["transactions"][0]["status"] == "paid"
+    assert events_of(client, login, dossier["code"]).count("payment_confirmed") == 1
+    assert events_of(client, login, dossier["code"])[-1] == "payment_refund"
