@@ -123,3 +123,19 @@ def test_indicator_paid_online_counts_dossiers_paid_online(client, login, live, 
     value = {i["code"]: i for i in body["indicators"]}["paid_online"]
     assert (value["numerator"], value["denominator"], value["value"]) == (1, 2, 50.0)
     assert "paid_online" not in {u["code"] for u in body["unsupported"]}
+
+
+def test_refund_on_a_reasoned_refusal(client, login):
+    """The result is a refusal (văn bản trả lời nêu rõ lý do): the fees paid at intake are refunded."""
+    dossier, _ = received(client, login)
+    desk = login("motcua")
+    request = client.post(f"/api/v1/dossiers/{dossier['code']}/payments", headers=desk, json={}).json()
+    client.post(f"/api/v1/dossiers/{dossier['code']}/payments/{request['id']}/receipt", headers=desk, json={})
+    current = act(client, desk, dossier_of(client, login, dossier["code"]), "forward", assignee="chuyenvien")
+    current = act(client, login("chuyenvien"), current, "forward", result_kind="refusal",
+                  reason="Sổ gốc không có tên người đề nghị")
+    current = act(client, login("giamdoc"), current, "forward")
+    current = act(client, desk, current, "resolve")
+    assert current["status"] == "resolved"
+    [refunded] = payments_of(client, login, dossier["code"])
+    assert refunded["refund_amount"] == 50_000 and refunded["refund_reason"] == "Hồ sơ bị từ chối"
