@@ -166,6 +166,9 @@ def settle(factory: sessionmaker[Session], order_ref: str, confirmed: PlatformTr
         return None
     with transaction(factory) as session:
         row = session.exec(select(PaymentTransaction).where(PaymentTransaction.order_ref == order_ref)).one()
+        if confirmed.amount != row.amount:  # the platform holds another amount: a person must look
+            log.warning("payment platform amount differs", extra={"fields": {"order_ref": order_ref}})
+            return None
         dossier = session.exec(select(Dossier).where(Dossier.id == row.dossier_id).with_for_update()).one()
         moved = session.execute(update(PaymentTransaction).where(
             PaymentTransaction.id == row.id, PaymentTransaction.status == "pending").values(
