@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import aliased, sessionmaker
+from sqlalchemy import exists
 from sqlmodel import Session, select
 
 from app.db import transaction
@@ -33,6 +34,7 @@ from app.errors import DomainError, NotFound, RateLimited
 from app.fields import LocalDateTime
 from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,
                         ReturnMethod, Shipment, SupplementRequest)
+from app.payments.models import PaymentRequest
 from app.payments.public import payments_view
 from app.payments.schemas import PublicPaymentOut
 from app.settings import Settings
@@ -352,7 +354,9 @@ def _status_text(dossier: Dossier, procedure: Procedure, handler_name: str, plac
     return f"Kết quả đã được trả{via.get(dossier.returned_via or '', '')}{when}."
 
 
-def present(session: Session, dossier: Dossier, *, now: datetime, settings: Settings) -> PublicDossierOut:
+def present(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
+            has_payments: bool = True) -> PublicDossierOut:
+    """The public view. `has_payments` False (known from the lookup's own query) skips reading them."""
     tz = ZoneInfo(settings.timezone)
     procedure = session.get(Procedure, dossier.procedure_id)
     agency = session.get(Agency, dossier.agency_id)
@@ -391,7 +395,7 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
         collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
         result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
-        payments=payments_view(session, dossier, now=now, settings=settings))
+        payments=payments_view(session, dossier, now=now, settings=settings) if has_payments else [])
 
 
 def _result_document(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
@@ -411,7 +415,9 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     # The procedure, agency and handling division come in the same round trip; `present` then
     # finds them in the session.
     division = aliased(Agency)
-    row = session.exec(select(Dossier, Procedure, Agency, division)
+    # Whether the dossier owes or paid fees comes in the same round trip too (most do not).
+    has_payments = exists().where(PaymentRequest.dossier_id == Dossier.id).label("has_payments")
+    row = session.exec(select(Dossier, Procedure, Agency, division, has_payments)
                        .join(Procedure, Procedure.id == Dossier.procedure_id)
                        .join(Agency, Agency.id == Dossier.agency_id)
                        .outerjoin(division, division.id == Dossier.assigned_division_id)
@@ -420,7 +426,7 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     opened = codes.verify_secret(secret, dossier.lookup_secret_hash if dossier else _DUMMY_SECRET_HASH)
     if dossier is None or not opened:
         return None
-    return present(session, dossier, now=now, settings=settings)
+    return present(session, dossier, now=now, settings=settings, has_payments=bool(row[4]))
 
 
 def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: str, now: datetime,
