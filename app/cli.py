@@ -218,6 +218,53 @@ def mock_portal(
     uvicorn.run(portal, host=host, port=port, access_log=False, log_config=None)
 
 
+@app.command("mock-payment")
+def mock_payment(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8002,
+) -> None:
+    """Chạy cổng thanh toán giả lập (demo, kiểm thử) cho đơn vị MOTCUA_PAYMENT_MERCHANT / MOTCUA_PAYMENT_SECRET."""
+    import uvicorn
+
+    from app.payments.mock import create_mock_platform
+
+    settings = get_settings()
+    secret = settings.mock_payment_control_token
+    token = secret.get_secret_value() if secret is not None else ""
+    platform = create_mock_platform(merchants={settings.payment_merchant: settings.payment_secret.get_secret_value()},
+                                    control_token=token or None,
+                                    tolerance_seconds=settings.payment_callback_tolerance_seconds)
+    typer.echo(f"Cổng thanh toán giả lập: http://{host}:{port}/")
+    if not token:
+        typer.echo("Lệnh điều khiển /_control tắt: đặt MOTCUA_MOCK_PAYMENT_CONTROL_TOKEN để bật.", err=True)
+    uvicorn.run(platform, host=host, port=port, access_log=False, log_config=None)
+
+
+@app.command("payment-reconcile")
+def payment_reconcile() -> None:
+    """Đối soát một lần các giao dịch thanh toán trực tuyến còn chờ: hỏi cổng thanh toán, ghi nhận đã nộp (JSON)."""
+    import json
+    from dataclasses import asdict
+
+    from app.clock import SystemClock
+    from app.payments.client import PaymentPlatform
+    from app.payments.online import reconcile
+
+    settings, engine, factory = _factory()
+    try:
+        with PaymentPlatform.from_settings(settings) as platform:
+            stats = reconcile(factory, settings, SystemClock().now(), platform=platform)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc)
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(asdict(stats), ensure_ascii=False, indent=2))
+    if stats.unavailable:
+        typer.secho(f"Cổng thanh toán không trả lời ({settings.payment_url}); đối soát dừng giữa chừng.",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1)
+
+
 @app.command("portal-pull")
 def portal_pull() -> None:
     """Lấy ngay các hồ sơ nộp trực tuyến mới từ Cổng DVCQG (một lần)."""

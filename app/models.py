@@ -158,6 +158,9 @@ class Procedure(SQLModel, table=True):
     updated_at: datetime = _ts()
     # "Same working day if received before HH:MM, otherwise the next working day" (e.g. 15:00).
     same_day_cutoff: str | None = Field(default=None, max_length=5)
+    # Fees as data (migration 0016; app/payments/fees.py): {"items": [{kind, name, amount, per, note}],
+    # "exemptions": [{code, name, percent, kinds}], "refundable_on": ["refused", "withdrawn", ...]}.
+    fees: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
     # Inter-agency (liên thông, migration 0014): the agencies by their role in the procedure, as codes:
     # {"receiving_points": [...], "deciding_authority": "...", "result_via": "receiving_point"}.
     # Empty: a single-agency procedure, received and decided by its own agency.
@@ -301,6 +304,9 @@ class Dossier(SQLModel, table=True):
     # When every required component first had a file (migration 0012; app/documents): the
     # indicator `digitised` of Decision 766 counts these.
     digitised_at: datetime | None = _ts(default=None)
+    # When a payment of the dossier was settled online (migration 0016): `DuocThanhToanTrucTuyen`
+    # for the portal and the indicator `paid_online` read it.
+    paid_online_at: datetime | None = _ts(default=None)
 
 
 class DossierEvent(SQLModel, table=True):
@@ -664,3 +670,4 @@ class SignedDocument(SQLModel, table=True):
 
 # Tables of other packages, registered with the metadata (Alembic, the tests) whenever this module is.
 from app.feedback import models as feedback_models  # noqa: E402, F401
+from app.payments.models import PaymentRequest, PaymentTransaction  # noqa: E402, F401  (registers the tables)

@@ -67,6 +67,22 @@ class Settings(BaseSettings):
     # The mock portal's /_control endpoints (faults, reset, state) need this in X-Control-Token; unset: off.
     mock_portal_control_token: SecretStr | None = None
 
+    # Online payment (app/payments, docs/PAYMENTS.md): the platform's API, our merchant code and the
+    # shared HMAC-SHA256 key of its callbacks and of our requests; the address the platform calls back
+    # and sends the payer back to (this service, as the public sees it).
+    payment_url: str = "http://127.0.0.1:8002"
+    payment_merchant: str = "MOTCUA-DEMO"
+    payment_secret: SecretStr = SecretStr("payment-demo-secret-change-me-0123456789")
+    payment_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A callback signed longer ago than this (either way) is refused as stale (a replay).
+    payment_callback_tolerance_seconds: int = Field(default=300, ge=10, le=3600)
+    # Reconciliation (scheduler and `motcua payment-reconcile`): transactions still pending this long
+    # after creation are queried on the platform and settled.
+    payment_reconcile_interval_seconds: int = Field(default=300, ge=30)
+    payment_reconcile_after_seconds: int = Field(default=120, ge=0)
+    # The mock payment platform's /_control endpoints need this in X-Control-Token; unset: off.
+    mock_payment_control_token: SecretStr | None = None
+
     scan_interval_seconds: int = Field(default=60, ge=5)
     outbox_interval_seconds: int = Field(default=10, ge=1)
 
@@ -128,13 +144,15 @@ class Settings(BaseSettings):
     # Citizens' feedback and satisfaction (app/feedback, docs/FEEDBACK.md): the agency answers feedback
     # within this many working days of its own calendar; general feedback (no dossier) per address per
     # hour; the rating link in the "result returned" message lives this many days; the token a lookup
-    # gives the page (to send feedback or rate without typing the secret again) this many minutes.
+    # gives the page (to send feedback, rate or pay without typing the secret again) this many minutes.
     feedback_answer_days: int = Field(default=10, ge=1, le=60)
     feedback_rate_per_address_per_hour: int = Field(default=5, ge=1)
     rating_link_days: int = Field(default=30, ge=1, le=365)
     citizen_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    # Where citizens reach the service (links in SMS and e-mails), without a trailing slash.
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where citizens reach the service, without a trailing slash: the links in SMS and e-mails, and the
+    # addresses the payment platform calls back and returns the payer to. None: a page answers with the
+    # address its request came to; a message (no request) links to the local demo, http://127.0.0.1:8000.
+    public_base_url: str | None = None
 
     # The HTTP edge (app/edge.py): request bodies are capped while they stream in (413 beyond),
     # JSON and forms at max_body_bytes, multipart uploads and file imports at max_upload_bytes.

@@ -20,7 +20,8 @@ from app.errors import NotPermitted
 from app.models import Agency, Role, User
 
 # Symbols of the documents in the agency's register (the part after the number: "12/PXL-SGDĐT").
-DOCUMENT_SYMBOLS = {"refusal": "PTC", "apology": "PXL", "stop": "TB", "result_refusal": "CV"}
+DOCUMENT_SYMBOLS = {"refusal": "PTC", "apology": "PXL", "stop": "TB", "result_refusal": "CV",
+                    "receipt": "BLĐT"}  # biên lai điện tử thu phí, lệ phí (app/payments)
 
 
 def is_agency_leader(user: User, roles: frozenset[str] | list[str], agency_id: int) -> bool:

@@ -75,6 +75,9 @@ OTHER_EVENT_LABELS: dict[str, str] = {
     "handover_returned": "Cơ quan tiếp theo trả lại hồ sơ bàn giao liên thông",
     "opinions_requested": "Lấy ý kiến cơ quan liên quan",
     "opinion_answered": "Cơ quan được lấy ý kiến trả lời",
+    "payment_requested": "Thông báo phí, lệ phí phải nộp",
+    "payment_received": "Đã nộp phí, lệ phí",
+    "payment_refund": "Ghi nhận hoàn trả phí, lệ phí",
 }
 
 

@@ -50,6 +50,38 @@ class ProcedureParties(BaseModel):
                                                                 "được coi là đồng ý (theo văn bản quy định thủ tục)")
 
 
+class FeeItem(BaseModel):
+    """One fee of a procedure: phí (`fee`) or lệ phí (`charge`), per case or per copy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["fee", "charge"] = Field(description="fee: phí; charge: lệ phí")
+    name: str = Field(min_length=1, max_length=255)
+    amount: Int32 = Field(ge=0, description="Số tiền (đồng)")
+    per: Literal["case", "copy"] = Field(default="case", description="case: mỗi hồ sơ; copy: mỗi bản")
+    note: str = Field(default="", max_length=500, description="Căn cứ thu (văn bản quy định)")
+
+
+class FeeExemption(BaseModel):
+    """Who pays less or nothing (miễn, giảm), and on which kinds of fee."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z0-9_]{1,32}$", examples=["nguoi_co_cong"])
+    name: str = Field(min_length=1, max_length=255)
+    percent: int = Field(default=100, ge=1, le=100, description="Tỷ lệ miễn, giảm (%)")
+    kinds: list[Literal["fee", "charge"]] = Field(default_factory=lambda: ["fee", "charge"], min_length=1)
+
+
+class ProcedureFees(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[FeeItem] = Field(default_factory=list, max_length=20)
+    exemptions: list[FeeExemption] = Field(default_factory=list, max_length=20)
+    refundable_on: list[Literal["refused", "withdrawn", "stopped"]] = Field(
+        default_factory=list, description="Hoàn trả phí, lệ phí đã nộp khi hồ sơ bị từ chối / rút / dừng")
+
+
 class ProcedureFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -60,6 +92,8 @@ class ProcedureFields(BaseModel):
     time_limit_unit: Literal["working_days", "working_hours"] = "working_days"
     fee: Int32 = Field(default=0, ge=0)
     fee_note: str = Field(default="", max_length=500)
+    fees: ProcedureFees | None = Field(default=None, description="Phí, lệ phí theo từng khoản; khi có, `fee` là "
+                                                                    "tổng các khoản cho một hồ sơ, một bản")
     legal_basis: str = Field(default="", max_length=1000)
     required_documents: list[RequiredDocument] = Field(default_factory=list, max_length=50)
     online_level: OnlineLevel = OnlineLevel.partial
@@ -110,6 +144,7 @@ class ProcedureUpdate(BaseModel):
     time_limit_unit: Literal["working_days", "working_hours"] | None = None
     fee: Int32 | None = Field(default=None, ge=0)
     fee_note: str | None = Field(default=None, max_length=500)
+    fees: ProcedureFees | None = None
     legal_basis: str | None = Field(default=None, max_length=1000)
     required_documents: list[RequiredDocument] | None = Field(default=None, max_length=50)
     online_level: OnlineLevel | None = None

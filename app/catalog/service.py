@@ -73,6 +73,9 @@ def upsert_procedure(session: Session, data: ProcedureIn, *, scope_agency_id: in
     values["workflow"] = [{k: v for k, v in step.items() if not (k == "agency" and v is None)}
                           for step in values["workflow"]]
     values["parties"] = values.get("parties") or {}
+    values["fees"] = values.get("fees") or {}
+    if values["fees"].get("items"):  # the single figure older readers know: one case, one copy
+        values["fee"] = sum(item["amount"] for item in values["fees"]["items"])
     _check_parties(session, values["parties"])
     procedure = existing or Procedure(code=data.code, agency_id=agency.id, created_at=now, **values)
     if existing is not None:
@@ -140,7 +143,7 @@ def to_public(session: Session, procedure: Procedure) -> ProcedurePublic:
     return ProcedurePublic(
         code=procedure.code, name=procedure.name, field_code=procedure.field_code, field_name=procedure.field_name,
         time_limit_value=procedure.time_limit_value, time_limit_unit=procedure.time_limit_unit, fee=procedure.fee,
-        fee_note=procedure.fee_note, legal_basis=procedure.legal_basis,
+        fee_note=procedure.fee_note, fees=procedure.fees or None, legal_basis=procedure.legal_basis,
         required_documents=procedure.required_documents, online_level=procedure.online_level,
         postal_receipt_allowed=procedure.postal_receipt_allowed, postal_return_allowed=procedure.postal_return_allowed,
         supplement_rule=procedure.supplement_rule, same_day_cutoff=procedure.same_day_cutoff,

@@ -71,7 +71,7 @@ def dossier_payload(dossier: Dossier, procedure: Procedure, agency: Agency, *,
         "HinhThuc": 1 if dossier.return_method == ReturnMethod.postal else 0,
         "DonViXuLy": agency.code,
         "NgayTuChoi": portal_time(dossier.refused_at),
-        "DuocThanhToanTrucTuyen": 1 if dossier.channel == Channel.online and procedure.fee > 0 else 0,
+        "DuocThanhToanTrucTuyen": 1 if dossier.paid_online_at is not None else 0,  # settled online (app/payments)
     }
     for key in _OPTIONAL:
         if item[key] is None:

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select, text
+from sqlalchemy import and_, case, distinct, exists, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -412,8 +412,6 @@ def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: 
 # --- Decision 766/QĐ-TTg indicators ------------------------------------------------------------
 
 UNSUPPORTED = [
-    UnsupportedIndicator(code="paid_online", name="Tỷ lệ hồ sơ thanh toán trực tuyến",
-                         reason="Chưa lưu giao dịch thanh toán phí, lệ phí."),
 ]
 
 
@@ -426,6 +424,20 @@ def digitised_counts(session: Session, filters: Filters, period: Period) -> dict
     statement = (select(Dossier.procedure_id, func.count(), func.count(Dossier.digitised_at))
                  .where(*filters.dossier_clauses(), received).group_by(Dossier.procedure_id))
     return {pid: (int(n), int(d)) for pid, n, d in session.execute(statement)}
+
+
+def paid_online_counts(session: Session, filters: Filters, period: Period) -> tuple[int, int]:
+    """(dossiers with a payment settled in the period, of which paid online): the Decision 766
+    indicator `paid_online` (app/payments: a request paid at the desk or on the platform)."""
+    from app.payments.models import PaymentRequest
+
+    paid = and_(PaymentRequest.status == "paid", PaymentRequest.paid_at >= period.start,
+                PaymentRequest.paid_at < period.end)
+    online = case((PaymentRequest.method == "online", PaymentRequest.dossier_id))
+    statement = (select(func.count(distinct(PaymentRequest.dossier_id)), func.count(distinct(online)))
+                 .join(Dossier, Dossier.id == PaymentRequest.dossier_id).where(*filters.dossier_clauses(), paid))
+    total, by_platform = session.execute(statement).one()
+    return int(total), int(by_platform)
 
 
 def indicator_report(session: Session, *, agency_id: int, period: Period, now: datetime,
@@ -461,6 +473,7 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
         (DigitisedRow(procedure_code=procedures[pid].code, procedure_name=procedures[pid].name, received=n,
                       digitised=d, value=_percent(d, n))
          for pid, (n, d) in digitised.items() if pid in procedures), key=lambda r: r.procedure_code)
+    with_payment, paid_online = paid_online_counts(session, filters, period)
     days_label = "ngày làm việc"
     avg_working = (round(total.get("working_minutes", 0) / t["with_working_time"] / MINUTES_PER_DAY, 2)
                    if t["with_working_time"] else None)
@@ -498,6 +511,11 @@ def indicator_report(session: Session, *, agency_id: int, period: Period, now: d
                      unit="%", numerator=digitised_total, denominator=digitised_base,
                      note="Hồ sơ tiếp nhận trong kỳ có tệp cho mọi thành phần bắt buộc (số hóa khi tiếp nhận, "
                           "nộp trực tuyến kèm tệp, hoặc dùng lại tệp đã số hóa); theo thủ tục: digitised_by_procedure."),
+        IndicatorOut(code="paid_online", name="Tỷ lệ hồ sơ thanh toán trực tuyến",
+                     value=_percent(paid_online, with_payment), unit="%", numerator=paid_online,
+                     denominator=with_payment,
+                     note="Hồ sơ nộp phí, lệ phí trong kỳ qua cổng thanh toán trực tuyến, trên số hồ sơ đã nộp phí, "
+                          "lệ phí trong kỳ (mọi hình thức)."),
         IndicatorOut(code="procedures_online", name="Tỷ lệ thủ tục cung cấp dịch vụ công trực tuyến",
                      value=_percent(active_online, active_count), unit="%", numerator=active_online,
                      denominator=active_count, note="Toàn trình hoặc một phần, trên số thủ tục đang áp dụng."),

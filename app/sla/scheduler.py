@@ -46,12 +46,13 @@ from app.settings import Settings
 log = logging.getLogger("motcua.scheduler")
 
 JOB_IDS = ("deadline_scan", "feedback_scan", "notify_dispatch", "portal_dispatch", "portal_pull", "daily_digest",
-           "rate_counter_purge", "portal_reconcile", "portal_backlog")
+           "rate_counter_purge", "portal_reconcile", "portal_backlog", "payment_reconcile")
 NOTIFY_LOCK = "motcua.notify_dispatch"
 PORTAL_DISPATCH_LOCK = "motcua.portal_dispatch"
 PORTAL_PULL_LOCK = "motcua.portal_pull"
 PORTAL_RECONCILE_LOCK = "motcua.portal_reconcile"
 PORTAL_BACKLOG_LOCK = "motcua.portal_backlog"
+PAYMENT_RECONCILE_LOCK = "motcua.payment_reconcile"
 DIGEST_GRACE_SECONDS = 4 * 3600  # a scheduler back at 09:00 still sends the 07:30 digest (once)
 
 
@@ -156,6 +157,18 @@ def run_portal_backlog(factory: sessionmaker[Session], settings: Settings, clock
         return check_backlog(factory, settings, clock.now()) if held else None
 
 
+def run_payment_reconcile(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> Any:
+    """Settle online payments whose callback was lost or late, by querying the platform."""
+    from app.payments.client import PaymentPlatform
+    from app.payments.online import reconcile
+
+    with job_lock(factory, PAYMENT_RECONCILE_LOCK) as held:
+        if not held:
+            return None
+        with PaymentPlatform.from_settings(settings, now=lambda: clock.now().timestamp()) as platform:
+            return reconcile(factory, settings, clock.now(), platform=platform)
+
+
 def _job(job_id: str, body: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     def run() -> Any:
         result = _guarded(job_id, lambda: body(*args))
@@ -202,6 +215,8 @@ def build_scheduler(settings: Settings, sessionmaker: sessionmaker[Session], clo
         every(settings.portal_reconcile_interval_seconds), sessionmaker, settings, clock, at_start=False)
     add("portal_backlog", "Cảnh báo tồn đọng đồng bộ Cổng DVCQG", run_portal_backlog, every(60), sessionmaker,
         settings, clock)
+    add("payment_reconcile", "Đối soát giao dịch thanh toán trực tuyến", run_payment_reconcile,
+        every(settings.payment_reconcile_interval_seconds), sessionmaker, settings, clock, at_start=False)
     hour, minute = (int(x) for x in settings.digest_time.split(":"))
     add("daily_digest", "Tổng hợp hằng ngày cho lãnh đạo", run_daily_digest,
         CronTrigger(day_of_week="mon-fri", hour=hour, minute=minute, timezone=tz), sessionmaker, settings, clock,

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import aliased, sessionmaker
+from sqlalchemy import exists
 from sqlmodel import Session, select
 
 from app.db import transaction
@@ -35,6 +36,9 @@ from app.errors import DomainError, NotFound, RateLimited
 from app.fields import LocalDateTime
 from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,
                         ReturnMethod, Shipment, SupplementRequest)
+from app.payments.models import PaymentRequest
+from app.payments.public import payments_view
+from app.payments.schemas import PublicPaymentOut
 from app.settings import Settings
 from app.sla.calendar import parse_working_hours
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
@@ -178,6 +182,7 @@ class PublicDossierOut(BaseModel):
     result_document: ResultDocumentOut | None = Field(
         default=None, description="Kết quả điện tử đã ký số: trả trực tuyến khi đã có kết quả; cách khác khi đã trả")
     feedback: CitizenFeedbackOut | None = Field(default=None, description="Phản ánh về hồ sơ, câu trả lời, đánh giá")
+    payments: list[PublicPaymentOut] = Field(default_factory=list, description="Phí, lệ phí: phải nộp, biên lai")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -353,7 +358,9 @@ def _status_text(dossier: Dossier, procedure: Procedure, handler_name: str, plac
     return f"Kết quả đã được trả{via.get(dossier.returned_via or '', '')}{when}."
 
 
-def present(session: Session, dossier: Dossier, *, now: datetime, settings: Settings) -> PublicDossierOut:
+def present(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
+            has_payments: bool = True) -> PublicDossierOut:
+    """The public view. `has_payments` False (known from the lookup's own query) skips reading them."""
     tz = ZoneInfo(settings.timezone)
     procedure = session.get(Procedure, dossier.procedure_id)
     agency = session.get(Agency, dossier.agency_id)
@@ -392,7 +399,8 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
         collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
         result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
-        feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings))
+        feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings),
+        payments=payments_view(session, dossier, now=now, settings=settings) if has_payments else [])
 
 
 def _result_document(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
@@ -412,7 +420,9 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     # The procedure, agency and handling division come in the same round trip; `present` then
     # finds them in the session.
     division = aliased(Agency)
-    row = session.exec(select(Dossier, Procedure, Agency, division)
+    # Whether the dossier owes or paid fees comes in the same round trip too (most do not).
+    has_payments = exists().where(PaymentRequest.dossier_id == Dossier.id).label("has_payments")
+    row = session.exec(select(Dossier, Procedure, Agency, division, has_payments)
                        .join(Procedure, Procedure.id == Dossier.procedure_id)
                        .join(Agency, Agency.id == Dossier.agency_id)
                        .outerjoin(division, division.id == Dossier.assigned_division_id)
@@ -421,7 +431,7 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     opened = codes.verify_secret(secret, dossier.lookup_secret_hash if dossier else _DUMMY_SECRET_HASH)
     if dossier is None or not opened:
         return None
-    return present(session, dossier, now=now, settings=settings)
+    return present(session, dossier, now=now, settings=settings, has_payments=bool(row[4]))
 
 
 def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: str, now: datetime,

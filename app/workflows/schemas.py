@@ -101,7 +101,13 @@ class ActionIn(BaseModel):
     method: ReturnMethod | None = Field(default=None, description="Hình thức trả kết quả")
     receiver_name: str | None = Field(default=None, max_length=255, description="Người nhận kết quả")
     tracking_number: str | None = Field(default=None, max_length=64, pattern=r"^[0-9A-Za-z\-]+$")
-    fee: Int32 | None = Field(default=None, ge=0, description="Số tiền phí, lệ phí phải nộp")
+    fee: Int32 | None = Field(default=None, ge=0, description="Số tiền phí, lệ phí phải nộp (mặc định: theo các "
+                                                            "khoản phí, lệ phí của thủ tục)")
+    copies: int = Field(default=1, ge=1, le=1000, description="Số bản, cho các khoản phí tính theo bản")
+    exemption: str | None = Field(default=None, max_length=32, description="Mã đối tượng miễn, giảm phí, lệ phí")
+    payment_method: Literal["cash", "transfer"] | None = Field(
+        default=None, description="Xác nhận đã nộp phí: tiền mặt (mặc định) hoặc chuyển khoản")
+    payment_reference: str | None = Field(default=None, max_length=128, description="Mã giao dịch chuyển khoản")
     result_kind: Literal["approval", "refusal"] | None = Field(
         default=None, description="Đề xuất / quyết định kết quả: giải quyết (approval) hoặc văn bản trả lời không "
                                   "giải quyết, nêu rõ lý do (refusal) — lãnh đạo cơ quan ký ở bước ký kết quả")

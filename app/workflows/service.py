@@ -22,6 +22,7 @@ from app.effects import Context
 from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
 from app.models import (Agency, Channel, ClockState, Dossier, DossierStatus, Handover, OnlineLevel, OpinionRequest,
                         Procedure, ReturnMethod, Role, Shipment, StepRecord, SupplementRequest, User)
+from app.payments import service as payments
 from app.settings import Settings
 from app.signatures import is_agency_leader, next_document_number
 from app.sla import apology
@@ -390,6 +391,8 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
         apology.cancel_drafts(session, dossier)
     if transition.to_status is not None:
         dossier.status = transition.to_status
+    if payments.closing_status(dossier):  # unpaid requests lapse; what was paid is refunded where allowed
+        event_data = {**event_data, **payments.close_payments(session, dossier, procedure, ctx)}
     dossier.version += 1
     dossier.updated_at = ctx.now
     session.add(dossier)
@@ -652,17 +655,22 @@ def _on_supplement_received(session, dossier, procedure, transition, data, ctx, 
 
 
 def _on_request_payment(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    """The amount due (app/payments: the procedure's fees, or the officer's `fee`); the clock
+    pauses until it is paid (at the desk, or online: the platform's confirmation resumes it)."""
+    request = payments.create_request(session, dossier, procedure, ctx, stage="processing", amount=data.fee,
+                                      copies=data.copies, exemption=data.exemption, note=data.note)
     dossier.resume_status = dossier.status
     sla.pause_clock(session, dossier, reason="payment", rule="pause", now=ctx.now)
-    fee = data.fee if data.fee is not None else procedure.fee
-    amount = f"{fee:,}".replace(",", ".") + " đồng" + (f" ({procedure.fee_note})" if procedure.fee_note else "")
-    return data.note, {"fee": fee}, ("payment_requested", amount)
+    return data.note, {"fee": request.amount, "payment_id": request.id}, \
+        ("payment_requested", payments.notice_text(request))
 
 
 def _on_payment_confirmed(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001
+    paid = payments.settle_for_action(session, dossier, ctx, method=data.payment_method,
+                                      reference=data.payment_reference)
     sla.resume_clock(session, dossier, procedure, cal, now=ctx.now, settings=ctx.settings, allow_reset=False)
     dossier.resume_status = None
-    return data.note, {}, ("payment_confirmed", None)
+    return data.note, paid, ("payment_confirmed", None)
 
 
 def _on_withdraw(session, dossier, procedure, transition, data, ctx, cal) -> HandlerResult:  # noqa: ANN001

@@ -178,6 +178,8 @@ def test_indicators(client, login, app, clock):
     assert timing["procedure_code"] == PROCEDURE and timing["resolved"] == 1
     assert timing["avg_calendar_days"] == round(3 / 24, 2)  # the labelled calendar-day approximation
     assert "feedback_on_time" not in {u["code"] for u in body["unsupported"]}  # computed (app/feedback)
+    assert "paid_online" not in {u["code"] for u in body["unsupported"]}  # computed (app/payments)
+    assert values["paid_online"]["denominator"] == 0 and values["paid_online"]["value"] is None
     assert values["procedures_online"]["denominator"] == 27  # 22 + 5 inter-agency (issue 14)
     # Resolving through the workflow stores the working time at once; the backfill finds nothing left.
     assert timing["with_working_time"] == 1 and timing["avg_working_days"] == round(150 / 480, 2)

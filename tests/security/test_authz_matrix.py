@@ -90,6 +90,11 @@ MATRIX: dict[str, Rule] = {
     "GET /xac-thuc": Rule(PUBLIC),
     "POST /xac-thuc": Rule(PUBLIC, form={}),
     "GET /api/v1/public/results/{token}": Rule(PUBLIC),
+    # payments (issue 15): the platform's callback is public but signed (the probe's unsigned body: 400);
+    # the citizen's payment pages take the lookup's short-lived token or the transaction reference
+    "POST /api/v1/payments/callback": Rule(PUBLIC, json={}),
+    "POST /tra-cuu/thanh-toan": Rule(PUBLIC, form={"token": "1.1.AAAAAAAAAAAAAAAAAAAAAA"}),
+    "GET /tra-cuu/thanh-toan/ket-qua": Rule(PUBLIC, query="ref=MC0000"),
     "GET /quy-trinh": Rule(PUBLIC),
     "MOUNT /static-offline-docs": Rule(PUBLIC),  # Swagger UI / ReDoc assets served locally (offline machines)  # the printable transition table: documentation, no data
     "GET /bang-dieu-khien": Rule(PUBLIC),  # the shell logs in from the browser; it holds no data
@@ -144,6 +149,10 @@ MATRIX: dict[str, Rule] = {
     "POST /api/v1/dossiers/{code}/shipments": Rule(DESK, obj="dossier", json={"tracking_number": "EX123456789VN"}),
     "GET /api/v1/shipments": Rule(STAFF),
     "PATCH /api/v1/shipments/{shipment_id}": Rule(POSTAL_OR_DESK, obj="shipment", json={"status": "delivered"}),
+    # fees and payments: the desk asks at intake and records cash or transfer with a receipt
+    "GET /api/v1/dossiers/{code}/payments": Rule(STAFF, obj="dossier"),
+    "POST /api/v1/dossiers/{code}/payments": Rule(DESK, obj="dossier", json={}),
+    "POST /api/v1/dossiers/{code}/payments/{payment_id}/receipt": Rule(DESK, obj="dossier", json={}),
     # outbox administration
     "GET /api/v1/outbox": Rule(ADMIN),
     "POST /api/v1/outbox/{message_id}/requeue": Rule(ADMIN, obj="outbox"),
@@ -218,7 +227,8 @@ KNOWN_DEVIATIONS: dict[tuple[str, str], str] = {}
 
 # Non-path parameters of the probes, by name.
 PARAM_DEFAULTS = {"action": "forward", "form": "receipt", "file_id": "1", "id_number": "001099012345",
-                  "handover_id": "1", "opinion_id": "1", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA", "document_id": "1"}
+                  "handover_id": "1", "opinion_id": "1", "payment_id": "1", "token": "1.1.AAAAAAAAAAAAAAAAAAAAAA",
+                  "document_id": "1"}
 STATIC_NAMES = {"/tra-cuu/static/{name}": "citizen.css", "/bang-dieu-khien/static/{name}": "dashboard.css"}
 OBJECT_PARAMS = {"dossier": "code", "procedure": "code", "apology": "apology_id", "alert": "alert_id",
                  "shipment": "shipment_id", "outbox": "message_id", "override": "override_id",

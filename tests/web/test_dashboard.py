@@ -95,7 +95,8 @@ def test_reporter_sees_the_trend_chart_and_the_tables(live_server, live_api, bro
     # Decision 766 (issue 13.10): the two document indicators, from GET /api/v1/reports/indicators.
     indicators = {i["code"]: i for i in live_api.get("/api/v1/reports/indicators", params={"period": "2026-Q4"},
                                                       headers=reporter).json()["indicators"]}
-    for code, card in (("digitised", "#kpi-digitised"), ("electronic_results", "#kpi-electronic")):
+    for code, card in (("digitised", "#kpi-digitised"), ("electronic_results", "#kpi-electronic"),
+                       ("paid_online", "#kpi-paid-online")):
         counts = page.locator(f"{card}-count").inner_text()
         assert counts == f"{indicators[code]['numerator']} / {indicators[code]['denominator']} hồ sơ", (code, counts)
     assert page.locator("#chart-channels svg rect.seg").count() == 3

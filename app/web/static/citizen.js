@@ -102,6 +102,28 @@
         fact("Giờ làm việc", c.office_hours),
         fact("Cần mang theo", c.bring)));
 
+    // Fees (app/payments): what is due, the "Thanh toán" button (a form to /tra-cuu/thanh-toan), the receipt.
+    var payments = (r.payments || []).map(function (p, i) {
+      var receipt = p.receipt ? h("dl", { className: "facts facts-compact receipt" },
+        fact("Biên lai số", null, h("span", { className: "receipt-number", text: p.receipt.number })),
+        fact("Số tiền đã nộp", p.receipt.amount_text),
+        fact("Thời điểm nộp", p.receipt.paid_text),
+        fact("Hình thức", p.receipt.method_label)) : null;
+      var pay = p.pay_token ? h("form", { method: "post", action: "/tra-cuu/thanh-toan", className: "payment-form" },
+        h("input", { type: "hidden", name: "token", value: p.pay_token }),
+        h("button", { type: "submit", className: "button", id: "pay-button", text: "Thanh toán" })) : null;
+      return h("section", { className: "card card-payment", "aria-labelledby": "payment-title-" + (i + 1) },
+        h("h3", { id: "payment-title-" + (i + 1), text: "Phí, lệ phí" }),
+        h("p", { className: "payment-amount" }, "Số tiền: ", h("strong", { text: p.amount_text }), " — " + p.status_label),
+        h("ul", { className: "payment-items" }, p.items.map(function (item) {
+          return h("li", { text: item.name + ": " + item.total_text });
+        })),
+        receipt,
+        p.refund_text ? h("p", { className: "payment-refund", text: "Hoàn trả: " + p.refund_text }) : null,
+        p.pending_online ? h("p", { className: "hint", text: "Đã có giao dịch trực tuyến đang chờ cổng thanh toán xác nhận." }) : null,
+        pay);
+    });
+
     var download = null;
     var doc = r.result_document;
     if (doc) {
@@ -141,7 +163,7 @@
     return h("article", { className: "result", "aria-labelledby": "result-title" },
       h("h2", { id: "result-title", className: "result-title", tabindex: "-1" },
         "Hồ sơ ", h("span", { className: "code", text: r.code })),
-      status, todo, appointment, facts, apologies, collect, download, post, timeline);
+      status, todo, appointment, facts, apologies, payments, collect, download, post, timeline);
   }
 
   function init() {

@@ -254,12 +254,12 @@
     $("kpi-supplement").textContent = "Chờ bổ sung: " + num(t.awaiting_supplement);
   }
 
-  // Decision 766: dossiers digitised, dossiers with an electronic (signed) result.
+  // Decision 766: dossiers digitised, dossiers with an electronic (signed) result, fees paid online.
   function fillIndicators(report) {
     var by = {};
     report.indicators.forEach(function (i) { by[i.code] = i; });
     [["digitised", "kpi-digitised", " hồ sơ"], ["electronic_results", "kpi-electronic", " hồ sơ"],
-     ["feedback_on_time", "kpi-feedback", " phản ánh"]].forEach(function (pair) {
+     ["paid_online", "kpi-paid-online", " hồ sơ"], ["feedback_on_time", "kpi-feedback", " phản ánh"]].forEach(function (pair) {
       var i = by[pair[0]];
       $(pair[1]).textContent = i ? pct(i.value) : "—";
       $(pair[1] + "-count").textContent = i ? num(i.numerator) + " / " + num(i.denominator) + pair[2] : "";
