@@ -31,6 +31,7 @@ from app.db import transaction
 from app.esign import links
 from app.esign.store import KINDS
 from app.feedback import public as feedback_public
+from app.feedback.models import Feedback, SatisfactionRating
 from app.feedback.schemas import CitizenFeedbackOut
 from app.errors import DomainError, NotFound, RateLimited
 from app.fields import LocalDateTime
@@ -359,8 +360,9 @@ def _status_text(dossier: Dossier, procedure: Procedure, handler_name: str, plac
 
 
 def present(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
-            has_payments: bool = True) -> PublicDossierOut:
-    """The public view. `has_payments` False (known from the lookup's own query) skips reading them."""
+            has_payments: bool = True, has_feedback: bool = True, rated: bool | None = None) -> PublicDossierOut:
+    """The public view. What the lookup's own query already knows (no payments, no feedback, rated
+    or not) is not read again."""
     tz = ZoneInfo(settings.timezone)
     procedure = session.get(Procedure, dossier.procedure_id)
     agency = session.get(Agency, dossier.agency_id)
@@ -399,7 +401,8 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
         collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
         result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
-        feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings),
+        feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings,
+                                              has_feedback=has_feedback, rated=rated),
         payments=payments_view(session, dossier, now=now, settings=settings) if has_payments else [])
 
 
@@ -420,9 +423,12 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     # The procedure, agency and handling division come in the same round trip; `present` then
     # finds them in the session.
     division = aliased(Agency)
-    # Whether the dossier owes or paid fees comes in the same round trip too (most do not).
+    # Whether the dossier owes or paid fees, has feedback or a rating comes in the same round trip
+    # too (most have none of them).
     has_payments = exists().where(PaymentRequest.dossier_id == Dossier.id).label("has_payments")
-    row = session.exec(select(Dossier, Procedure, Agency, division, has_payments)
+    has_feedback = exists().where(Feedback.dossier_id == Dossier.id).label("has_feedback")
+    rated = exists().where(SatisfactionRating.dossier_id == Dossier.id).label("rated")
+    row = session.exec(select(Dossier, Procedure, Agency, division, has_payments, has_feedback, rated)
                        .join(Procedure, Procedure.id == Dossier.procedure_id)
                        .join(Agency, Agency.id == Dossier.agency_id)
                        .outerjoin(division, division.id == Dossier.assigned_division_id)
@@ -431,7 +437,8 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     opened = codes.verify_secret(secret, dossier.lookup_secret_hash if dossier else _DUMMY_SECRET_HASH)
     if dossier is None or not opened:
         return None
-    return present(session, dossier, now=now, settings=settings, has_payments=bool(row[4]))
+    return present(session, dossier, now=now, settings=settings, has_payments=bool(row[4]),
+                   has_feedback=bool(row[5]), rated=bool(row[6]))
 
 
 def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: str, now: datetime,
