@@ -19,11 +19,21 @@ Definitions (docs/REPORTS.md says the same in Vietnamese terms):
   at `end`; so carried_over + received_total = resolved_total + in_progress_total +
   withdrawn_or_refused holds for every group by construction.
 
+* Inter-agency (liên thông) dossiers count in the report of **every agency that holds a part** of
+  them: the competent department (its own rows, `Dossier.agency_id`), and the receiving point
+  and the deciding authority (`dossier_agencies` rows with a share of the limit, or the receiving
+  point's). Those are counted by a second pass over that "taking part" population and added up
+  by group key; the two populations are disjoint (the second excludes the agency's own dossiers).
+  An agency consulted for an opinion only does not count it. `late_caused_here` /
+  `late_caused_elsewhere` split `resolved_late` by the agency recorded as having made it late
+  (`dossier_agencies.caused_late`); a dossier with none recorded is its competent agency's.
+
 Only these aggregations touch dossier rows; Python only adds up or divides the aggregated numbers.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -32,9 +42,11 @@ from sqlalchemy import and_, exists, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from app import parties
 from app.errors import Invalid, NotFound
 from app.esign.store import RESULT_KINDS
-from app.models import Agency, Apology, Channel, ClockState, Dossier, Procedure, SignedDocument, SupplementRequest
+from app.models import (Agency, Apology, Channel, ClockState, Dossier, DossierAgency, Procedure, SignedDocument,
+                        SupplementRequest)
 from app.reports.periods import Period, last_months
 from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, DigitisedRow, ElectronicResultRow,
                                  IndicatorOut,
@@ -92,8 +104,11 @@ class Filters:
         self.division_id: int | None = None
         self.applied: dict[str, str] = {}
         if procedure_code:
-            procedure = session.execute(select(Procedure).where(
-                Procedure.code == procedure_code, Procedure.agency_id == agency_id)).scalars().first()
+            own = session.get(Agency, agency_id)
+            # The agency's own procedure, or an inter-agency one it receives or decides (its parties).
+            procedure = next((p for p in session.execute(select(Procedure).where(
+                Procedure.code == procedure_code)).scalars()
+                if p.agency_id == agency_id or (own is not None and own.code in parties.party_codes(p))), None)
             if procedure is None:
                 raise NotFound(f"Không có thủ tục hành chính mã {procedure_code} của cơ quan.",
                                code="procedure_not_found")
@@ -112,8 +127,28 @@ class Filters:
         if not include_imported:
             self.applied["imported"] = "excluded"
 
+    taking_part = False  # the population of dossiers the agency takes part in without being competent
+
+    def taking_part_filters(self) -> Filters | None:
+        """The same filters over the inter-agency dossiers the agency takes part in (received them, or
+        holds a step) without being their competent agency; None when that cannot apply."""
+        if self.agency_id is None or self.division_id is not None:
+            return None  # a division belongs to the competent department: none of its dossiers is elsewhere
+        other = copy.copy(self)
+        other.taking_part = True
+        return other
+
     def dossier_clauses(self) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = [Dossier.agency_id == self.agency_id]
+        if self.taking_part:
+            part = DossierAgency
+            clauses: list[ColumnElement[bool]] = [
+                Dossier.agency_id != self.agency_id,
+                Dossier.id.in_(select(part.dossier_id).where(
+                    part.agency_id == self.agency_id,
+                    or_(part.budget_minutes > 0, part.dossier_id.in_(select(Dossier.id).where(
+                        Dossier.receiving_agency_id == self.agency_id)))))]
+        else:
+            clauses = [Dossier.agency_id == self.agency_id]
         if self.procedure_id is not None:
             clauses.append(Dossier.procedure_id == self.procedure_id)
         if self.division_id is not None:
@@ -138,13 +173,14 @@ def _n(condition: ColumnElement[bool]) -> Any:
 
 def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str = "", *,
                     fields: Iterable[str] = COUNT_FIELDS, open_request: Any = None,
-                    extras: bool = False) -> list[Any]:
+                    extras: bool = False, agency_id: int | None = None) -> list[Any]:
     """Conditional counts of one period (only `fields`). Each condition carries the period's own
     population test, so several periods can be counted in one pass over a wider population.
 
     "Overdue at the end" is judged at `min(end, now)`: a period still running is not judged on
     appointments that have not come yet. `open_request` is a column that is not NULL when the
-    dossier has a supplement request still open at `end` (see `_open_requests`).
+    dossier has a supplement request still open at `end` (see `_open_requests`). `agency_id`: the
+    agency whose report it is, for the split of late results by the agency that caused them.
     """
     entered, closed = ENTERED_AT, CLOSED_AT
     cutoff = min(end, now)
@@ -182,6 +218,10 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
                                         or_(channel.is_(None), channel != Channel.online))),
         "online_not_accepted": _n(and_(never, Dossier.withdrawn_at.is_(None), channel == Channel.online)),
         "withdrawn_before_receipt": _n(and_(never, Dossier.withdrawn_at.is_not(None))),
+        "late_caused_here": _n(and_(resolved, Dossier.outcome == "late", _caused_here(agency_id))),
+        # NULL-proof like in_progress_within: here + elsewhere = resolved_late.
+        "late_caused_elsewhere": _n(and_(resolved, Dossier.outcome == "late"))
+        - _n(and_(resolved, Dossier.outcome == "late", _caused_here(agency_id))),
     }
     if open_request is not None:
         conditions["awaiting_supplement"] = _n(and_(open_at_end, open_request.is_not(None)))
@@ -197,6 +237,18 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
                                              SignedDocument.kind.in_(RESULT_KINDS)))).label("resolved_electronic"),
         ]
     return columns
+
+
+def _caused_here(agency_id: int | None) -> ColumnElement[bool]:
+    """A late dossier was made late by `agency_id`: it is recorded as the one that overran its share
+    (inter-agency, `dossier_agencies.caused_late`), or none is recorded and it is the competent
+    agency (every single-agency dossier). Without an agency (a whole-province pass): always."""
+    if agency_id is None:
+        return literal_column("1") == 1
+    part = DossierAgency
+    recorded = exists().where(part.dossier_id == Dossier.id, part.caused_late.is_(True))
+    return or_(exists().where(part.dossier_id == Dossier.id, part.agency_id == agency_id, part.caused_late.is_(True)),
+               and_(Dossier.agency_id == agency_id, ~recorded))
 
 
 def _open_requests(end: datetime) -> Any:
@@ -236,7 +288,7 @@ def fact_statements(filters: Filters, period: Period, group: str | None, *, now:
     requests = _open_requests(end)
     returned = and_(Dossier.returned_at >= start, Dossier.returned_at < end)
     flows = select(key.label("key"), *_window_columns(start, end, now, open_request=requests.c.dossier_id,
-                                                       extras=extras),
+                                                       extras=extras, agency_id=filters.agency_id),
                    _n(returned).label("returned_total"),
                    _n(and_(returned, Dossier.returned_via == "postal")).label("returned_by_post"),
                    _n(and_(returned, Dossier.returned_via == "online")).label("returned_online"),
@@ -277,9 +329,14 @@ def period_facts(session: Session, filters: Filters, period: Period, group: str 
         # psycopg prepares a statement run 5 times on a connection, and PostgreSQL may then keep a
         # generic plan; how many rows a period selects varies too much for one plan to fit all.
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    for statement in fact_statements(filters, period, group, now=now, dialect=dialect, extras=extras):
+    statements = fact_statements(filters, period, group, now=now, dialect=dialect, extras=extras)
+    if (taking_part := filters.taking_part_filters()) is not None:  # inter-agency dossiers of others it handles
+        statements += fact_statements(taking_part, period, group, now=now, dialect=dialect, extras=extras)
+    for statement in statements:
         for row in _rows(session, statement):
-            facts.setdefault(row.pop("key"), {}).update(row)
+            into = facts.setdefault(row.pop("key"), {})
+            for name, value in row.items():  # the two populations are disjoint: their counts add up
+                into[name] = value if into.get(name) is None else into[name] + (value or 0)
     for row in facts.values():
         for name in (*COUNT_FIELDS, "returned_total", "returned_online", "imported_rows"):
             row.setdefault(name, 0)
@@ -361,8 +418,12 @@ def on_time_report(session: Session, *, agency_id: int, period: Period, group_by
     facts = period_facts(session, filters, period, group_by, now=now)
     agency = agency_out(session, agency_id)
     groups: list[OnTimeGroup] = []
-    if group_by == "agency":
-        groups = [_on_time_group(agency.code, agency.name, row) for row in facts.values()]
+    if group_by == "agency":  # its own dossiers and the inter-agency ones it takes part in: one group
+        merged: dict[str, int] = {}
+        for row in facts.values():
+            for name, value in row.items():
+                merged[name] = merged.get(name, 0) + int(value or 0)
+        groups = [_on_time_group(agency.code, agency.name, merged)] if facts else []
     elif group_by == "channel":
         groups = [_on_time_group(channel, label, facts.get(channel, {})) for channel, label in CHANNEL_LABELS.items()]
     elif group_by == "procedure":
@@ -386,14 +447,21 @@ def on_time_report(session: Session, *, agency_id: int, period: Period, group_by
 
 def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: int,
                     settings: Settings, include_imported: bool = True) -> MonthlyOnTime:
-    """On-time rates of the last `months` months, one SQL statement for all of them."""
+    """On-time rates of the last `months` months, one SQL statement for all of them (and one more for
+    the inter-agency dossiers of other agencies it takes part in)."""
     periods = last_months(now, months, settings.timezone)
     filters = Filters(session, agency_id, include_imported=include_imported)
     columns = [c for i, p in enumerate(periods)
                for c in _window_columns(p.start, p.end, now, prefix=f"m{i}_", fields=_RATE_FIELDS)]
     columns.append(_n(Dossier.is_imported.is_(True)).label("imported_rows"))
-    statement = select(*columns).where(*filters.dossier_clauses(), _population(periods[0].start, periods[-1].end))
-    row = _rows(session, statement)[0]
+    row: dict[str, Any] = {}
+    for population in (filters, filters.taking_part_filters()):
+        if population is None:
+            continue
+        statement = select(*columns).where(*population.dossier_clauses(),
+                                           _population(periods[0].start, periods[-1].end))
+        for name, value in _rows(session, statement)[0].items():
+            row[name] = int(row.get(name) or 0) + int(value or 0)
     out = []
     for i, p in enumerate(periods):
         counts = {name: int(row[f"m{i}_{name}"] or 0) for name in _RATE_FIELDS}
