@@ -145,3 +145,32 @@ def test_only_the_receiving_points_desk_returns_the_result(client, login, clock,
     returned = act(client, login("ttpv_motcua"), centre, "return_result", method="desk",
                    receiver_name="Nguyễn Văn An")
     assert returned["status"] == "returned"
+
+
+def test_a_day_off_of_the_committee_announced_later_moves_the_appointment_later_only(client, login, clock, app):
+    """A calendar change of an agency that decides the procedure recomputes its open dossiers: the
+    Committee's day off inside its share moves the appointment one working day later (told as a
+    `deadline_moved` event); taking the day off back never moves it earlier."""
+    from app.auth.principal import principal_for
+    from app.sla import service as sla
+
+    dossier = receive_at_centre(client, login)
+    first = datetime.fromisoformat(dossier["due_at"])
+    cals = calendars(app)
+    committee_day = cals[DEPARTMENT].add_working_minutes(clock.now(), 170 * 60).date()
+    with transaction(app.state.sessionmaker) as s:
+        ppc_id = s.exec(select(Agency.id).where(Agency.code == PPC)).one()
+        override, moved = sla.add_override(s, agency_id=ppc_id, day=committee_day, is_working=False,
+                                           reason="Nghỉ bù (UBND tỉnh)", principal=principal_for(s, "admin"),
+                                           now=clock.now(), settings=app.state.settings)
+        override_id = override.id
+    assert [d.code for d in moved] == [dossier["code"]]
+    later = datetime.fromisoformat(get(client, login("ttpv_motcua"), dossier).json()["due_at"])
+    assert later > first and calendars(app)[CENTRE].working_minutes_between(first, later) > 0
+    events = client.get(f"/api/v1/dossiers/{dossier['code']}/events", headers=login("ttpv_motcua")).json()
+    assert any(e["action"] == "deadline_moved" for e in events)
+    with transaction(app.state.sessionmaker) as s:
+        moved = sla.remove_override(s, agency_id=ppc_id, override_id=override_id, principal=principal_for(s, "admin"),
+                                    now=clock.now(), settings=app.state.settings)
+    assert moved == []
+    assert datetime.fromisoformat(get(client, login("ttpv_motcua"), dossier).json()["due_at"]) == later
