@@ -125,7 +125,8 @@ def draft_rows(session: Session, dossiers: list[Dossier], *, now: datetime, sett
         rows.append({"dossier_id": dossier.id, "status": DRAFT, "original_due_at": dossier.due_at,
                      "proposed_due_at": propose_due_at(dossier, procedure, cals.appointment, now=now,
                                                        step_calendar=cals.step),
-                     "drafted_at": now, "agency_id": parties.fault_agency_id(session, dossier)})
+                     "drafted_at": now, "agency_id": parties.fault_agency_id(session, dossier)
+                     if parties.is_interagency(procedure) else dossier.agency_id})
         have.add(dossier.id)
     return rows
 

@@ -44,6 +44,13 @@ def calendar_for(session: Session, agency_id: int, settings: Settings, *, versio
     return _calendar(settings.timezone, agency.working_hours or settings.working_hours, history, version)
 
 
+@dataclasses.dataclass(frozen=True)
+class AgencyCalendars:
+    holder: WorkingCalendar
+    appointment: WorkingCalendar
+    step: Callable[[int], WorkingCalendar] | None  # None: every step on the one calendar
+
+
 def agency_calendars(session: Session, dossier: Dossier, procedure: Procedure, settings: Settings,
                      calendar_of: Callable[[int], WorkingCalendar] | None = None) -> AgencyCalendars:
     """The calendars a dossier's deadlines run on: `holder` (the agency holding it now: its current
@@ -58,13 +65,6 @@ def agency_calendars(session: Session, dossier: Dossier, procedure: Procedure, s
         holder=read(parties.step_agency_id(session, dossier, procedure, dossier.current_step)),
         appointment=read(parties.appointment_agency_id(session, dossier, procedure)),
         step=lambda index: read(parties.step_agency_id(session, dossier, procedure, index)))
-
-
-@dataclasses.dataclass(frozen=True)
-class AgencyCalendars:
-    holder: WorkingCalendar
-    appointment: WorkingCalendar
-    step: Callable[[int], WorkingCalendar] | None  # None: every step on the one calendar
 
 
 def calendar_at(cal: WorkingCalendar, version: int) -> WorkingCalendar:
@@ -290,9 +290,10 @@ def explain(session: Session, dossier: Dossier, procedure: Procedure, cal: Worki
                            rule=rule)
     if settings is not None and (plan := step_plan(session, dossier, procedure, then, settings)) is not None:
         # Inter-agency: the days off listed are the competent agency's; the appointment is the chain's.
+        unit = "ngày làm việc" if procedure.time_limit_unit == "working_days" else "giờ làm việc"
         out = dataclasses.replace(out, due_at=_due_on(session, dossier, then, plan), rule=(
-            "Thủ tục liên thông: thời hạn là tổng thời gian của các bước, mỗi bước tính theo lịch làm việc "
-            "của cơ quan thực hiện bước đó (ngày nghỉ riêng của cơ quan khác cũng được trừ)."))
+            f"Thời hạn {procedure.time_limit_value} {unit} của thủ tục liên thông là tổng thời gian các bước, "
+            "mỗi bước tính theo lịch làm việc của cơ quan thực hiện bước đó (trừ cả ngày nghỉ riêng của cơ quan đó)"))
     return out
 
 
