@@ -402,6 +402,9 @@ class Apology(SQLModel, table=True):
     signer_title: str | None = Field(default=None, max_length=128)
     is_late: bool = False  # issued later than one working day before the appointment
     document_number: str | None = Field(default=None, max_length=64)
+    # The agency it is drafted for and issued by (migration 0015): the agency at fault on an
+    # inter-agency dossier (app/parties.py), else the competent one. Its register numbers it.
+    agency_id: int | None = Field(default=None, foreign_key="agencies.id")
 
 
 class Alert(SQLModel, table=True):

@@ -36,6 +36,13 @@ def is_interagency(procedure: Procedure) -> bool:
                                           for step in procedure.workflow)
 
 
+def party_codes(procedure: Procedure) -> set[str]:
+    """The codes of the agencies a procedure names besides its competent one."""
+    named = procedure.parties or {}
+    return set(named.get("receiving_points") or []) | ({named["deciding_authority"]}
+                                                       if named.get("deciding_authority") else set())
+
+
 def agency_by_code(session: Session, code: str | None) -> Agency | None:
     if not code:
         return None
@@ -67,6 +74,22 @@ def step_agency_id(session: Session, dossier: Dossier, procedure: Procedure, ind
     if index is None or not 0 <= index < len(steps):
         return dossier.receiving_agency_id if dossier.current_step is None else dossier.agency_id
     return role_agency_id(session, dossier, procedure, steps[index].get("agency", "competent"))
+
+
+def result_agency_id(dossier: Dossier, procedure: Procedure) -> int:
+    """Where the result returns to the applicant (at its desk, or handed by its desk to the post):
+    the receiving point, unless the procedure says the competent agency (`result_via`)."""
+    if (procedure.parties or {}).get("result_via") == "competent":
+        return dossier.agency_id
+    return dossier.receiving_agency_id
+
+
+def appointment_agency_id(session: Session, dossier: Dossier, procedure: Procedure) -> int:
+    """The agency on whose calendar the appointment falls: the one holding the last step (the
+    receiving point returning the result, on an inter-agency procedure), else the competent one."""
+    if not is_interagency(procedure) or not procedure.workflow:
+        return dossier.agency_id
+    return step_agency_id(session, dossier, procedure, len(procedure.workflow) - 1)
 
 
 def budget_minutes(session: Session, dossier: Dossier, procedure: Procedure, agency_id: int) -> int:

@@ -4,13 +4,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.orm import object_session
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.deps import Leader, Staff, require_roles
 from app.auth.principal import Principal
 from app.fields import LocalDateTime
-from app.models import Apology, Dossier, DossierStatus, Procedure, Role
+from app.models import Agency, Apology, Dossier, DossierStatus, Procedure, Role
 from app.sla import apology as service
 from app.workflows.transitions import STATUS_LABELS
 
@@ -42,6 +43,8 @@ class ApologyOut(BaseModel):
     signer_title: str | None = Field(description="Khối chữ ký: “KT. GIÁM ĐỐC / PHÓ GIÁM ĐỐC” hoặc “GIÁM ĐỐC” (xuống dòng)")
     document_number: str | None = Field(description="Số văn bản trong sổ đăng ký của cơ quan, ví dụ 03/PXL-SGDĐT")
     is_late: bool = Field(description="Ban hành muộn hơn một ngày làm việc trước ngày hẹn trả (thống kê riêng)")
+    agency_code: str | None = Field(default=None, description="Cơ quan xin lỗi và ban hành (hồ sơ liên thông: "
+                                                              "cơ quan gây chậm)")
 
 
 class ApologyPage(BaseModel):
@@ -76,6 +79,8 @@ class ApologyIssueIn(BaseModel):
 
 def present(apology: Apology, dossier: Dossier, procedure: Procedure) -> ApologyOut:
     assert apology.id is not None
+    session = object_session(apology)
+    agency = session.get(Agency, apology.agency_id or dossier.agency_id) if session is not None else None
     return ApologyOut(
         id=apology.id, status=apology.status, status_label=service.STATUS_LABELS.get(apology.status, apology.status),
         dossier_code=dossier.code, dossier_status=dossier.status,
@@ -83,7 +88,8 @@ def present(apology: Apology, dossier: Dossier, procedure: Procedure) -> Apology
         procedure_name=procedure.name, received_at=dossier.received_at, original_due_at=apology.original_due_at,
         proposed_due_at=apology.proposed_due_at, new_due_at=apology.new_due_at, reason=apology.reason,
         drafted_at=apology.drafted_at, issued_at=apology.issued_at, signer_name=apology.signer_name,
-        signer_title=apology.signer_title, document_number=apology.document_number, is_late=apology.is_late)
+        signer_title=apology.signer_title, document_number=apology.document_number, is_late=apology.is_late,
+        agency_code=agency.code if agency is not None else None)
 
 
 @router.get("/api/v1/apologies", response_model=ApologyPage,

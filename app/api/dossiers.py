@@ -187,7 +187,7 @@ def deadline(code: CodePath, session: SessionDep, principal: Staff, settings: Se
     procedure = session.get(Procedure, dossier.procedure_id)
     assert procedure is not None
     cal = sla.calendar_for(session, dossier.agency_id, settings)
-    explanation = sla.explain(session, dossier, procedure, cal)
+    explanation = sla.explain(session, dossier, procedure, cal, settings)
     pauses = [PauseOut(reason=p.reason, rule=p.rule, started_at=p.started_at, ended_at=p.ended_at,
                        working_minutes=p.working_minutes) for p in sla.all_pauses(session, dossier)]
     hours = ", ".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in cal.periods)

@@ -171,16 +171,22 @@ class LatenessReport(BaseModel):
 def lateness(session: SessionDep, principal: Reporter, settings: SettingsDep, period: PeriodQ = None,
              date_from: FromQ = None, date_to: ToQ = None) -> LatenessReport:
     p = _period(settings, period, date_from, date_to)
+    here = principal.scope_agency_id
     rows = session.execute(
-        select(DossierAgency.caused_late, DossierAgency.overran, Dossier.outcome)
+        select(DossierAgency.dossier_id, DossierAgency.caused_late, DossierAgency.overran, Dossier.outcome,
+               Dossier.agency_id)
         .join(Dossier, Dossier.id == DossierAgency.dossier_id)
-        .where(DossierAgency.agency_id == principal.scope_agency_id, Dossier.resolved_at >= p.start,  # type: ignore[operator]
+        .where(DossierAgency.agency_id == here, Dossier.resolved_at >= p.start,  # type: ignore[operator]
                Dossier.resolved_at < p.end)).all()  # type: ignore[operator]
     late = [r for r in rows if r.outcome == "late"]
-    return LatenessReport(agency=queries.agency_out(session, principal.scope_agency_id), period=queries.period_out(p),
-                          took_part=len(rows), late_total=len(late),
-                          late_caused_here=sum(1 for r in late if r.caused_late),
-                          late_caused_elsewhere=sum(1 for r in late if not r.caused_late),
+    # As in the periodic report's columns: a late dossier with no agency recorded is the competent one's.
+    recorded = set(session.execute(select(DossierAgency.dossier_id).where(
+        DossierAgency.dossier_id.in_([r.dossier_id for r in late]), DossierAgency.caused_late.is_(True))).scalars()) \
+        if late else set()  # type: ignore[attr-defined]
+    caused = sum(1 for r in late if r.caused_late or (r.dossier_id not in recorded and r.agency_id == here))
+    return LatenessReport(agency=queries.agency_out(session, here), period=queries.period_out(p),
+                          took_part=len(rows), late_total=len(late), late_caused_here=caused,
+                          late_caused_elsewhere=len(late) - caused,
                           overran_here=sum(1 for r in rows if r.overran))
 
 

@@ -19,6 +19,7 @@ from app.feedback import reports as feedback_reports
 from app.feedback.schemas import SatisfactionReport
 from app.fields import LocalDate
 from app.reports import export, queries
+from app.reports.indicators import indicator_report
 from app.reports.periods import Period, parse_period
 from app.reports.schemas import IndicatorReport, MonthlyOnTime, OnTimeReport, PeriodicReport
 
@@ -113,7 +114,7 @@ def indicators(session: SessionDep, principal: Reporter, settings: SettingsDep, 
                period: PeriodQ = None,
                date_from: FromQ = None, date_to: ToQ = None,
                include_imported: ImportedQ = True) -> IndicatorReport:
-    return queries.indicator_report(session, agency_id=principal.scope_agency_id,
+    return indicator_report(session, agency_id=principal.scope_agency_id,
                                     period=_period(settings, period, date_from, date_to), now=clock.now(),
                                     include_imported=include_imported)
 

@@ -42,6 +42,7 @@ RESOLVED = "Số hồ sơ đã giải quyết"
 IN_PROGRESS = "Số hồ sơ đang giải quyết"
 NOT_RECEIVED = "Số hồ sơ không tiếp nhận"
 ONLINE_CHECK = "Hồ sơ trực tuyến kiểm tra chậm"
+LATE_BY = "Giải quyết quá hạn, nguyên nhân"
 COUNT_COLUMNS: list[Column] = [
     Column(RECEIVED, "Tổng số", lambda c: c.carried_over + c.received_total),
     Column(RECEIVED, "Kỳ trước chuyển sang", _f("carried_over"), 12),
@@ -70,6 +71,9 @@ COUNT_COLUMNS: list[Column] = [
     Column("Số văn bản xin lỗi phát hành muộn", "Số văn bản xin lỗi phát hành muộn", _f("apologies_late"), 12),
     Column(ONLINE_CHECK, "Kiểm tra quá một ngày làm việc", _f("online_checked_late"), 14),
     Column(ONLINE_CHECK, "Chưa kiểm tra, đã quá hạn", _f("online_unchecked_overdue"), 13),
+    # Inter-agency procedures: whose share of the limit made the dossier late (app/parties.py).
+    Column(LATE_BY, "Do cơ quan mình", _f("late_caused_here"), 12),
+    Column(LATE_BY, "Do cơ quan khác (liên thông)", _f("late_caused_elsewhere"), 13),
 ]
 LEAD = [("STT", 6), ("Mã thủ tục", 13), ("Tên thủ tục hành chính", 50)]
 TITLE = "BÁO CÁO TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"

@@ -19,29 +19,37 @@ Definitions (docs/REPORTS.md says the same in Vietnamese terms):
   at `end`; so carried_over + received_total = resolved_total + in_progress_total +
   withdrawn_or_refused holds for every group by construction.
 
+* Inter-agency (liên thông) dossiers count in the report of **every agency that holds a part** of
+  them: the competent department (its own rows, `Dossier.agency_id`), and the receiving point
+  and the deciding authority (`dossier_agencies` rows with a share of the limit, or the receiving
+  point's). Those are counted by a second pass over that "taking part" population and added up
+  by group key; the two populations are disjoint (the second excludes the agency's own dossiers).
+  An agency consulted for an opinion only does not count it. `late_caused_here` /
+  `late_caused_elsewhere` split `resolved_late` by the agency recorded as having made it late
+  (`dossier_agencies.caused_late`); a dossier with none recorded is its competent agency's.
+
 Only these aggregations touch dossier rows; Python only adds up or divides the aggregated numbers.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, func, literal_column, or_, select, text
+from sqlalchemy import and_, exists, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from app import parties
 from app.errors import Invalid, NotFound
 from app.esign.store import RESULT_KINDS
-from app.feedback import reports as feedback_reports
-from app.models import Agency, Apology, Channel, ClockState, Dossier, Procedure, SignedDocument, SupplementRequest
+from app.models import (Agency, Apology, Channel, ClockState, Dossier, DossierAgency, Procedure, SignedDocument,
+                        SupplementRequest)
 from app.reports.periods import Period, last_months
-from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, DigitisedRow, ElectronicResultRow,
-                                 IndicatorOut,
-                                 IndicatorReport,
-                                 MonthlyOnTime, MonthOnTime, OnTimeGroup, OnTimeReport, PeriodicReport, PeriodicRow,
-                                 PeriodOut, RateOut, ResolutionTimeRow, UnsupportedIndicator)
+from app.reports.schemas import (COUNT_FIELDS, AgencyOut, ConventionOut, Counts, MonthlyOnTime, MonthOnTime,
+                                 OnTimeGroup, OnTimeReport, PeriodicReport, PeriodicRow, PeriodOut, RateOut)
 from app.settings import Settings
 
 ENTERED_AT = func.coalesce(Dossier.received_at, Dossier.refused_at, Dossier.withdrawn_at, Dossier.stopped_at)
@@ -93,8 +101,11 @@ class Filters:
         self.division_id: int | None = None
         self.applied: dict[str, str] = {}
         if procedure_code:
-            procedure = session.execute(select(Procedure).where(
-                Procedure.code == procedure_code, Procedure.agency_id == agency_id)).scalars().first()
+            own = session.get(Agency, agency_id)
+            # The agency's own procedure, or an inter-agency one it receives or decides (its parties).
+            procedure = next((p for p in session.execute(select(Procedure).where(
+                Procedure.code == procedure_code)).scalars()
+                if p.agency_id == agency_id or (own is not None and own.code in parties.party_codes(p))), None)
             if procedure is None:
                 raise NotFound(f"Không có thủ tục hành chính mã {procedure_code} của cơ quan.",
                                code="procedure_not_found")
@@ -113,8 +124,28 @@ class Filters:
         if not include_imported:
             self.applied["imported"] = "excluded"
 
+    taking_part = False  # the population of dossiers the agency takes part in without being competent
+
+    def taking_part_filters(self) -> Filters | None:
+        """The same filters over the inter-agency dossiers the agency takes part in (received them, or
+        holds a step) without being their competent agency; None when that cannot apply."""
+        if self.agency_id is None or self.division_id is not None:
+            return None  # a division belongs to the competent department: none of its dossiers is elsewhere
+        other = copy.copy(self)
+        other.taking_part = True
+        return other
+
     def dossier_clauses(self) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = [Dossier.agency_id == self.agency_id]
+        if self.taking_part:
+            part = DossierAgency
+            clauses: list[ColumnElement[bool]] = [
+                Dossier.agency_id != self.agency_id,
+                Dossier.id.in_(select(part.dossier_id).where(
+                    part.agency_id == self.agency_id,
+                    or_(part.budget_minutes > 0, part.dossier_id.in_(select(Dossier.id).where(
+                        Dossier.receiving_agency_id == self.agency_id)))))]
+        else:
+            clauses = [Dossier.agency_id == self.agency_id]
         if self.procedure_id is not None:
             clauses.append(Dossier.procedure_id == self.procedure_id)
         if self.division_id is not None:
@@ -139,13 +170,14 @@ def _n(condition: ColumnElement[bool]) -> Any:
 
 def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str = "", *,
                     fields: Iterable[str] = COUNT_FIELDS, open_request: Any = None,
-                    extras: bool = False) -> list[Any]:
+                    extras: bool = False, agency_id: int | None = None) -> list[Any]:
     """Conditional counts of one period (only `fields`). Each condition carries the period's own
     population test, so several periods can be counted in one pass over a wider population.
 
     "Overdue at the end" is judged at `min(end, now)`: a period still running is not judged on
     appointments that have not come yet. `open_request` is a column that is not NULL when the
-    dossier has a supplement request still open at `end` (see `_open_requests`).
+    dossier has a supplement request still open at `end` (see `_open_requests`). `agency_id`: the
+    agency whose report it is, for the split of late results by the agency that caused them.
     """
     entered, closed = ENTERED_AT, CLOSED_AT
     cutoff = min(end, now)
@@ -183,6 +215,10 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
                                         or_(channel.is_(None), channel != Channel.online))),
         "online_not_accepted": _n(and_(never, Dossier.withdrawn_at.is_(None), channel == Channel.online)),
         "withdrawn_before_receipt": _n(and_(never, Dossier.withdrawn_at.is_not(None))),
+        "late_caused_here": _n(and_(resolved, Dossier.outcome == "late", _caused_here(agency_id))),
+        # NULL-proof like in_progress_within: here + elsewhere = resolved_late.
+        "late_caused_elsewhere": _n(and_(resolved, Dossier.outcome == "late"))
+        - _n(and_(resolved, Dossier.outcome == "late", _caused_here(agency_id))),
     }
     if open_request is not None:
         conditions["awaiting_supplement"] = _n(and_(open_at_end, open_request.is_not(None)))
@@ -198,6 +234,18 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
                                              SignedDocument.kind.in_(RESULT_KINDS)))).label("resolved_electronic"),
         ]
     return columns
+
+
+def _caused_here(agency_id: int | None) -> ColumnElement[bool]:
+    """A late dossier was made late by `agency_id`: it is recorded as the one that overran its share
+    (inter-agency, `dossier_agencies.caused_late`), or none is recorded and it is the competent
+    agency (every single-agency dossier). Without an agency (a whole-province pass): always."""
+    if agency_id is None:
+        return literal_column("1") == 1
+    part = DossierAgency
+    recorded = exists().where(part.dossier_id == Dossier.id, part.caused_late.is_(True))
+    return or_(exists().where(part.dossier_id == Dossier.id, part.agency_id == agency_id, part.caused_late.is_(True)),
+               and_(Dossier.agency_id == agency_id, ~recorded))
 
 
 def _open_requests(end: datetime) -> Any:
@@ -237,7 +285,7 @@ def fact_statements(filters: Filters, period: Period, group: str | None, *, now:
     requests = _open_requests(end)
     returned = and_(Dossier.returned_at >= start, Dossier.returned_at < end)
     flows = select(key.label("key"), *_window_columns(start, end, now, open_request=requests.c.dossier_id,
-                                                       extras=extras),
+                                                       extras=extras, agency_id=filters.agency_id),
                    _n(returned).label("returned_total"),
                    _n(and_(returned, Dossier.returned_via == "postal")).label("returned_by_post"),
                    _n(and_(returned, Dossier.returned_via == "online")).label("returned_online"),
@@ -278,9 +326,14 @@ def period_facts(session: Session, filters: Filters, period: Period, group: str 
         # psycopg prepares a statement run 5 times on a connection, and PostgreSQL may then keep a
         # generic plan; how many rows a period selects varies too much for one plan to fit all.
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    for statement in fact_statements(filters, period, group, now=now, dialect=dialect, extras=extras):
+    statements = fact_statements(filters, period, group, now=now, dialect=dialect, extras=extras)
+    if (taking_part := filters.taking_part_filters()) is not None:  # inter-agency dossiers of others it handles
+        statements += fact_statements(taking_part, period, group, now=now, dialect=dialect, extras=extras)
+    for statement in statements:
         for row in _rows(session, statement):
-            facts.setdefault(row.pop("key"), {}).update(row)
+            into = facts.setdefault(row.pop("key"), {})
+            for name, value in row.items():  # the two populations are disjoint: their counts add up
+                into[name] = value if into.get(name) is None else into[name] + (value or 0)
     for row in facts.values():
         for name in (*COUNT_FIELDS, "returned_total", "returned_online", "imported_rows"):
             row.setdefault(name, 0)
@@ -325,7 +378,7 @@ def periodic_report(session: Session, *, agency_id: int, period: Period, now: da
 
 # --- on-time rates -----------------------------------------------------------------------------
 
-def _percent(numerator: int, denominator: int) -> float | None:
+def percent(numerator: int, denominator: int) -> float | None:
     return None if denominator == 0 else round(100.0 * numerator / denominator, 2)
 
 
@@ -336,9 +389,9 @@ def rates(counts: dict[str, int]) -> tuple[RateOut, RateOut]:
     not_late = books - counts["resolved_late"] - counts["in_progress_overdue"]
     only, strict = CONVENTIONS["resolved_only"], CONVENTIONS["strict"]
     return (RateOut(convention=only.convention, name=only.name, formula=only.formula, numerator=good,
-                    denominator=resolved, value=_percent(good, resolved)),
+                    denominator=resolved, value=percent(good, resolved)),
             RateOut(convention=strict.convention, name=strict.name, formula=strict.formula, numerator=not_late,
-                    denominator=books, value=_percent(not_late, books)))
+                    denominator=books, value=percent(not_late, books)))
 
 
 _RATE_FIELDS = ("carried_over", "received_total", "resolved_total", "resolved_early", "resolved_on_time",
@@ -362,8 +415,12 @@ def on_time_report(session: Session, *, agency_id: int, period: Period, group_by
     facts = period_facts(session, filters, period, group_by, now=now)
     agency = agency_out(session, agency_id)
     groups: list[OnTimeGroup] = []
-    if group_by == "agency":
-        groups = [_on_time_group(agency.code, agency.name, row) for row in facts.values()]
+    if group_by == "agency":  # its own dossiers and the inter-agency ones it takes part in: one group
+        merged: dict[str, int] = {}
+        for row in facts.values():
+            for name, value in row.items():
+                merged[name] = merged.get(name, 0) + int(value or 0)
+        groups = [_on_time_group(agency.code, agency.name, merged)] if facts else []
     elif group_by == "channel":
         groups = [_on_time_group(channel, label, facts.get(channel, {})) for channel, label in CHANNEL_LABELS.items()]
     elif group_by == "procedure":
@@ -387,14 +444,21 @@ def on_time_report(session: Session, *, agency_id: int, period: Period, group_by
 
 def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: int,
                     settings: Settings, include_imported: bool = True) -> MonthlyOnTime:
-    """On-time rates of the last `months` months, one SQL statement for all of them."""
+    """On-time rates of the last `months` months, one SQL statement for all of them (and one more for
+    the inter-agency dossiers of other agencies it takes part in)."""
     periods = last_months(now, months, settings.timezone)
     filters = Filters(session, agency_id, include_imported=include_imported)
     columns = [c for i, p in enumerate(periods)
                for c in _window_columns(p.start, p.end, now, prefix=f"m{i}_", fields=_RATE_FIELDS)]
     columns.append(_n(Dossier.is_imported.is_(True)).label("imported_rows"))
-    statement = select(*columns).where(*filters.dossier_clauses(), _population(periods[0].start, periods[-1].end))
-    row = _rows(session, statement)[0]
+    row: dict[str, Any] = {}
+    for population in (filters, filters.taking_part_filters()):
+        if population is None:
+            continue
+        statement = select(*columns).where(*population.dossier_clauses(),
+                                           _population(periods[0].start, periods[-1].end))
+        for name, value in _rows(session, statement)[0].items():
+            row[name] = int(row.get(name) or 0) + int(value or 0)
     out = []
     for i, p in enumerate(periods):
         counts = {name: int(row[f"m{i}_{name}"] or 0) for name in _RATE_FIELDS}
@@ -409,151 +473,6 @@ def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: 
                          include_imported=include_imported, imported_rows=int(row["imported_rows"] or 0))
 
 
-# --- Decision 766/QĐ-TTg indicators ------------------------------------------------------------
-
-UNSUPPORTED = [
-]
-
-
-def digitised_counts(session: Session, filters: Filters, period: Period) -> dict[int, tuple[int, int]]:
-    """Per procedure: (dossiers received in the period, of which digitised), the Decision 766
-    indicator `digitised`: every required component has a file (`dossiers.digitised_at`, set by
-    app/documents when the last one arrives)."""
-    received = and_(Dossier.received_at.is_not(None), Dossier.received_at >= period.start,
-                    Dossier.received_at < period.end)
-    statement = (select(Dossier.procedure_id, func.count(), func.count(Dossier.digitised_at))
-                 .where(*filters.dossier_clauses(), received).group_by(Dossier.procedure_id))
-    return {pid: (int(n), int(d)) for pid, n, d in session.execute(statement)}
-
-
-def paid_online_counts(session: Session, filters: Filters, period: Period) -> tuple[int, int]:
-    """(dossiers with a payment settled in the period, of which paid online): the Decision 766
-    indicator `paid_online` (app/payments: a request paid at the desk or on the platform)."""
-    from app.payments.models import PaymentRequest
-
-    paid = and_(PaymentRequest.status == "paid", PaymentRequest.paid_at >= period.start,
-                PaymentRequest.paid_at < period.end)
-    online = case((PaymentRequest.method == "online", PaymentRequest.dossier_id))
-    statement = (select(func.count(distinct(PaymentRequest.dossier_id)), func.count(distinct(online)))
-                 .join(Dossier, Dossier.id == PaymentRequest.dossier_id).where(*filters.dossier_clauses(), paid))
-    total, by_platform = session.execute(statement).one()
-    return int(total), int(by_platform)
-
-
-def indicator_report(session: Session, *, agency_id: int, period: Period, now: datetime,
-                     include_imported: bool = True) -> IndicatorReport:
-    filters = Filters(session, agency_id, include_imported=include_imported)
-    facts = period_facts(session, filters, period, "procedure", now=now, extras=True)
-    total: dict[str, float] = {}
-    for row in facts.values():
-        for name, value in row.items():
-            total[name] = total.get(name, 0) + (value or 0)
-    t = {name: int(total.get(name, 0)) for name in
-         (*COUNT_FIELDS, "portal_synced", "returned_total", "returned_online", "with_working_time",
-          "resolved_electronic")}
-    only, strict = rates(t)
-
-    procedures_query = select(Procedure.id, Procedure.code, Procedure.name, Procedure.online_level,
-                              Procedure.time_limit_value, Procedure.time_limit_unit).where(
-        Procedure.agency_id == agency_id)
-    procedures = {r.id: r for r in session.execute(procedures_query)}
-    online_ids = [pid for pid, p in procedures.items() if p.online_level in ("partial", "full")]
-    online_used = sum(1 for pid, row in facts.items() if row.get("new_online") and pid in online_ids)
-    active_count = session.execute(select(func.count()).select_from(Procedure).where(
-        Procedure.agency_id == agency_id, Procedure.is_active.is_(True))).scalar_one()
-    active_online = session.execute(select(func.count()).select_from(Procedure).where(
-        Procedure.agency_id == agency_id, Procedure.is_active.is_(True),
-        Procedure.online_level.in_(["partial", "full"]))).scalar_one()
-
-    received = t["received_total"]
-    digitised = digitised_counts(session, filters, period)
-    digitised_base = sum(n for n, _ in digitised.values())
-    digitised_total = sum(d for _, d in digitised.values())
-    digitised_rows = sorted(
-        (DigitisedRow(procedure_code=procedures[pid].code, procedure_name=procedures[pid].name, received=n,
-                      digitised=d, value=_percent(d, n))
-         for pid, (n, d) in digitised.items() if pid in procedures), key=lambda r: r.procedure_code)
-    with_payment, paid_online = paid_online_counts(session, filters, period)
-    days_label = "ngày làm việc"
-    avg_working = (round(total.get("working_minutes", 0) / t["with_working_time"] / MINUTES_PER_DAY, 2)
-                   if t["with_working_time"] else None)
-    indicators = [
-        IndicatorOut(code="synced_to_portal", name="Tỷ lệ hồ sơ đồng bộ lên Cổng Dịch vụ công quốc gia",
-                     value=_percent(t["portal_synced"], received), unit="%", numerator=t["portal_synced"],
-                     denominator=received, note="Trên số hồ sơ mới tiếp nhận trong kỳ (đã có thời điểm đồng bộ)."),
-        IndicatorOut(code="on_time", name="Tỷ lệ hồ sơ giải quyết trước hạn, đúng hạn", value=only.value, unit="%",
-                     numerator=only.numerator, denominator=only.denominator, note=only.formula),
-        IndicatorOut(code="on_time_strict", name=strict.name, value=strict.value, unit="%",
-                     numerator=strict.numerator, denominator=strict.denominator, note=strict.formula),
-        IndicatorOut(code="avg_resolution_working_days", name="Thời gian giải quyết bình quân", value=avg_working,
-                     unit=days_label, numerator=t["with_working_time"], denominator=t["resolved_total"],
-                     note="Ngày làm việc 8 giờ, từ tiếp nhận đến khi có kết quả, không tính thời gian chờ người "
-                          "nộp bổ sung hoặc nộp phí; tính trên các hồ sơ đã lưu thời gian này (tử số)."),
-        IndicatorOut(code="online_share", name="Tỷ lệ hồ sơ nộp trực tuyến", value=_percent(t["new_online"], received),
-                     unit="%", numerator=t["new_online"], denominator=received),
-        IndicatorOut(code="postal_received_share", name="Tỷ lệ hồ sơ tiếp nhận qua bưu chính công ích",
-                     value=_percent(t["new_postal"], received), unit="%", numerator=t["new_postal"],
-                     denominator=received),
-        IndicatorOut(code="postal_returned_share", name="Tỷ lệ kết quả trả qua bưu chính công ích",
-                     value=_percent(t["returned_by_post"], t["returned_total"]), unit="%",
-                     numerator=t["returned_by_post"], denominator=t["returned_total"],
-                     note="Trên số hồ sơ đã trả kết quả trong kỳ."),
-        IndicatorOut(code="returned_online", name="Tỷ lệ kết quả trả trực tuyến",
-                     value=_percent(t["returned_online"], t["returned_total"]), unit="%",
-                     numerator=t["returned_online"], denominator=t["returned_total"]),
-        IndicatorOut(code="electronic_results", name="Tỷ lệ hồ sơ có kết quả điện tử",
-                     value=_percent(t["resolved_electronic"], t["resolved_total"]), unit="%",
-                     numerator=t["resolved_electronic"], denominator=t["resolved_total"],
-                     note="Hồ sơ đã giải quyết trong kỳ có kết quả (hoặc văn bản trả lời) ký số của cơ quan."),
-        feedback_reports.feedback_indicator(session, agency_id, period, now),
-        IndicatorOut(code="apologies", name="Số văn bản xin lỗi đã phát hành", value=t["apologies"], unit="văn bản"),
-        IndicatorOut(code="digitised", name="Tỷ lệ hồ sơ được số hóa", value=_percent(digitised_total, digitised_base),
-                     unit="%", numerator=digitised_total, denominator=digitised_base,
-                     note="Hồ sơ tiếp nhận trong kỳ có tệp cho mọi thành phần bắt buộc (số hóa khi tiếp nhận, "
-                          "nộp trực tuyến kèm tệp, hoặc dùng lại tệp đã số hóa); theo thủ tục: digitised_by_procedure."),
-        IndicatorOut(code="paid_online", name="Tỷ lệ hồ sơ thanh toán trực tuyến",
-                     value=_percent(paid_online, with_payment), unit="%", numerator=paid_online,
-                     denominator=with_payment,
-                     note="Hồ sơ nộp phí, lệ phí trong kỳ qua cổng thanh toán trực tuyến, trên số hồ sơ đã nộp phí, "
-                          "lệ phí trong kỳ (mọi hình thức)."),
-        IndicatorOut(code="procedures_online", name="Tỷ lệ thủ tục cung cấp dịch vụ công trực tuyến",
-                     value=_percent(active_online, active_count), unit="%", numerator=active_online,
-                     denominator=active_count, note="Toàn trình hoặc một phần, trên số thủ tục đang áp dụng."),
-        IndicatorOut(code="online_services_used", name="Tỷ lệ dịch vụ công trực tuyến phát sinh hồ sơ",
-                     value=_percent(online_used, len(online_ids)), unit="%", numerator=online_used,
-                     denominator=len(online_ids),
-                     note="Thủ tục trực tuyến có ít nhất một hồ sơ nộp trực tuyến trong kỳ."),
-    ]
-    resolution = []
-    for pid, row in facts.items():
-        p = procedures.get(pid)
-        if p is None or not row.get("resolved_total"):
-            continue
-        with_time = int(row.get("with_working_time") or 0)
-        unit = "ngày làm việc" if p.time_limit_unit == "working_days" else "giờ làm việc"
-        resolution.append(ResolutionTimeRow(
-            procedure_code=p.code, procedure_name=p.name, time_limit=f"{p.time_limit_value} {unit}",
-            resolved=row["resolved_total"], with_working_time=with_time,
-            avg_working_days=round(row["working_minutes"] / with_time / MINUTES_PER_DAY, 2) if with_time else None,
-            avg_calendar_days=round(float(row["calendar_days"]) / row["resolved_total"], 2)
-            if row.get("calendar_days") is not None else None))
-    resolution.sort(key=lambda r: r.procedure_code)
-    electronic = sorted((ElectronicResultRow(
-        procedure_code=procedures[pid].code, procedure_name=procedures[pid].name,
-        resolved=int(row["resolved_total"]), electronic=int(row.get("resolved_electronic") or 0),
-        value=_percent(int(row.get("resolved_electronic") or 0), int(row["resolved_total"])))
-        for pid, row in facts.items() if pid in procedures and row.get("resolved_total")),
-        key=lambda r: r.procedure_code)
-    return IndicatorReport(
-        agency=agency_out(session, agency_id), period=period_out(period),
-        basis="Quyết định 766/QĐ-TTg ngày 23/6/2022: các chỉ số dữ liệu hiện có cho phép tính.",
-        indicators=indicators,
-        channels={"direct": t["new_direct"], "online": t["new_online"], "postal": t["new_postal"]},
-        resolution_time=resolution, digitised_by_procedure=digitised_rows, electronic_results=electronic,
-        unsupported=UNSUPPORTED, include_imported=include_imported,
-        imported_rows=imported_rows(facts))
-
-
-__all__ = ["CLOSED_AT", "ENTERED_AT", "Filters", "fact_statements", "imported_rows", "indicator_report",
+__all__ = ["CLOSED_AT", "ENTERED_AT", "Filters", "fact_statements", "imported_rows", "percent",
            "monthly_on_time",
            "on_time_report", "period_facts", "periodic_report", "rates"]

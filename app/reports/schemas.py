@@ -15,6 +15,7 @@ COUNT_FIELDS: tuple[str, ...] = (
     "awaiting_supplement", "withdrawn_or_refused", "returned_by_post", "apologies",
     "not_received_total", "refused_at_reception", "online_not_accepted", "withdrawn_before_receipt",
     "apologies_late", "online_checked_late", "online_unchecked_overdue",
+    "late_caused_here", "late_caused_elsewhere",
 )
 
 
@@ -65,6 +66,10 @@ class Counts(BaseModel):
                                                     "việc sau khi nộp")
     online_unchecked_overdue: int = Field(0, description="Hồ sơ trực tuyến cuối kỳ vẫn chưa được kiểm tra, đã quá một "
                                                          "ngày làm việc")
+    # Inter-agency (liên thông): resolved_late = late_caused_here + late_caused_elsewhere.
+    late_caused_here: int = Field(0, description="Giải quyết quá hạn do cơ quan này (hồ sơ một cơ quan, hoặc hồ sơ "
+                                                 "liên thông mà cơ quan này dùng quá thời gian được phân bổ)")
+    late_caused_elsewhere: int = Field(0, description="Giải quyết quá hạn do cơ quan khác trong quy trình liên thông")
 
 
 class _ProcedureHead(BaseModel):

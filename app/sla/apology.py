@@ -30,7 +30,7 @@ from app.models import Agency, Apology, ClockState, Dossier, DossierStatus, Proc
 from app.settings import Settings
 from app.sla.calendar import WorkingCalendar
 from app.signatures import next_document_number, require_agency_leader, signature_title
-from app.sla.service import calendar_for, mark_late, refresh_next_alert
+from app.sla.service import agency_calendars, mark_late, refresh_next_alert
 
 DRAFT, ISSUED, CANCELLED = "draft", "issued", "cancelled"
 STATUS_LABELS = {DRAFT: "Dự thảo, chờ lãnh đạo ban hành", ISSUED: "Đã ban hành", CANCELLED: "Đã hủy"}
@@ -46,21 +46,32 @@ def _end_of_working_day(cal: WorkingCalendar, moment: datetime) -> datetime:
     return datetime.combine(day, cal.periods[-1].end, tzinfo=cal.tz)
 
 
-def propose_due_at(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar, *, now: datetime) -> datetime:
+def propose_due_at(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar, *, now: datetime,
+                   step_calendar: Callable[[int], WorkingCalendar] | None = None) -> datetime:
     """A new appointment: now + the working time the workflow still needs (what is left of the
     current step plus the budgets of the work steps after it), at least one working day after the
-    original appointment; rounded up to the end of that working day (citizens are given a day)."""
+    original appointment; rounded up to the end of that working day (citizens are given a day).
+    `cal` is the calendar of the place the result is returned; inter-agency, `step_calendar(i)` is
+    step i's agency's: each step still ahead is counted on its own agency's calendar."""
     steps = procedure.workflow
     last = len(steps) - 1  # the hand-over of the result to the desk is inside the limit too
     minutes = 0
-    if dossier.status == DossierStatus.processing and dossier.current_step is not None:
+    processing = dossier.status == DossierStatus.processing and dossier.current_step is not None
+    if processing:
+        assert dossier.current_step is not None
         if dossier.step_due_at is not None and dossier.step_due_at > now:
             minutes += cal.working_minutes_between(now, dossier.step_due_at)
         following = range(dossier.current_step + 1, last + 1)
     else:
         following = range(0, last + 1)
-    minutes += sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
-    from_work = cal.add_working_minutes(now, max(minutes, _MIN_WORK_MINUTES))
+    if step_calendar is None:
+        minutes += sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
+        from_work = cal.add_working_minutes(now, max(minutes, _MIN_WORK_MINUTES))
+    else:  # the current step runs to its own deadline, then each step after it on its agency's calendar
+        position = max(now, dossier.step_due_at or now) if processing else now
+        for i in following:
+            position = step_calendar(i).add_working_minutes(position, int(steps[i].get("budget_hours", 0)) * 60)
+        from_work = max(position, cal.add_working_minutes(now, _MIN_WORK_MINUTES))
     original = dossier.due_at or now
     floor = cal.add_working_minutes(original, cal.minutes_per_day)
     return _end_of_working_day(cal, max(from_work, floor))
@@ -97,20 +108,25 @@ def _has_live_apology(session: Session, dossier_ids: Iterable[int]) -> set[int]:
     return set(rows)
 
 
-def draft_rows(session: Session, dossiers: list[Dossier], *, now: datetime,
+def draft_rows(session: Session, dossiers: list[Dossier], *, now: datetime, settings: Settings,
                calendar_of: Callable[[int], WorkingCalendar],
                procedure_of: Callable[[int], Procedure]) -> list[dict[str, Any]]:
-    """The `apologies` rows to insert: a draft for each dossier that has no draft or issued one.
-    The deadline scan, which holds the dossiers' row locks, inserts them in bulk."""
+    """The `apologies` rows to insert: a draft for each dossier that has no draft or issued one,
+    for the agency at fault (inter-agency: the one whose share ran over, else the holder; see
+    `parties.fault_agency_id`), its new appointment counted on each remaining step's agency's
+    calendar. The deadline scan, which holds the dossiers' row locks, inserts them in bulk."""
     have = _has_live_apology(session, (d.id for d in dossiers if d.id is not None))
     rows: list[dict[str, Any]] = []
     for dossier in dossiers:
         if dossier.id in have or dossier.due_at is None:
             continue
-        cal = calendar_of(dossier.agency_id)
+        procedure = procedure_of(dossier.procedure_id)
+        cals = agency_calendars(session, dossier, procedure, settings, calendar_of)
         rows.append({"dossier_id": dossier.id, "status": DRAFT, "original_due_at": dossier.due_at,
-                     "proposed_due_at": propose_due_at(dossier, procedure_of(dossier.procedure_id), cal, now=now),
-                     "drafted_at": now})
+                     "proposed_due_at": propose_due_at(dossier, procedure, cals.appointment, now=now,
+                                                       step_calendar=cals.step),
+                     "drafted_at": now, "agency_id": parties.fault_agency_id(session, dossier)
+                     if parties.is_interagency(procedure) else dossier.agency_id})
         have.add(dossier.id)
     return rows
 
@@ -136,10 +152,11 @@ def create_draft(session: Session, code: str, principal: Principal, *, now: date
         raise Conflict("Hồ sơ đã có văn bản xin lỗi dự thảo: sửa văn bản đó.", code="apology_draft_exists")
     procedure = session.get(Procedure, dossier.procedure_id)
     assert procedure is not None
-    cal = calendar_for(session, dossier.agency_id, settings)
+    cals = agency_calendars(session, dossier, procedure, settings)
     apology = Apology(dossier_id=dossier.id, status=DRAFT, original_due_at=dossier.due_at,
-                      proposed_due_at=propose_due_at(dossier, procedure, cal, now=now), drafted_at=now,
-                      drafted_by_id=principal.id)
+                      proposed_due_at=propose_due_at(dossier, procedure, cals.appointment, now=now,
+                                                     step_calendar=cals.step),
+                      drafted_at=now, drafted_by_id=principal.id, agency_id=parties.fault_agency_id(session, dossier))
     session.add(apology)
     session.flush()
     return apology
@@ -205,8 +222,8 @@ def update_draft(session: Session, apology_id: int, principal: Principal, *, cha
         if not reason:
             raise Invalid("Lý do chậm giải quyết không được để trống.", code="reason_required")
         apology.reason = reason
-    if changes.get("proposed_due_at") is not None:
-        cal = calendar_for(session, dossier.agency_id, settings)
+    if changes.get("proposed_due_at") is not None:  # a moment of the place the result is returned
+        cal = agency_calendars(session, dossier, procedure, settings).appointment
         original = dossier.due_at or apology.original_due_at
         apology.proposed_due_at = check_appointment(cal, changes["proposed_due_at"], original_due_at=original,
                                                     now=now)
@@ -238,8 +255,10 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     text = (reason if reason is not None else apology.reason or "").strip()
     if not text:
         raise Invalid("Cần nêu lý do chậm giải quyết trước khi ban hành văn bản xin lỗi.", code="reason_required")
-    cal = calendar_for(session, dossier.agency_id, settings)
-    when = new_due_at or apology.proposed_due_at or propose_due_at(dossier, procedure, cal, now=now)
+    cals = agency_calendars(session, dossier, procedure, settings)
+    cal = cals.appointment  # the new appointment is a working moment where the result is returned
+    when = new_due_at or apology.proposed_due_at or propose_due_at(dossier, procedure, cal, now=now,
+                                                                    step_calendar=cals.step)
     when = check_appointment(cal, when, original_due_at=dossier.due_at, now=now)
     if dossier.new_due_at is not None and when <= dossier.new_due_at:
         raise Invalid("Ngày hẹn trả mới phải sau ngày hẹn đã hẹn lại lần trước.", code="appointment_not_after_previous",
@@ -261,13 +280,14 @@ def issue(session: Session, apology_id: int, principal: Principal, *, now: datet
     # The law wants it at the latest one working day before the appointment; later is recorded.
     apology.is_late = now > cal.subtract_working_minutes(dossier.due_at, cal.minutes_per_day)
     apology.document_number = next_document_number(session, agency, "apology", now=now, tz=settings.timezone)
+    apology.agency_id = fault_agency_id  # issued by (and headed with) the agency at fault
     session.add(apology)
 
     dossier.new_due_at = when
     dossier.apology_count += 1
     dossier.version += 1
     dossier.updated_at = now
-    refresh_next_alert(dossier, cal=cal, now=now, settings=settings)
+    refresh_next_alert(dossier, cal=cals.holder, now=now, settings=settings)
     session.add(dossier)
     session.flush()
     from app.esign.service import sign_form  # app.esign renders forms: imported late

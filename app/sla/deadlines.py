@@ -30,6 +30,7 @@ __all__ = [
     "due_soon_window",
     "parse_cutoff",
     "compute_due_at",
+    "chained_due_at",
     "due_soon_at",
     "explain_deadline",
     "limit_minutes",
@@ -98,6 +99,42 @@ def compute_due_at(
 ) -> datetime:
     """When `limit_minutes` of working time have run since the clock started, pauses excluded."""
     return _apply_pauses(cal, clock_started_at, limit_minutes, pauses)[0]
+
+
+def chained_due_at(
+    plan: Sequence[tuple[WorkingCalendar, int]],
+    *,
+    clock_started_at: datetime,
+    pauses: Sequence[Pause] = (),
+) -> datetime:
+    """An inter-agency dossier's limit: the budgets of its steps one after the other, each counted on
+    the calendar of the agency that holds the step (`plan`: (calendar, minutes) per step). A closed
+    pause (waiting for the applicant) holds the chain where it stands, in the step it falls in; a
+    pause that begins after the whole limit has run out rescues nothing (as in `compute_due_at`).
+    On a single calendar this is the same moment as `compute_due_at`."""
+    require_aware(clock_started_at, "clock_started_at")
+    segments = [[cal, minutes] for cal, minutes in plan if minutes > 0]
+    position, i = clock_started_at, 0
+    closed = sorted((p for p in pauses if p.ended_at is not None and p.started_at >= clock_started_at),
+                    key=lambda p: p.started_at)
+    for pause in closed:
+        assert pause.ended_at is not None
+        while i < len(segments):  # the steps whose budget ran out before the pause began
+            cal, left = segments[i]
+            end = cal.add_working_minutes(position, left)
+            if end > pause.started_at:
+                break
+            position, i = end, i + 1
+        if i == len(segments):
+            break
+        if pause.ended_at <= position:
+            continue  # inside a pause already counted
+        cal = segments[i][0]
+        segments[i][1] = max(0, segments[i][1] - cal.working_minutes_between(position, max(pause.started_at, position)))
+        position = pause.ended_at
+    for cal, left in segments[i:]:
+        position = cal.add_working_minutes(position, left)
+    return position
 
 
 def due_soon_at(cal: WorkingCalendar, due_at: datetime, window_minutes: int) -> datetime:

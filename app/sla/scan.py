@@ -22,6 +22,11 @@ assignee and the step's supervisors (the division's leaders for a division step,
 Department's leaders); due soon / overdue → the assignee, the division's leaders and the
 Department's leaders; apology missing (overdue, no apology issued; once per working day, dated
 at that day's start) → the Department's leaders.
+
+Inter-agency procedures (app/parties.py): the thresholds are placed on the calendar and hours of
+the agency holding the dossier (its current step; before the first one the receiving point), the
+work left is counted step by step on each step's agency's calendar, the apology is drafted for
+the agency at fault and its leaders are reminded of it; the holder's leaders supervise its step.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from app.settings import Settings
 from app.sla import apology as apologies
 from app.sla.calendar import WorkingCalendar
 from app.sla.deadlines import apology_draft_window
-from app.sla.service import calendar_for, mark_late, refresh_next_alert
+from app.sla.service import AgencyCalendars, agency_calendars, calendar_for, mark_late, refresh_next_alert
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +134,12 @@ class _People:
     desks: dict[int, set[int]] = field(default_factory=dict)  # receiving agency -> desk officers and their leaders
 
 
-def _people(session: Session, dossiers: list[Dossier], holders: dict[int, int] | None = None) -> _People:
-    """`holders`: dossier id -> the agency holding its current step (inter-agency procedures)."""
+def _people(session: Session, dossiers: list[Dossier], holders: dict[int, int] | None = None,
+            faults: dict[int, int] | None = None) -> _People:
+    """`holders`: dossier id -> the agency holding its current step; `faults`: dossier id -> the
+    agency at fault, which apologises (inter-agency procedures)."""
     agency_ids = {d.agency_id for d in dossiers} | {d.assigned_division_id for d in dossiers if d.assigned_division_id}
-    agency_ids |= set((holders or {}).values())
+    agency_ids |= set((holders or {}).values()) | set((faults or {}).values())
     assignees = {d.assignee_id for d in dossiers if d.assignee_id}
     rows = session.exec(select(User.id, User.agency_id, User.roles).where(
         User.is_active, or_(User.agency_id.in_(agency_ids), User.id.in_(assignees or {0})))).all()  # type: ignore[attr-defined]
@@ -156,9 +163,11 @@ def _people(session: Session, dossiers: list[Dossier], holders: dict[int, int] |
     return people
 
 
-def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People, holder: int | None = None) -> set[int]:
+def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People, holder: int | None = None,
+                fault: int | None = None) -> set[int]:
     """`holder`: the agency holding the current step when it is not the competent one (an
-    inter-agency procedure): its leaders supervise the step, the department's division does not."""
+    inter-agency procedure): its leaders supervise the step, the department's division does not.
+    `fault`: the agency at fault of an inter-agency dossier: its leaders owe the apology."""
     assignee = {dossier.assignee_id} if dossier.assignee_id in people.active else set()
     at_home = holder is None or holder == dossier.agency_id
     division = people.leaders.get(dossier.assigned_division_id, set()) \
@@ -174,7 +183,7 @@ def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People,
         return set(people.desks.get(dossier.receiving_agency_id, set()))
     if kind == APOLOGY_DRAFT:
         return set()
-    return set(department)  # apology_missing
+    return set(people.leaders.get(fault, set()) if fault is not None else department)  # apology_missing
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]], *,
@@ -239,6 +248,13 @@ class _Cache:
                 self.procedures[p.id] = p  # type: ignore[index]
         for agency_id in {d.agency_id for d in dossiers} - set(self.calendars):
             self.calendars[agency_id] = calendar_for(session, agency_id, self.settings)
+        self.session = session
+
+    def calendar(self, agency_id: int) -> WorkingCalendar:
+        """The agency's calendar, read once per run (inter-agency steps of other agencies)."""
+        if agency_id not in self.calendars:
+            self.calendars[agency_id] = calendar_for(self.session, agency_id, self.settings)
+        return self.calendars[agency_id]
 
 
 def _process(session: Session, dossiers: list[Dossier], *, now: datetime, settings: Settings,
@@ -247,12 +263,18 @@ def _process(session: Session, dossiers: list[Dossier], *, now: datetime, settin
     holders = {d.id: parties.step_agency_id(session, d, cache.procedures[d.procedure_id], d.current_step)
                for d in dossiers
                if d.current_step is not None and parties.is_interagency(cache.procedures[d.procedure_id])}
-    people = _people(session, dossiers, holders)
+    faults = {d.id: parties.fault_agency_id(session, d) for d in dossiers  # who may owe an apology
+              if d.apology_count == 0 and d.due_at is not None and now > d.due_at
+              and parties.is_interagency(cache.procedures[d.procedure_id])}
+    people = _people(session, dossiers, holders, faults)
     rows: list[dict] = []
     needs_apology: list[Dossier] = []
     for dossier in dossiers:
-        cal = cache.calendars[dossier.agency_id]
         procedure = cache.procedures[dossier.procedure_id]
+        # A step runs on the calendar and hours of the agency holding it (inter-agency: the People's
+        # Committee's day off is not the Department's); the appointment on the returning agency's.
+        cals = agency_calendars(session, dossier, procedure, settings, cache.calendar)
+        cal = cals.holder
         step = None
         if dossier.current_step is not None and dossier.current_step < len(procedure.workflow):
             step = procedure.workflow[dossier.current_step]
@@ -260,31 +282,34 @@ def _process(session: Session, dossiers: list[Dossier], *, now: datetime, settin
         wants_apology = False
         for threshold in due_alerts(alert_thresholds(dossier, cal, now=now, settings=settings), now):
             if threshold.kind == APOLOGY_DRAFT:
-                wants_apology = wants_apology or _work_left_exceeds_time_left(dossier, procedure, cal, now)
+                wants_apology = wants_apology or _work_left_exceeds_time_left(dossier, procedure, cals, now)
                 continue
             text = messages.alert_text(threshold.kind, code=dossier.code, procedure_name=procedure.name,
                                        deadline=threshold.deadline_at, step_name=step["name"] if step else None,
                                        is_new_appointment=threshold.deadline_at == dossier.new_due_at)
-            for recipient in sorted(_recipients(threshold.kind, dossier, step, people, holders.get(dossier.id))):
+            for recipient in sorted(_recipients(threshold.kind, dossier, step, people, holders.get(dossier.id),
+                                                faults.get(dossier.id))):
                 rows.append({"dossier_id": dossier.id, "kind": threshold.kind, "deadline_at": threshold.deadline_at,
                              "recipient_id": recipient, "message": text, "created_at": now})
             if threshold.kind in (DUE_SOON, OVERDUE):
                 wants_apology = True
             elif threshold.kind in (STEP_OVERDUE, STEP_DUE_SOON):
-                wants_apology = wants_apology or _work_left_exceeds_time_left(dossier, procedure, cal, now)
+                wants_apology = wants_apology or _work_left_exceeds_time_left(dossier, procedure, cals, now)
         if wants_apology and dossier.clock_state == ClockState.running:
             needs_apology.append(dossier)
         refresh_next_alert(dossier, cal=cal, now=now, settings=settings)
         session.add(dossier)
     session.flush()
-    drafts = apologies.draft_rows(session, needs_apology, now=now, calendar_of=cache.calendars.__getitem__,
+    drafts = apologies.draft_rows(session, needs_apology, now=now, settings=settings, calendar_of=cache.calendar,
                                   procedure_of=cache.procedures.__getitem__)
     return insert_alerts(session, rows), bulk_insert(session, Apology.__table__, drafts)  # type: ignore[attr-defined]
 
 
-def _work_left_exceeds_time_left(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar, now: datetime) -> bool:
+def _work_left_exceeds_time_left(dossier: Dossier, procedure: Procedure, cals: AgencyCalendars,
+                                 now: datetime) -> bool:
     """The steps still ahead, at their budgets (the current one until its own deadline), end after
-    the appointment: an apology (form 04) is drafted now rather than when the dossier is overdue."""
+    the appointment: an apology (form 04) is drafted now rather than when the dossier is overdue.
+    Inter-agency, each step ahead counts on its own agency's calendar."""
     if dossier.due_at is None:
         return False
     steps = procedure.workflow
@@ -294,8 +319,12 @@ def _work_left_exceeds_time_left(dossier: Dossier, procedure: Procedure, cal: Wo
     else:
         following = range(dossier.current_step + 1, len(steps))
         finish = max(now, dossier.step_due_at or now)
-    minutes = sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
-    return cal.add_working_minutes(finish, minutes) > dossier.due_at
+    if cals.step is None:
+        minutes = sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
+        return cals.holder.add_working_minutes(finish, minutes) > dossier.due_at
+    for i in following:
+        finish = cals.step(i).add_working_minutes(finish, int(steps[i].get("budget_hours", 0)) * 60)
+    return finish > dossier.due_at
 
 
 # What the scan reads of a dossier (not the applicant's data or documents: narrower rows).
@@ -367,11 +396,12 @@ def _digest_figures(session: Session, now: datetime) -> tuple[dict[int, tuple[in
                func.sum(case((Dossier.due_at < now, 1), else_=0)),  # type: ignore[operator]
                func.sum(case((and_(Dossier.due_soon_at <= now, Dossier.due_at >= now), 1), else_=0)))  # type: ignore[operator]
         .where(running).group_by(Dossier.agency_id)).all()}
+    owner = func.coalesce(Apology.agency_id, Dossier.agency_id)  # the agency at fault drafts and issues it
     drafts = dict(session.exec(
-        select(Dossier.agency_id, func.count(Apology.id)).join(Dossier, Dossier.id == Apology.dossier_id)  # type: ignore[arg-type]
+        select(owner, func.count(Apology.id)).join(Dossier, Dossier.id == Apology.dossier_id)  # type: ignore[arg-type]
         .where(Apology.status == apologies.DRAFT,
                Dossier.clock_state.in_([ClockState.running, ClockState.paused]))  # type: ignore[attr-defined]
-        .group_by(Dossier.agency_id)).all())
+        .group_by(owner)).all())
     return counts, drafts  # type: ignore[return-value]
 
 

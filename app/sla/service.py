@@ -12,22 +12,25 @@ explanation given a year ago still reproduces. A dossier already late stays late
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from app import effects
+from app import effects, parties
 from app.auth.principal import Principal
 from app.channels.messages import when_text
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Agency, CalendarOverride, ClockPause, ClockState, Dossier, Procedure
 from app.settings import Settings
 from app.sla.calendar import DayOverride, WorkingCalendar
-from app.sla.deadlines import (DeadlineExplanation, Pause, classify_outcome, compute_due_at, cutoff_due_at,
-                               due_soon_at, due_soon_window, explain_deadline, limit_minutes, parse_cutoff)
+from app.sla.deadlines import (DeadlineExplanation, Pause, chained_due_at, classify_outcome, compute_due_at,
+                               cutoff_due_at, due_soon_at, due_soon_window, explain_deadline, limit_minutes,
+                               parse_cutoff)
 
 
 def calendar_for(session: Session, agency_id: int, settings: Settings, *, version: int | None = None) -> WorkingCalendar:
@@ -39,6 +42,29 @@ def calendar_for(session: Session, agency_id: int, settings: Settings, *, versio
                         .order_by(CalendarOverride.version)).all()
     history = tuple((r.version, r.day, r.is_working, r.reason, r.is_removal) for r in rows)
     return _calendar(settings.timezone, agency.working_hours or settings.working_hours, history, version)
+
+
+@dataclasses.dataclass(frozen=True)
+class AgencyCalendars:
+    holder: WorkingCalendar
+    appointment: WorkingCalendar
+    step: Callable[[int], WorkingCalendar] | None  # None: every step on the one calendar
+
+
+def agency_calendars(session: Session, dossier: Dossier, procedure: Procedure, settings: Settings,
+                     calendar_of: Callable[[int], WorkingCalendar] | None = None) -> AgencyCalendars:
+    """The calendars a dossier's deadlines run on: `holder` (the agency holding it now: its current
+    step, before the first one the receiving point), `appointment` (where the result is returned),
+    `step(i)` (step i's agency). One calendar for a single-agency dossier. `calendar_of` (agency id ->
+    calendar) lets the deadline scan reuse the calendars it already read."""
+    read = calendar_of or (lambda agency_id: calendar_for(session, agency_id, settings))
+    if not parties.is_interagency(procedure):
+        cal = read(dossier.agency_id)
+        return AgencyCalendars(holder=cal, appointment=cal, step=None)
+    return AgencyCalendars(
+        holder=read(parties.step_agency_id(session, dossier, procedure, dossier.current_step)),
+        appointment=read(parties.appointment_agency_id(session, dossier, procedure)),
+        step=lambda index: read(parties.step_agency_id(session, dossier, procedure, index)))
 
 
 def calendar_at(cal: WorkingCalendar, version: int) -> WorkingCalendar:
@@ -79,24 +105,52 @@ def _closed_pauses_since_start(session: Session, dossier: Dossier) -> list[Pause
             if p.ended_at is not None and start is not None and p.started_at >= start]
 
 
-def _due_on(session: Session, dossier: Dossier, cal: WorkingCalendar) -> datetime:
+def step_plan(session: Session, dossier: Dossier, procedure: Procedure | None, cal: WorkingCalendar,
+              settings: Settings) -> list[tuple[WorkingCalendar, int]] | None:
+    """Inter-agency: each step's budget with the calendar of the agency that holds it (the
+    competent agency's is `cal`), in order; None for a single-agency dossier (one calendar), a
+    same-day rule, or budgets that do not make up the dossier's limit."""
+    if procedure is None or procedure.same_day_cutoff or not parties.is_interagency(procedure):
+        return None
+    calendars: dict[int, WorkingCalendar] = {dossier.agency_id: cal}
+    plan = []
+    for index, step in enumerate(procedure.workflow):
+        agency_id = parties.step_agency_id(session, dossier, procedure, index)
+        if agency_id not in calendars:
+            calendars[agency_id] = calendar_for(session, agency_id, settings)
+        plan.append((calendars[agency_id], int(step["budget_hours"]) * 60))
+    return plan if sum(minutes for _, minutes in plan) == dossier.limit_minutes else None
+
+
+def _due_on(session: Session, dossier: Dossier, cal: WorkingCalendar,
+            plan: list[tuple[WorkingCalendar, int]] | None = None) -> datetime:
     assert dossier.clock_started_at is not None
+    pauses = _closed_pauses_since_start(session, dossier)
+    if plan is not None:  # inter-agency: each step on its own agency's calendar, one after the other
+        return chained_due_at(plan, clock_started_at=dossier.clock_started_at, pauses=pauses)
     return compute_due_at(cal, clock_started_at=dossier.clock_started_at, limit_minutes=dossier.limit_minutes,
-                          pauses=_closed_pauses_since_start(session, dossier))
+                          pauses=pauses)
 
 
-def _set_due(session: Session, dossier: Dossier, cal: WorkingCalendar, settings: Settings) -> None:
+def _set_due(session: Session, dossier: Dossier, cal: WorkingCalendar, settings: Settings,
+             procedure: Procedure | None = None) -> None:
     """Compute the appointment on the current calendar and on the one it was promised with; the
-    later of the two wins (an appointment never moves earlier), and its version is recorded."""
-    due, version = _due_on(session, dossier, cal), cal.version
+    later of the two wins (an appointment never moves earlier), and its version is recorded.
+    Inter-agency (`procedure` given): the steps' budgets chained, each on its agency's calendar;
+    the version is the competent agency's, and the due-soon moment is on the calendar of the
+    agency that returns the result (the last step's)."""
+    plan = step_plan(session, dossier, procedure, cal, settings)
+    due, version = _due_on(session, dossier, cal, plan), cal.version
     if dossier.due_at is not None and dossier.calendar_version != cal.version:
-        promised = _due_on(session, dossier, calendar_at(cal, dossier.calendar_version))
+        then = calendar_at(cal, dossier.calendar_version)
+        promised = _due_on(session, dossier, then, [(then if c is cal else c, m) for c, m in plan] if plan else None)
         if promised > due:
             due, version = promised, dossier.calendar_version
     dossier.due_at, dossier.calendar_version = due, version
+    last = plan[-1][0] if plan else cal
     window = due_soon_window(dossier.limit_minutes, settings.due_soon_window_minutes,
-                             minutes_per_day=cal.minutes_per_day)
-    dossier.due_soon_at = due_soon_at(cal, due, window)
+                             minutes_per_day=last.minutes_per_day)
+    dossier.due_soon_at = due_soon_at(last, due, window)
     refresh_next_alert(dossier)
 
 
@@ -158,7 +212,7 @@ def start_clock(session: Session, dossier: Dossier, procedure: Procedure, cal: W
                                               minutes_per_day=cal.minutes_per_day)
     dossier.clock_state = ClockState.running
     dossier.due_at = None  # a first appointment: nothing promised yet
-    _set_due(session, dossier, cal, settings)
+    _set_due(session, dossier, cal, settings, procedure)
     mark_late(dossier, now)  # an online submission accepted after its whole limit ran out
 
 
@@ -195,9 +249,9 @@ def resume_clock(session: Session, dossier: Dossier, procedure: Procedure, cal: 
     dossier.paused_at = None
     if allow_reset and open_pause.rule == "reset" and dossier.late_since is None:
         dossier.clock_started_at = cal.next_working_moment(now)
-        _set_due(session, dossier, cal, settings)
+        _set_due(session, dossier, cal, settings, procedure)
         return "reset"
-    _set_due(session, dossier, cal, settings)
+    _set_due(session, dossier, cal, settings, procedure)
     return "resume"
 
 
@@ -220,7 +274,8 @@ def stop_clock(dossier: Dossier, *, now: datetime, settings: Settings, resolved:
     dossier.next_alert_at = None
 
 
-def explain(session: Session, dossier: Dossier, procedure: Procedure, cal: WorkingCalendar) -> DeadlineExplanation | None:
+def explain(session: Session, dossier: Dossier, procedure: Procedure, cal: WorkingCalendar,
+            settings: Settings | None = None) -> DeadlineExplanation | None:
     """Why the appointment is what it is, reproduced on the calendar version it was computed with."""
     if dossier.clock_started_at is None:
         return None
@@ -228,10 +283,18 @@ def explain(session: Session, dossier: Dossier, procedure: Procedure, cal: Worki
     if procedure.same_day_cutoff:
         rule = (f"Trả kết quả trong ngày làm việc nếu tiếp nhận trước {procedure.same_day_cutoff}; "
                 f"tiếp nhận từ {procedure.same_day_cutoff} trở đi thì trả vào ngày làm việc tiếp theo.")
-    return explain_deadline(calendar_at(cal, dossier.calendar_version), clock_started_at=dossier.clock_started_at,
-                            limit_value=procedure.time_limit_value, limit_unit=procedure.time_limit_unit,
-                            pauses=_closed_pauses_since_start(session, dossier), minutes=dossier.limit_minutes,
-                            rule=rule)
+    then = calendar_at(cal, dossier.calendar_version)
+    out = explain_deadline(then, clock_started_at=dossier.clock_started_at,
+                           limit_value=procedure.time_limit_value, limit_unit=procedure.time_limit_unit,
+                           pauses=_closed_pauses_since_start(session, dossier), minutes=dossier.limit_minutes,
+                           rule=rule)
+    if settings is not None and (plan := step_plan(session, dossier, procedure, then, settings)) is not None:
+        # Inter-agency: the days off listed are the competent agency's; the appointment is the chain's.
+        unit = "ngày làm việc" if procedure.time_limit_unit == "working_days" else "giờ làm việc"
+        out = dataclasses.replace(out, due_at=_due_on(session, dossier, then, plan), rule=(
+            f"Thời hạn {procedure.time_limit_value} {unit} của thủ tục liên thông là tổng thời gian các bước, "
+            "mỗi bước tính theo lịch làm việc của cơ quan thực hiện bước đó (trừ cả ngày nghỉ riêng của cơ quan đó)"))
+    return out
 
 
 def all_pauses(session: Session, dossier: Dossier) -> list[ClockPause]:
@@ -304,8 +367,15 @@ def recompute_open_deadlines(session: Session, *, agency_id: int, day: date, set
     cal = calendar_for(session, agency_id, settings)
     start_of_day = datetime.combine(day, time.min, tzinfo=cal.tz)
     window_end = start_of_day + timedelta(days=1)
+    # Inter-agency: the dossiers of procedures in which the agency receives or decides run on its
+    # calendar too, in its steps.
+    changed = session.get(Agency, agency_id)
+    involved = [p.id for p in session.exec(select(Procedure).where(Procedure.agency_id != agency_id)).all()
+                if changed is not None and parties.is_interagency(p)
+                and changed.code in parties.party_codes(p)] if changed is not None else []
     rows = session.exec(sa_select(Dossier).where(
-        Dossier.agency_id == agency_id,
+        or_(Dossier.agency_id == agency_id, Dossier.procedure_id.in_(involved)) if involved
+        else Dossier.agency_id == agency_id,
         Dossier.clock_state.in_([ClockState.running, ClockState.paused]),
         Dossier.clock_started_at < window_end,
         Dossier.due_at >= start_of_day,
@@ -315,14 +385,22 @@ def recompute_open_deadlines(session: Session, *, agency_id: int, day: date, set
     for dossier in rows:
         procedure = session.get(Procedure, dossier.procedure_id)
         assert procedure is not None
+        own = cal if dossier.agency_id == agency_id else calendar_for(session, dossier.agency_id, settings)
         if dossier.step_started_at is not None and dossier.current_step is not None:
             budget = int(procedure.workflow[dossier.current_step].get("budget_hours", 0)) * 60
-            dossier.step_due_at = cal.add_working_minutes(dossier.step_started_at, budget)
+            holder = parties.step_agency_id(session, dossier, procedure, dossier.current_step) \
+                if parties.is_interagency(procedure) else dossier.agency_id
+            step_cal = own if holder == dossier.agency_id else cal if holder == agency_id \
+                else calendar_for(session, holder, settings)
+            dossier.step_due_at = step_cal.add_working_minutes(dossier.step_started_at, budget)
         if mark_late(dossier, now):
             refresh_next_alert(dossier)
             continue
         before, before_version = dossier.due_at, dossier.calendar_version
-        _set_due(session, dossier, cal, settings)
+        _set_due(session, dossier, own, settings, procedure)
+        if before is not None and dossier.due_at is not None and dossier.due_at < before:
+            # Another agency's calendar freed a day: the appointment given never moves earlier.
+            dossier.due_at, dossier.calendar_version = before, before_version
         if dossier.clock_state != ClockState.running:
             dossier.next_alert_at = None
         if dossier.due_at == before:

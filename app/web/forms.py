@@ -6,8 +6,10 @@ datetimes are already local (`settings.timezone`). `app.web.render` turns a view
 A4 HTML page. No HTTP here: services take the session, the caller, `now` and the settings.
 
 Which agency heads a form: forms the desk hands over at reception (01, 02, 03) carry the
-receiving agency; the others (04, 05, 06) the competent agency. They differ only when a dossier
-was received elsewhere (Decree 118/2025: receipt regardless of administrative boundary).
+receiving agency (the provincial centre, for a dossier it received); form 04 the agency that
+apologises (inter-agency: the one at fault); the others (05, 06) the competent agency. Form 01's
+appointment is the dossier's `due_at`, which for an inter-agency procedure is the chain of its
+steps' budgets, each on its agency's calendar (app/sla/service.py `step_plan`).
 """
 
 from __future__ import annotations
@@ -438,12 +440,13 @@ def refusal(session: Session, code: str, principal: Principal, *, now: datetime,
 
 
 def apology(session: Session, code: str, principal: Principal, *, now: datetime, settings: Settings) -> ApologyLetter:
-    """Mẫu số 04, signed by the head of the competent agency; a draft prints marked "DỰ THẢO"."""
+    """Mẫu số 04, headed and signed by the agency it is drafted for: the competent agency, or on an
+    inter-agency dossier the agency at fault (`apologies.agency_id`); a draft prints marked "DỰ THẢO"."""
     dossier, procedure = _load(session, code, principal, APOLOGY)
     letter = _current_apology(session, dossier)
     assert letter is not None
     tz = ZoneInfo(settings.timezone)
-    agency = _agency(session, dossier.agency_id)
+    agency = _agency(session, letter.agency_id or dossier.agency_id)
     is_draft = letter.status != ISSUED
     dated = letter.issued_at if not is_draft else now
     original = _local(letter.original_due_at, tz)

@@ -49,6 +49,11 @@ def _guard(dossier: Dossier, procedure: Procedure, transition: Transition, princ
     if (transition.action == Action.return_result and _postal_only(principal)
             and dossier.return_method != ReturnMethod.postal):
         return ("postal_only", "Nhân viên bưu chính chỉ trả kết quả của hồ sơ đăng ký nhận qua bưu chính.")
+    if transition.action == Action.return_result and parties.is_interagency(procedure) \
+            and principal.scope_agency_id != (result_agency := parties.result_agency_id(dossier, procedure)):
+        name = session.get(Agency, result_agency).name if session is not None else "nơi tiếp nhận"  # type: ignore[union-attr]
+        return ("result_returned_elsewhere", f"Kết quả của hồ sơ liên thông này được trả qua Bộ phận Một cửa của "
+                f"{name} (tại quầy hoặc qua bưu chính), không trả tại cơ quan khác.")
     if not transition.step_bound and principal.scope_agency_id not in (dossier.agency_id, dossier.receiving_agency_id):
         # Inter-agency: an agency in the middle acts only in its own steps; the receiving point and
         # the competent department keep the dossier's other moves.

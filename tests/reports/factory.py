@@ -22,7 +22,9 @@ COUNTS = ("carried_over", "new_online", "new_direct", "new_postal", "received_to
           "in_progress_overdue", "awaiting_supplement", "withdrawn_or_refused", "returned_by_post", "apologies",
           "not_received_total", "refused_at_reception", "online_not_accepted", "withdrawn_before_receipt",
           # Histories here have no online check deadline and no late apology: the oracle counts them 0.
-          "apologies_late", "online_checked_late", "online_unchecked_overdue")
+          "apologies_late", "online_checked_late", "online_unchecked_overdue",
+          # Single-agency histories: every late result is the agency's own.
+          "late_caused_here", "late_caused_elsewhere")
 _serial = itertools.count(1)
 
 
@@ -137,6 +139,7 @@ def oracle(specs: list[Spec], procedures: list[Procedure], start: datetime, end:
             if spec.close == "resolved":
                 c["resolved_total"] += 1
                 c[f"resolved_{spec.outcome}"] += 1
+                c["late_caused_here"] += spec.outcome == "late"
             else:
                 c["withdrawn_or_refused"] += 1
             continue

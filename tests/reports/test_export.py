@@ -17,7 +17,7 @@ COLUMN_OF = {"carried_over": 5, "received_total": 6, "new_online": 7, "new_direc
              "awaiting_supplement": 17, "withdrawn_or_refused": 18, "returned_by_post": 19, "apologies": 20,
              "not_received_total": 21, "refused_at_reception": 22, "online_not_accepted": 23,
              "withdrawn_before_receipt": 24, "apologies_late": 25, "online_checked_late": 26,
-             "online_unchecked_overdue": 27}
+             "online_unchecked_overdue": 27, "late_caused_here": 28, "late_caused_elsewhere": 29}
 
 
 def _some_dossiers(client, login):

@@ -8,7 +8,11 @@ centre returning the result) is received at the provincial centre, goes centre �
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, datetime
+
+from openpyxl import load_workbook
 
 from sqlmodel import select
 
@@ -136,7 +140,9 @@ def test_centre_department_committee_centre_with_the_committee_late(client, logi
                          json={"reason": "Văn phòng UBND tỉnh chậm trình Chủ tịch"}, headers=chairman)
     assert issued.status_code == 200, issued.text
     assert issued.json()["document_number"] == "01/PXL-UBND", issued.json()  # the Committee's register
-    assert issued.json()["signer_name"] == "Trịnh Minh Đức"
+    assert issued.json()["signer_name"] == "Trịnh Minh Đức" and issued.json()["agency_code"] == PPC
+    letter = text_of(page(client, chairman, dossier["code"], "apology"))  # form 04: the Committee's letter
+    assert "Ủy ban nhân dân tỉnh (đơn vị mẫu) xin lỗi" in letter and "01/PXL-UBND" in letter
 
     clock.set(datetime(2027, 1, 11, 9, 0, tzinfo=VN))  # past the appointment: late for good
     dossier = get(client, ppc_specialist, dossier).json()
@@ -146,6 +152,10 @@ def test_centre_department_committee_centre_with_the_committee_late(client, logi
     dossier = accept(client, centre_desk, dossier)
     dossier = act(client, centre_desk, dossier, "resolve")
     assert dossier["outcome"] == "late"
+    # The result returns through the centre: not at the Department's desk.
+    assert client.post(f"/api/v1/dossiers/{dossier['code']}/actions/return_result",
+                       json={"version": dossier["version"], "method": "desk", "receiver_name": "Nguyễn Văn An"},
+                       headers=dept_desk).status_code == 409
     dossier = act(client, centre_desk, dossier, "return_result", method="desk", receiver_name="Nguyễn Văn An")
     assert dossier["status"] == "returned"
 
@@ -169,7 +179,24 @@ def test_centre_department_committee_centre_with_the_committee_late(client, logi
     assert "Bàn giao liên thông: Sở Giáo dục và Đào tạo (đơn vị mẫu) → Ủy ban nhân dân tỉnh (đơn vị mẫu)" in slip
     assert "Bàn giao liên thông: Ủy ban nhân dân tỉnh (đơn vị mẫu) → Trung tâm Phục vụ hành chính công tỉnh" in slip
 
-    # Both agencies' reports say which one made it late.
+    # Both agencies' periodic reports say which one made it late (JSON, and the CSV's columns).
+    ppc_report = client.get("/api/v1/reports/periodic?period=2027-01", headers=login("ubnd_baocao")).json()
+    dept_report = client.get("/api/v1/reports/periodic?period=2027-01", headers=login("baocao")).json()
+    assert (ppc_report["totals"]["resolved_late"], ppc_report["totals"]["late_caused_here"],
+            ppc_report["totals"]["late_caused_elsewhere"]) == (1, 1, 0)
+    assert (dept_report["totals"]["resolved_late"], dept_report["totals"]["late_caused_here"],
+            dept_report["totals"]["late_caused_elsewhere"]) == (1, 0, 1)
+    [ppc_row] = [r for r in ppc_report["rows"] if r["procedure_code"] == PROCEDURE]
+    assert ppc_row["late_caused_here"] == 1
+    table = list(csv.reader(io.StringIO(client.get("/api/v1/reports/periodic.csv?period=2027-01",
+                                                   headers=login("baocao")).content.decode("utf-8-sig"))))
+    here_col = table[0].index("Giải quyết quá hạn, nguyên nhân - Do cơ quan mình")
+    elsewhere_col = table[0].index("Giải quyết quá hạn, nguyên nhân - Do cơ quan khác (liên thông)")
+    assert (table[-1][here_col], table[-1][elsewhere_col]) == ("0", "1")
+    sheet = load_workbook(io.BytesIO(client.get("/api/v1/reports/periodic.xlsx?period=2027-01",
+                                                headers=login("ubnd_baocao")).content)).active
+    totals_row = list(sheet.iter_rows(min_row=sheet.max_row, max_row=sheet.max_row, values_only=True))[0]
+    assert (totals_row[here_col], totals_row[elsewhere_col]) == (1, 0)
     period = "2027-01"
     here = client.get(f"/api/v1/reports/interagency?period={period}", headers=login("ubnd_baocao")).json()
     assert here["late_total"] == 1 and here["late_caused_here"] == 1 and here["late_caused_elsewhere"] == 0
@@ -182,11 +209,18 @@ def test_centre_department_committee_centre_with_the_committee_late(client, logi
     body = province.json()
     codes = {a["agency"]["code"] for a in body["agencies"]}
     assert {CENTRE, DEPARTMENT, PPC, "000.00.10.H26"} <= codes and "000.00.18.H27" not in codes
-    for field in ("received_total", "resolved_total", "resolved_late", "in_progress_total"):
-        assert body["totals"][field] == sum(a["totals"][field] for a in body["agencies"])
-    own = client.get("/api/v1/reports/periodic?period=2027", headers=login("baocao")).json()
-    [dept_row] = [a for a in body["agencies"] if a["agency"]["code"] == DEPARTMENT]
-    assert dept_row["totals"] == own["totals"] and body["totals"]["resolved_late"] == 1
+    for field in body["totals"]:
+        assert body["totals"][field] == sum(a["totals"][field] for a in body["agencies"]), field
+    rows = {a["agency"]["code"]: a for a in body["agencies"]}
+    # Each agency's row is its own periodic report: the dossier it received (centre), appraised
+    # (Department) or decided (Committee) counts in each, late by the Committee's doing.
+    for code, reporter in ((DEPARTMENT, "baocao"), (PPC, "ubnd_baocao")):
+        own = client.get("/api/v1/reports/periodic?period=2027", headers=login(reporter)).json()
+        assert rows[code]["totals"] == own["totals"], code
+    for code in (CENTRE, DEPARTMENT, PPC):
+        assert rows[code]["totals"]["resolved_total"] >= 1 and rows[code]["totals"]["resolved_late"] >= 1, code
+    assert rows[PPC]["totals"]["late_caused_here"] == 1 and rows[CENTRE]["totals"]["late_caused_elsewhere"] == 1
+    assert rows[DEPARTMENT]["totals"]["late_caused_here"] == rows[DEPARTMENT]["totals"]["resolved_late"] - 1
     assert client.get("/api/v1/reports/province.csv?period=2027", headers=login("ttpv_baocao")).status_code == 200
     assert client.get("/api/v1/reports/province.xlsx?period=2027", headers=login("ubnd_baocao")).status_code == 200
     # A department's reporter gets its own report, not the province's.
