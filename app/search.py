@@ -36,7 +36,10 @@ def phone_forms(value: str) -> list[str]:
     return [f"0{national}", f"+84{national}"]
 
 
+LIKE_ESCAPE = "!"  # not a backslash: its literal differs between the two databases
+
+
 def like_pattern(key: str) -> str:
-    """`%key%` with LIKE's wildcards escaped (escape character `\\`)."""
-    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """`%key%` with LIKE's wildcards escaped (escape character `LIKE_ESCAPE`)."""
+    escaped = key.replace("!", "!!").replace("%", "!%").replace("_", "!_")
     return f"%{escaped}%"
