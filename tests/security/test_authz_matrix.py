@@ -115,6 +115,9 @@ MATRIX: dict[str, Rule] = {
     # dossiers
     "POST /api/v1/dossiers": Rule(INTAKE, json={}),
     "GET /api/v1/dossiers": Rule(STAFF),
+    "GET /api/v1/dossiers/queue-counts": Rule(STAFF),  # the caller's own work lists, scoped to their agency
+    # the agency's directory (names, titles, divisions, roles; no contact data), for choosing an assignee
+    "GET /api/v1/users": Rule(ANY),
     "GET /api/v1/dossiers/{code}": Rule(STAFF, obj="dossier"),
     "POST /api/v1/dossiers/{code}/actions/{action}": Rule(STAFF, obj="dossier", json="version"),
     "GET /api/v1/dossiers/{code}/events": Rule(STAFF, obj="dossier"),
