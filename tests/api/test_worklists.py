@@ -195,3 +195,14 @@ def test_directory_lists_the_agency_s_staff_for_choosing_an_assignee(client, log
     assert [u["username"] for u in specialists] == ["chuyenvien"]
     assert client.get("/api/v1/users", headers=login("other_desk")).json() != [] and \
         "motcua" not in {u["username"] for u in client.get("/api/v1/users", headers=login("other_desk")).json()}
+
+
+def test_the_admin_sees_the_calendar_they_edit(client, login):
+    admin = login("admin")
+    added = client.post("/api/v1/calendar/overrides", headers=admin,
+                        json={"day": "2026-12-05", "is_working": True, "reason": "Làm bù ngày 31/12"})
+    assert added.status_code == 201, added.text
+    assert [o["day"] for o in client.get("/api/v1/calendar/overrides", headers=admin).json()] == ["2026-12-05"]
+    days = client.get("/api/v1/calendar/days", params={"start": "2026-12-04", "end": "2026-12-06"}, headers=admin)
+    assert days.status_code == 200, days.text
+    assert [d["is_working"] for d in days.json()] == [True, True, False]  # Saturday 5/12 now a working day
