@@ -51,8 +51,8 @@ from app.portal import sync as portal_sync
 from app.portal.client import PortalClient, PortalRejected
 from app.portal.mapping import portal_time
 from app.portal.sync import open_client
-from app.statuses import PORTAL_STATUS
 from app.settings import Settings
+from app.statuses import PORTAL_STATUS
 from app.storage import Storage, StoredObject, get_storage
 from app.workflows import service
 from app.workflows.schemas import OnlineSubmissionIn
