@@ -99,6 +99,6 @@ def search_condition(q: str) -> ColumnElement[bool]:
     if phones := phone_forms(text):
         found.append(Dossier.applicant_phone.in_(phones))  # type: ignore[union-attr]
     key = name_key(text)
-    if len(key) >= MIN_NAME_CHARS and not key.replace(" ", "").isdigit():
+    if len(key) >= MIN_NAME_CHARS and not phones and not key.replace(" ", "").isdigit():  # a number is no name
         found.append(Dossier.applicant_name_key.like(like_pattern(key), escape=LIKE_ESCAPE))  # type: ignore[attr-defined]
     return or_(*found)
