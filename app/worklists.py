@@ -22,6 +22,7 @@ from __future__ import annotations
 from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
+from app.access import IdAmong
 from app.auth.principal import Principal
 from app.models import Dossier, DossierStatus, Handover, ReturnMethod, Role
 from app.search import LIKE_ESCAPE, MIN_NAME_CHARS, like_pattern, name_key, phone_forms
@@ -61,7 +62,7 @@ def bucket_conditions(principal: Principal) -> dict[str, ColumnElement[bool]]:
                                  Dossier.id.not_in(_pending_handovers()))  # type: ignore[union-attr]
     if principal.has(Role.desk):
         at_point = Dossier.receiving_agency_id == agency
-        out["handovers"] = and_(processing, Dossier.id.in_(_pending_handovers(agency)))  # type: ignore[union-attr]
+        out["handovers"] = and_(processing, IdAmong(_pending_handovers(agency)))  # a primary-key probe
         out["to_check"] = and_(at_point, Dossier.status == S.submitted)
         out["to_forward"] = and_(at_point, Dossier.status == S.received)
         out["waiting_applicant"] = and_(at_point, Dossier.status.in_(  # type: ignore[attr-defined]
