@@ -40,6 +40,27 @@ def _taken_part_postgresql(element: _TakenPart, compiler, **kw):  # noqa: ANN001
     return f"{compiler.process(Dossier.id, **kw)} = ANY(ARRAY({compiler.process(subquery, **kw)}))"  # type: ignore[arg-type]
 
 
+class IdAmong(ColumnElement[bool]):
+    """`dossiers.id` among the ids a subquery returns, compiled as `_TakenPart` is (PostgreSQL:
+    `id = ANY(ARRAY(subquery))`, a primary-key probe that can join a BitmapOr; elsewhere `IN`)."""
+
+    inherit_cache = False  # the subquery is an attribute, not a traversed child (see _TakenPart)
+    type = Boolean()
+
+    def __init__(self, subquery) -> None:  # noqa: ANN001
+        self.subquery = subquery
+
+
+@compiles(IdAmong)
+def _id_among_default(element: IdAmong, compiler, **kw):  # noqa: ANN001, ANN003, ANN202
+    return f"({compiler.process(Dossier.id.in_(element.subquery), **kw)})"  # type: ignore[union-attr]
+
+
+@compiles(IdAmong, "postgresql")
+def _id_among_postgresql(element: IdAmong, compiler, **kw):  # noqa: ANN001, ANN003, ANN202
+    return f"{compiler.process(Dossier.id, **kw)} = ANY(ARRAY({compiler.process(element.subquery, **kw)}))"  # type: ignore[arg-type]
+
+
 def scoped(query, principal: Principal):  # noqa: ANN001, ANN201
     """Restrict a dossier query to the caller's agency (handling or receiving), or, for an
     inter-agency dossier, an agency it was handed over to or asked (from that moment:

@@ -220,6 +220,17 @@ class Dossier(SQLModel, table=True):
         # The overdue / due-soon lists walk only the dossiers whose clock runs, newest first.
         Index("ix_dossiers_running", "id", postgresql_where=text("clock_state = 'running'"),
               sqlite_where=text("clock_state = 'running'")),
+        # Work lists (migration 0018, app/worklists.py): the desk's statuses at its receiving point, and
+        # the unassigned steps waiting for whoever may take them.
+        Index("ix_dossiers_receiving_status", "receiving_agency_id", "status"),
+        Index("ix_dossiers_step_open", "step_agency_id", "step_role", postgresql_where=text("assignee_id IS NULL"),
+              sqlite_where=text("assignee_id IS NULL")),
+        # Search (app/search.py): name without diacritics by trigram on PostgreSQL (pg_trgm), identity
+        # number and phone by equality.
+        Index("ix_dossiers_applicant_name_key", "applicant_name_key", postgresql_using="gin",
+              postgresql_ops={"applicant_name_key": "gin_trgm_ops"}),
+        Index("ix_dossiers_applicant_id_number", "applicant_id_number"),
+        Index("ix_dossiers_applicant_phone", "applicant_phone"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -231,6 +242,9 @@ class Dossier(SQLModel, table=True):
     channel: str = Field(max_length=16)
     online_level: str = Field(default=OnlineLevel.none, max_length=16)  # the level this dossier used
     applicant_type: str = Field(default=ApplicantType.individual, max_length=16)
+    # The name without diacritics, for search (migration 0018; app.search.name_key), written by the
+    # listener `_name_key` below on every ORM insert and update.
+    applicant_name_key: str = Field(default="", max_length=255, sa_column_kwargs={"server_default": ""})
     applicant_name: str = Field(max_length=255)
     applicant_id_number: str = Field(max_length=32)
     applicant_phone: str | None = Field(default=None, max_length=32)
@@ -307,6 +321,13 @@ class Dossier(SQLModel, table=True):
     # When a payment of the dossier was settled online (migration 0016): `DuocThanhToanTrucTuyen`
     # for the portal and the indicator `paid_online` read it.
     paid_online_at: datetime | None = _ts(default=None)
+    # Work lists (migration 0018). Who may take the current step (app.parties.hold_step, set when a
+    # step opens, cleared with it): its role, the agency holding it, and the unit (a division, or the
+    # agency itself for its own leaders) whose members alone may take it (None: anyone of the agency
+    # with the role).
+    step_role: str | None = Field(default=None, max_length=16)
+    step_agency_id: int | None = None
+    step_unit_id: int | None = None
 
 
 class DossierEvent(SQLModel, table=True):
@@ -619,6 +640,15 @@ def _end_tokens(target: User, value: Any, oldvalue: Any, _initiator: Any) -> Non
     target.token_version = (target.token_version or 0) + 1
 
 
+def _name_key(_mapper: Any, _connection: Any, target: Dossier) -> None:
+    """The search key follows the name on every ORM write (bulk inserts set it themselves)."""
+    from app.search import name_key
+
+    target.applicant_name_key = name_key(target.applicant_name)
+
+
+event.listen(Dossier, "before_insert", _name_key)
+event.listen(Dossier, "before_update", _name_key)
 event.listen(User.password_hash, "set", _end_tokens, active_history=True)
 event.listen(User.is_active, "set", _end_tokens, active_history=True)
 

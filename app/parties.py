@@ -92,6 +92,29 @@ def appointment_agency_id(session: Session, dossier: Dossier, procedure: Procedu
     return step_agency_id(session, dossier, procedure, len(procedure.workflow) - 1)
 
 
+def step_unit(step: dict[str, Any], step_agency: int, competent_agency: int, division_id: int | None) -> int | None:
+    """The unit whose members alone may take `step` (as `app.workflows.service.step_refusal` rules):
+    the dossier's division for a division step of the competent agency, the agency itself for a
+    step of its own leaders (Giám đốc / Phó Giám đốc); None: anyone of the agency with the role."""
+    if step.get("scope") == "division" and division_id is not None and step_agency == competent_agency:
+        return division_id
+    if step.get("scope") == "agency" and step["role"] == "leader":
+        return step_agency
+    return None
+
+
+def hold_step(session: Session, dossier: Dossier, procedure: Procedure) -> None:
+    """Record who may take the dossier's current step (the work lists read these columns)."""
+    index, steps = dossier.current_step, procedure.workflow
+    if index is None or not 0 <= index < len(steps):
+        dossier.step_role = dossier.step_agency_id = dossier.step_unit_id = None
+        return
+    agency_id = step_agency_id(session, dossier, procedure, index)
+    dossier.step_role = steps[index]["role"]
+    dossier.step_agency_id = agency_id
+    dossier.step_unit_id = step_unit(steps[index], agency_id, dossier.agency_id, dossier.assigned_division_id)
+
+
 def budget_minutes(session: Session, dossier: Dossier, procedure: Procedure, agency_id: int) -> int:
     return sum(int(step["budget_hours"]) * 60 for i, step in enumerate(procedure.workflow)
                if step_agency_id(session, dossier, procedure, i) == agency_id)

@@ -57,7 +57,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from app.auth.service import create_agency, create_user  # noqa: E402
+from app import parties  # noqa: E402
 from app.catalog.demo import DEMO_AGENCY_CODE, demo_catalogue, seed_demo  # noqa: E402
+from app.search import name_key  # noqa: E402
 from app.catalog.schemas import ProcedureIn  # noqa: E402
 from app.catalog.service import import_procedures  # noqa: E402
 from app.db import make_engine, make_sessionmaker, transaction  # noqa: E402
@@ -696,6 +698,13 @@ class Generator:
             d["next_alert_at"] = ns.next_alert_at
         if d["status"] not in ("submitted",) and d["updated_at"] < self.now - timedelta(days=1):
             d["portal_synced_at"] = d["updated_at"] + timedelta(seconds=30)
+        # Search key and who may take the current step (migration 0018), as the service writes them.
+        d["applicant_name_key"] = name_key(d["applicant_name"])
+        step = life.p.workflow[d["current_step"]] if d["current_step"] is not None else None
+        d["step_role"] = step["role"] if step else None
+        d["step_agency_id"] = d["agency_id"] if step else None
+        d["step_unit_id"] = parties.step_unit(step, d["agency_id"], d["agency_id"],
+                                              d["assigned_division_id"]) if step else None
         life.b.dossiers.append(tuple(d[c] for c in DOSSIER_COLS))
         self.counts[d["status"]] += 1
         self.counts[f"channel:{d['channel']}"] += 1

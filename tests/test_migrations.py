@@ -38,3 +38,39 @@ def test_models_match_migrations(scratch_engine):
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
+
+
+def test_0018_fills_search_keys_and_step_holders_of_existing_rows(scratch_engine):
+    """Dossiers written before revision 0018 get the name key and who may take their step."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+    from sqlmodel import Session, select
+
+    from app.catalog.demo import seed_demo
+    from app.models import Agency, Dossier, Procedure
+
+    upgrade(scratch_engine)
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    with Session(scratch_engine) as session:
+        seed_demo(session, settings=make_settings(str(scratch_engine.url)), now=now)
+        procedure = session.exec(select(Procedure).where(Procedure.code == "2.001914")).one()
+        department = session.exec(select(Agency).where(Agency.code == "000.00.17.H26")).one()
+        for step, name in ((1, "Nguyễn Văn Đức"), (2, "Đặng Thị Ánh"), (None, "Lê Văn Tám")):
+            session.add(Dossier(code=f"000.00.17.H26-261123-000{step or 9}", agency_id=department.id,
+                                receiving_agency_id=department.id, procedure_id=procedure.id, channel="direct",
+                                applicant_name=name, applicant_id_number="001099012345", documents=[],
+                                status="processing" if step is not None else "received", current_step=step,
+                                assigned_division_id=procedure.division_id, lookup_secret_hash="x",
+                                created_at=now, updated_at=now))
+        division, department_id = procedure.division_id, department.id
+        session.commit()
+    downgrade(scratch_engine, "0013")
+    upgrade(scratch_engine)
+    with scratch_engine.connect() as connection:
+        rows = connection.execute(text("SELECT applicant_name_key, step_role, step_agency_id, step_unit_id "
+                                       "FROM dossiers ORDER BY code")).all()
+    assert [tuple(r) for r in rows] == [
+        ("nguyen van duc", "leader", department_id, division),  # the division head's step
+        ("dang thi anh", "leader", department_id, department_id),  # the Department leaders' own step
+        ("le van tam", None, None, None)]  # not at a step

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
-from app.auth.deps import Admin, CurrentUser, Staff
+from app.auth.deps import Admin, CurrentUser
 from app.fields import LocalDate
 from app.sla import service as sla
 
@@ -67,7 +67,7 @@ def remove_override(override_id: Annotated[int, Path(ge=1, le=2**31 - 1)], sessi
 
 
 @router.get("/days", response_model=list[DayOut], summary="Ngày làm việc / ngày nghỉ trong khoảng (tối đa 366 ngày)")
-def days(session: SessionDep, principal: Staff, settings: SettingsDep,
+def days(session: SessionDep, principal: CurrentUser, settings: SettingsDep,  # the admin sees what they edit
          start: Annotated[date, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))],
          end: Annotated[date, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))]) -> list[DayOut]:
     from app.errors import Invalid

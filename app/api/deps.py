@@ -50,3 +50,36 @@ def get_sessionmaker(request: Request) -> sessionmaker[Session]:
 
 
 SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_sessionmaker)]
+
+
+def _declared_query(route) -> frozenset[str]:  # noqa: ANN001
+    names = _DECLARED.get(id(route))
+    if names is None:
+        found: set[str] = set()
+        pending = [route.dependant]
+        while pending:  # the route's own parameters and those of its dependencies
+            dependant = pending.pop()
+            found.update(p.alias for p in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        names = _DECLARED[id(route)] = frozenset(found)
+    return names
+
+
+_DECLARED: dict[int, frozenset[str]] = {}
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """A list route refuses a query parameter it does not declare (422), rather than ignoring a
+    misspelt filter and answering everything."""
+    from app.errors import Invalid
+
+    route = request.scope.get("route")
+    if route is None:
+        return
+    unknown = sorted(set(request.query_params) - _declared_query(route))
+    if unknown:
+        raise Invalid("Tham số truy vấn không được hỗ trợ: " + ", ".join(unknown)[:200] + ".",
+                      code="unknown_query_parameter", detail={"unknown": unknown[:20]})
+
+
+StrictQuery = Depends(refuse_unknown_query)

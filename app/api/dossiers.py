@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from sqlalchemy import case
 from sqlmodel import Session, select
 
-from app import parties
+from app import parties, worklists
 from app.access import mask_address, mask_digits, sees_personal_data
-from app.api.deps import ClockDep, SessionDep, SettingsDep
+from app.api.deps import ClockDep, SessionDep, SettingsDep, StrictQuery
 from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.deps import IntakeOfficer, Staff
 from app.auth.principal import Principal
@@ -19,7 +20,8 @@ from app.sla import service as sla
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
 from app.workflows import service
 from app.workflows.schemas import (ActionIn, DeadlineMoveOut, DeadlineOut, DossierOut, DossierPage, DossierSummary, EventOut,
-                                   IntakeIn, IntakeOut, PauseOut, SkippedDayOut, StepOut)
+                                   IntakeIn, IntakeOut, PauseOut, QueueBucket, QueueCounts, SkippedDayOut,
+                                   StepOut)
 from app.workflows.transitions import PORTAL_STATUS, STATUS_LABELS, Action, event_label
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["hồ sơ"])
@@ -50,6 +52,7 @@ def present(session: Session, dossier: Dossier, principal: Principal, now: datet
         applicant_email=dossier.applicant_email if full else None,
         applicant_address=dossier.applicant_address if full else mask_address(dossier.applicant_address), summary=dossier.summary, documents=dossier.documents,
         note=dossier.note, current_step=step, assignee=assignee.username if assignee else None,
+        assignee_name=assignee.full_name if assignee else None, assignee_title=assignee.title if assignee else None,
         submitted_at=dossier.submitted_at, postal_handed_over_at=dossier.postal_handed_over_at,
         received_at=dossier.received_at, clock_state=dossier.clock_state, due_at=dossier.due_at,
         new_due_at=dossier.new_due_at, step_due_at=dossier.step_due_at, progress=progress,
@@ -86,7 +89,12 @@ def receive_dossier(data: IntakeIn, request: Request, session: SessionDep, princ
                           request_hash=fingerprint("POST", request.url.path, data), work=work)
 
 
-@router.get("", response_model=DossierPage, summary="Danh sách hồ sơ của cơ quan (lọc, phân trang theo con trỏ)")
+QueueName = Literal["mine", "assigned", "unassigned", "handovers", "to_check", "to_forward", "waiting_applicant",
+                    "to_return"]
+
+
+@router.get("", response_model=DossierPage, dependencies=[StrictQuery],
+            summary="Danh sách hồ sơ của cơ quan (lọc, tìm kiếm, việc của tôi, phân trang theo con trỏ)")
 def list_dossiers(
     session: SessionDep, principal: Staff, clock: ClockDep,
     status: DossierStatus | None = None,
@@ -97,6 +105,11 @@ def list_dossiers(
     overdue: Annotated[bool | None, Query(description="Chỉ hồ sơ quá hạn đang giải quyết")] = None,
     due_soon: Annotated[bool | None, Query(description="Chỉ hồ sơ sắp đến hạn")] = None,
     mine: Annotated[bool, Query(description="Chỉ hồ sơ đang giao cho tôi")] = False,
+    queue: Annotated[QueueName | None, Query(
+        description="Việc chờ tôi: `mine` (mọi ngăn) hoặc một ngăn: " + "; ".join(
+            f"`{k}` {v.lower()}" for k, v in worklists.BUCKETS.items()))] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description=(
+        "Tìm theo mã hồ sơ, số giấy tờ, số điện thoại hoặc họ tên người nộp (có dấu hay không dấu)"))] = None,
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Con trỏ trang (next_cursor)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DossierPage:
@@ -119,17 +132,52 @@ def list_dossiers(
         query = query.where(running, Dossier.due_soon_at <= now, Dossier.due_at >= now)
     if mine:
         query = query.where(Dossier.assignee_id == principal.id)
+    if q is not None and q.strip():
+        query = query.where(worklists.search_condition(q))
+    buckets = worklists.bucket_conditions(principal) if queue else {}
+    if queue:
+        query = query.where(worklists.queue_condition(principal, queue))
+        if buckets:  # which bucket each row is in (they are disjoint)
+            query = query.add_columns(case(*[(c, name) for name, c in buckets.items()], else_=None).label("bucket"))
     if before:
         query = query.where(Dossier.id < before)
-    rows = session.exec(query.order_by(Dossier.id.desc()).limit(limit + 1)).all()  # type: ignore[union-attr]
-    codes = {p.id: p.code for p in session.exec(select(Procedure).where(
+    found = session.execute(query.order_by(Dossier.id.desc()).limit(limit + 1)).all()  # type: ignore[union-attr]
+    rows: list[Dossier] = [r[0] for r in found]
+    in_bucket = {r[0].id: r[1] for r in found} if buckets else {}
+    codes = {p.id: (p.code, p.workflow) for p in session.exec(select(Procedure).where(
         Procedure.id.in_({r.procedure_id for r in rows}))).all()} if rows else {}  # type: ignore[union-attr]
-    items = [DossierSummary(code=r.code, status=r.status, status_label=STATUS_LABELS[DossierStatus(r.status)],
-                            procedure_code=codes[r.procedure_id], channel=r.channel, applicant_name=r.applicant_name,
-                            received_at=r.received_at, due_at=r.due_at, progress=service.progress_of(r, now),
-                            outcome=r.outcome, current_step=r.current_step, assignee_id=r.assignee_id)
-             for r in rows[:limit]]
+    people = _people(session, {r.assignee_id for r in rows[:limit] if r.assignee_id})
+    items = []
+    for r in rows[:limit]:
+        code, workflow = codes[r.procedure_id]
+        person = people.get(r.assignee_id) if r.assignee_id else None
+        items.append(DossierSummary(
+            code=r.code, status=r.status, status_label=STATUS_LABELS[DossierStatus(r.status)], procedure_code=code,
+            channel=r.channel, applicant_name=r.applicant_name, received_at=r.received_at, due_at=r.due_at,
+            progress=service.progress_of(r, now), outcome=r.outcome, current_step=r.current_step,
+            step_name=workflow[r.current_step]["name"] if r.current_step is not None
+            and r.current_step < len(workflow) else None,
+            assignee=person.username if person else None, assignee_name=person.full_name if person else None,
+            assignee_title=person.title if person else None, queue=in_bucket.get(r.id)))
     return DossierPage(items=items, next_cursor=rows[limit - 1].id if len(rows) > limit else None)
+
+
+def _people(session: Session, ids: set[int]) -> dict[int, User]:
+    if not ids:
+        return {}
+    return {u.id: u for u in session.exec(select(User).where(User.id.in_(ids))).all()}  # type: ignore[union-attr, misc]
+
+
+@router.get("/queue-counts", response_model=QueueCounts, dependencies=[StrictQuery],
+            summary="Số hồ sơ chờ tôi theo từng ngăn công việc (cho số hiệu trên giao diện)")
+def queue_counts(session: SessionDep, principal: Staff) -> QueueCounts:
+    query, names = worklists.count_query(service.scoped(select(Dossier.id), principal), principal)
+    if query is None:
+        return QueueCounts(total=0, buckets=[])
+    row = session.execute(query).one()
+    return QueueCounts(total=int(row[0] or 0), buckets=[
+        QueueBucket(key=name, label=worklists.BUCKETS[name], count=int(row[i + 1] or 0))
+        for i, name in enumerate(names)])
 
 
 @router.get("/{code}", response_model=DossierOut, summary="Chi tiết hồ sơ, kèm các thao tác người gọi được phép")

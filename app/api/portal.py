@@ -1,17 +1,22 @@
-"""National-portal reconciliation report: which of the agency's dossiers the portal holds differently."""
+"""National portal: the reconciliation report (which of the agency's dossiers the portal holds
+differently) and the online submissions that could not be received."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
+from sqlmodel import select
 
-from app.api.deps import SessionDep
-from app.auth.deps import Admin
+from app.api.deps import SessionDep, StrictQuery
+from app.auth.deps import Admin, require_roles
+from app.auth.principal import Principal
 from app.fields import LocalDateTime
-from app.models import PortalDrift
+from app.models import Agency, PortalDrift, Procedure, Role
 from app.portal import resync
+from app.portal.inbound import skipped_submissions
 
 router = APIRouter(prefix="/api/v1/portal", tags=["Cổng DVCQG"])
 
@@ -62,3 +67,40 @@ def drift(
     return DriftReport(last_run=LastRunOut(**last) if last else None,
                        open=resync.count_open(session, agency_id=principal.scope_agency_id),
                        items=[_out(record, code) for record, code in rows])
+
+
+class RefusedSubmissionOut(BaseModel):
+    portal_id: str = Field(description="Mã hồ sơ nộp trên Cổng")
+    code: str = Field(description="Lý do (mã): procedure_not_found, wrong_agency, not_online, invalid_submission...")
+    reason: str = Field(description="Lý do không tiếp nhận, như đã trả lời Cổng")
+    procedure_code: str = Field(description="MaTTHC người nộp chọn")
+    agency_code: str = Field(description="DonViXuLy người nộp chọn")
+    at: LocalDateTime = Field(description="Lúc lấy về từ Cổng")
+    answer_status: str | None = Field(description="Trả lời Cổng “không được tiếp nhận” (trạng thái 3): pending chờ "
+                                                  "gửi, sent đã gửi, dead bị Cổng từ chối; null: không trả lời được")
+
+
+@router.get("/submissions/refused", response_model=list[RefusedSubmissionOut], dependencies=[StrictQuery],
+            summary="Hồ sơ nộp trực tuyến không tiếp nhận được (thủ tục không có, sai cơ quan...), đã trả lời Cổng")
+def refused_submissions(session: SessionDep,
+                        principal: Annotated[Principal, Depends(require_roles(Role.desk, Role.admin))],
+                        ) -> list[RefusedSubmissionOut]:
+    """Those addressed to the caller's agency, or naming one of its procedures; for an administrator,
+    also those that name no agency and no procedure known here (nobody else would see them)."""
+    agency = session.get(Agency, principal.scope_agency_id)
+    assert agency is not None
+    ours = set(session.exec(select(Procedure.code).where(Procedure.agency_id == agency.id)).all())
+    known_agencies = set(session.exec(select(Agency.code)).all())
+    known_procedures = set(session.exec(select(Procedure.code)).all())
+    out = []
+    for record in skipped_submissions(session):
+        addressed = record.get("DonViXuLy") == agency.code or record.get("MaTTHC") in ours
+        unclaimed = record.get("DonViXuLy") not in known_agencies and record.get("MaTTHC") not in known_procedures
+        if not (addressed or (unclaimed and principal.has(Role.admin))):
+            continue
+        out.append(RefusedSubmissionOut(portal_id=record["portal_id"], code=record["code"], reason=record["reason"],
+                                        procedure_code=record.get("MaTTHC") or "",
+                                        agency_code=record.get("DonViXuLy") or "",
+                                        at=datetime.fromisoformat(record["at"]),
+                                        answer_status=record.get("answer_status")))
+    return out

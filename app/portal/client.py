@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_SYNC = "DongBoHoSoMC"
 SERVICE_PROGRESS = "CapNhatTienDoHoSoMC"
+SERVICE_ANSWER = "PhanHoiHoSoNopTrucTuyen"  # not received (TrangThaiHoSo 3): app.portal.mock, docs/PORTAL.md
 ERR_SESSION = -1
 ERR_NOT_FOUND = 4
 
@@ -82,6 +83,12 @@ class PortalClient:
         body = {"service": SERVICE_PROGRESS, "data": items}
         log.info("DVCQG %s n=%d [%s]", SERVICE_PROGRESS, len(items), _codes(items))
         return self._send_batch("/dossiers/progress", body, idempotency_key, items)
+
+    def answer_submissions(self, items: list[dict[str, Any]], *, idempotency_key: str) -> dict[str, Any]:
+        """Tell the portal that online submissions were not received (TrangThaiHoSo 3, with the reason)."""
+        body = {"service": SERVICE_ANSWER, "data": items}
+        log.info("DVCQG %s n=%d", SERVICE_ANSWER, len(items))
+        return self._send_batch("/submissions/answers", body, idempotency_key, items)
 
     def lookup(self, code: str) -> dict[str, Any] | None:
         """TraCuuHoSo: the dossier as the portal holds it, or None when it holds none."""

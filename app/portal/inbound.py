@@ -21,9 +21,11 @@ silent drop. A portal that cannot be reached while downloading leaves the cursor
 pulled again on the next tick).
 
 A submission we cannot accept (unknown procedure, procedure not offered online, wrong agency,
-malformed applicant data) is skipped without blocking the others: it is logged without personal
-data and recorded as `SystemState["portal_skip:<portal id>"]` = JSON {portal_id, code, reason,
-MaTTHC, DonViXuLy, at}; `skipped_submissions()` lists them.
+malformed applicant data) is skipped without blocking the others, never silently: it is logged
+without personal data, recorded as `SystemState["portal_skip:<portal id>"]` = JSON {portal_id,
+code, reason, MaTTHC, DonViXuLy, at, answer_outbox_id}, and answered to the portal as not received
+(TrangThaiHoSo 3, `LyDoKhongTiepNhan` = the reason) through the outbox (kind `not_received`), once.
+`skipped_submissions()` lists them; the desk reads them at `GET /api/v1/portal/submissions/refused`.
 """
 
 from __future__ import annotations
@@ -44,15 +46,19 @@ from sqlmodel import Session, select
 from app.db import transaction, try_advisory_xact_lock
 from app.documents import service as files
 from app.errors import DomainError, Unavailable
-from app.models import ApplicantType, OnlineLevel, Procedure, ReturnMethod, SystemState
+from app.models import ApplicantType, DossierStatus, OnlineLevel, OutboxMessage, Procedure, ReturnMethod, SystemState
+from app.portal import sync as portal_sync
 from app.portal.client import PortalClient, PortalRejected
+from app.portal.mapping import portal_time
 from app.portal.sync import open_client
 from app.settings import Settings
+from app.statuses import PORTAL_STATUS
 from app.storage import Storage, StoredObject, get_storage
 from app.workflows import service
 from app.workflows.schemas import OnlineSubmissionIn
 
 log = logging.getLogger(__name__)
+PORTAL_NOT_RECEIVED = PORTAL_STATUS[DossierStatus.refused]  # 3: "Không được tiếp nhận"
 
 CURSOR_KEY = "portal_cursor"
 SKIP_PREFIX = "portal_skip:"
@@ -122,12 +128,24 @@ def _skip_key(portal_id: str) -> str:
 
 
 def _record_skip(session: Session, raw: dict[str, Any], code: str, reason: str, now: datetime) -> None:
+    """Record a submission we cannot receive and, the first time, answer it to the portal as not
+    received (TrangThaiHoSo 3) with the reason, through the outbox (retried until the portal has it)."""
     portal_id = str(raw.get("portal_id") or "?")
-    value = json.dumps({"portal_id": portal_id[:64], "code": code, "reason": reason[:500],
-                        "MaTTHC": str(raw.get("MaTTHC") or "")[:32], "DonViXuLy": str(raw.get("DonViXuLy") or "")[:64],
-                        "at": now.isoformat()}, ensure_ascii=False)
     key = _skip_key(portal_id)
     row = session.get(SystemState, key)
+    answer_id = json.loads(row.value).get("answer_outbox_id") if row is not None else None
+    if answer_id is None and raw.get("portal_id"):
+        answer = OutboxMessage(topic=portal_sync.TOPIC, kind=portal_sync.NOT_RECEIVED, dossier_id=None,
+                               payload={"data": [{"portal_id": portal_id[:64], "TrangThaiHoSo": PORTAL_NOT_RECEIVED,
+                                                  "LyDoKhongTiepNhan": reason[:500],
+                                                  "NgayTuChoi": portal_time(now)}]},
+                               status="pending", next_attempt_at=now, created_at=now)
+        session.add(answer)
+        session.flush()
+        answer_id = answer.id
+    value = json.dumps({"portal_id": portal_id[:64], "code": code, "reason": reason[:500],
+                        "MaTTHC": str(raw.get("MaTTHC") or "")[:32], "DonViXuLy": str(raw.get("DonViXuLy") or "")[:64],
+                        "at": now.isoformat(), "answer_outbox_id": answer_id}, ensure_ascii=False)
     if row is None:
         session.add(SystemState(key=key, value=value[:1000], updated_at=now))
     else:
@@ -137,10 +155,17 @@ def _record_skip(session: Session, raw: dict[str, Any], code: str, reason: str, 
 
 
 def skipped_submissions(session: Session) -> list[dict[str, Any]]:
-    """The portal submissions that were skipped, most recent first."""
+    """The portal submissions that were skipped, most recent first, each with `answer_status`: the
+    state of its "not received" answer to the portal (pending, sent, dead; None: not answerable)."""
     rows = session.exec(select(SystemState).where(SystemState.key.startswith(SKIP_PREFIX, autoescape=True))  # type: ignore[attr-defined]
                         .order_by(SystemState.updated_at.desc())).all()  # type: ignore[attr-defined]
-    return [json.loads(row.value) for row in rows]
+    records = [json.loads(row.value) for row in rows]
+    ids = {r["answer_outbox_id"] for r in records if r.get("answer_outbox_id")}
+    states = dict(session.exec(select(OutboxMessage.id, OutboxMessage.status).where(
+        OutboxMessage.id.in_(ids))).all()) if ids else {}  # type: ignore[union-attr]
+    for record in records:
+        record["answer_status"] = states.get(record.get("answer_outbox_id"))
+    return records
 
 
 def read_cursor(session: Session) -> str | None:

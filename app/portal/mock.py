@@ -59,6 +59,10 @@ ERR_SESSION = -1
 
 SERVICE_SYNC = "DongBoHoSoMC"
 SERVICE_PROGRESS = "CapNhatTienDoHoSoMC"
+# The one-stop system's answer to an online submission it cannot receive (TrangThaiHoSo 3, with the
+# reason): the mock's name for the portal's "not received" answer (docs/PORTAL.md).
+SERVICE_ANSWER = "PhanHoiHoSoNopTrucTuyen"
+NOT_RECEIVED = 3
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DATE_FORMAT = "%Y%m%d%H%M%S"
@@ -589,6 +593,36 @@ def create_mock_portal(
         if content is None:
             raise PortalFailure(404, ERR_NOT_FOUND, f"Không tìm thấy tệp {file_id}", "MaTep")
         return Response(content, media_type="application/octet-stream")
+
+    @app.post("/submissions/answers")
+    async def answer_submissions(request: Request) -> JSONResponse:
+        """The one-stop system answers submissions it cannot receive: status 3 and the reason."""
+        _require_session(request)
+        body = await _json(request)
+        key = _idempotency_key(request)
+        with st.lock:
+            if key in st.idempotency:
+                return _duplicate()
+            _service(body, SERVICE_ANSWER)
+            answers = []
+            for i, raw in enumerate(_data(body)):
+                loc = f"data[{i}]"
+                item = _object(raw, loc)
+                _str(item, "portal_id", loc, required=True)
+                _str(item, "LyDoKhongTiepNhan", loc, required=True)
+                _int_in(item, "TrangThaiHoSo", loc, (NOT_RECEIVED,), required=True)
+                _date(item, "NgayTuChoi", loc)
+                held = next((s for s in st.submissions if s["portal_id"] == item["portal_id"]), None)
+                if held is None:
+                    raise PortalFailure(404, ERR_NOT_FOUND, f"Không có hồ sơ nộp trực tuyến {item['portal_id']}",
+                                        f"{loc}.portal_id")
+                answers.append((held, item))
+            for held, item in answers:
+                held.update(TrangThaiHoSo=NOT_RECEIVED, LyDoKhongTiepNhan=item["LyDoKhongTiepNhan"],
+                            NgayTuChoi=item.get("NgayTuChoi") or portal_now())
+            st.idempotency[key] = {"service": SERVICE_ANSWER, "at": portal_now(), "count": len(answers)}
+            st.bump("answers_applied", len(answers))
+        return JSONResponse({"error_code": OK, "message": f"Đã nhận phản hồi {len(answers)} hồ sơ"})
 
     @app.post("/submissions", status_code=201)
     async def create_submission(request: Request) -> JSONResponse:

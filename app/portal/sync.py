@@ -8,6 +8,8 @@ already in the portal's field names (`app.portal.mapping`). This module only sen
 * `progress`    → CapNhatTienDoHoSoMC
 * `resync`      → DongBoHoSoMC, the full record with every history row motcua sent for the dossier
                   (`isUpdating=true`, or `false` when the portal does not hold it)
+* `not_received` → the answer to an online submission that could not be received (TrangThaiHoSo 3
+                  and the reason; no dossier: `app.portal.inbound`)
 
 The outbox id is the `Idempotency-Key`, so a resend after a lost answer is applied once.
 Order per dossier is strict and delivery never gives up: `PortalUnavailable` (5xx, timeout,
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 ERR_CONFLICT = 3  # isUpdating does not match what the portal holds
 _SENT, _RESYNC = "sent", "resync"
+NOT_RECEIVED = "not_received"  # outbox kind: the answer to a submission we could not receive
 
 
 def portal_client(settings: Settings, *, http: httpx.Client | None = None) -> PortalClient:
@@ -80,6 +83,9 @@ def _send(client: PortalClient, message: OutboxMessage) -> str:
             if exc.error_code == ERR_NOT_FOUND:  # the portal does not hold the dossier (lost, or reset)
                 return _RESYNC
             raise
+        return _SENT
+    if message.kind == NOT_RECEIVED:  # an online submission we cannot receive: no dossier here
+        client.answer_submissions(rows, idempotency_key=key)
         return _SENT
     if message.kind not in ("sync_new", "sync_update", RESYNC):
         raise PermanentError(f"outbox {message.id}: unknown portal message kind {message.kind!r}")

@@ -36,9 +36,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app import parties
 from app.errors import Invalid
 from app.models import (Agency, Apology, Channel, ClockPause, ClockState, Dossier, DossierEvent, DossierSequence,
                         DossierStatus, OnlineLevel, Procedure, ReturnMethod, SupplementRequest)
+from app.search import name_key
 from app.settings import Settings
 from app.sla import service as sla
 from app.sla.calendar import WorkingCalendar
@@ -380,7 +382,8 @@ def _build(item: _Valid, cal: WorkingCalendar, *, now: datetime, settings: Setti
     d = SimpleNamespace(
         code=v["code"], agency_id=item.agency.id, receiving_agency_id=item.agency.id, procedure_id=procedure.id,
         channel=v["channel"], online_level=v["online_level"], applicant_type="individual",
-        applicant_name=v["applicant_name"], applicant_id_number=v["applicant_id_number"],
+        applicant_name=v["applicant_name"], applicant_name_key=name_key(v["applicant_name"]),
+        step_role=None, step_agency_id=None, step_unit_id=None, applicant_id_number=v["applicant_id_number"],
         applicant_phone=v["applicant_phone"], documents=[], return_method=v["return_method"], status=status.value,
         version=1, created_by_id=actor_id, submitted_at=received or closing, received_at=received,
         clock_state=ClockState.stopped.value, clock_started_at=None, limit_minutes=0, due_at=due, due_soon_at=None,
@@ -409,6 +412,10 @@ def _build(item: _Valid, cal: WorkingCalendar, *, now: datetime, settings: Setti
             d.supplement_count = 1 if status == S.awaiting_supplement else 0
         if status == S.processing:
             d.current_step = 0
+            if procedure.workflow:  # who may take the first step (the work lists; app.parties.hold_step)
+                first = procedure.workflow[0]
+                d.step_role, d.step_agency_id = first["role"], item.agency.id
+                d.step_unit_id = parties.step_unit(first, item.agency.id, item.agency.id, procedure.division_id)
         sla.refresh_next_alert(d)  # type: ignore[arg-type]
     return vars(d)
 

@@ -19,8 +19,10 @@ scheduler that was down catches up on its first run.
 
 Recipients: step due soon → the assignee (none: the step's supervisors); step overdue → the
 assignee and the step's supervisors (the division's leaders for a division step, else the
-Department's leaders); due soon / overdue → the assignee, the division's leaders and the
-Department's leaders; apology missing (overdue, no apology issued; once per working day, dated
+Department's leaders); due soon / overdue → whoever holds the dossier (its assignee; unassigned,
+the receiving point's desk before processing or whoever may take the current step), the leaders
+of their unit and of the step's unit, the division's leaders and the Department's leaders (or,
+inter-agency, the holding agency's); apology missing (overdue, no apology issued; once per working day, dated
 at that day's start) → the Department's leaders.
 
 Inter-agency procedures (app/parties.py): the thresholds are placed on the calendar and hours of
@@ -132,6 +134,9 @@ class _People:
     leaders: dict[int, set[int]] = field(default_factory=dict)  # agency or division id -> leader ids
     active: set[int] = field(default_factory=set)
     desks: dict[int, set[int]] = field(default_factory=dict)  # receiving agency -> desk officers and their leaders
+    # agency -> (user, their unit: the agency or one of its divisions, roles) of every active user in it
+    staff: dict[int, list[tuple[int, int, frozenset[str]]]] = field(default_factory=dict)
+    unit_of: dict[int, int] = field(default_factory=dict)  # user -> their unit
 
 
 def _people(session: Session, dossiers: list[Dossier], holders: dict[int, int] | None = None,
@@ -146,21 +151,52 @@ def _people(session: Session, dossiers: list[Dossier], holders: dict[int, int] |
     people = _People()
     for user_id, agency_id, roles in rows:
         people.active.add(user_id)
+        people.unit_of[user_id] = agency_id
         if Role.leader in (roles or []) and agency_id in agency_ids:
             people.leaders.setdefault(agency_id, set()).add(user_id)
+    _holding_staff(session, dossiers, people)
     unchecked = {d.receiving_agency_id for d in dossiers if d.status == DossierStatus.submitted}
-    if unchecked:  # the desks of agencies with online submissions waiting: officers, their unit's leaders
-        units = session.exec(select(Agency.id, Agency.parent_id).where(
-            or_(Agency.id.in_(unchecked), Agency.parent_id.in_(unchecked)))).all()  # type: ignore[attr-defined, union-attr]
-        scope_of = {unit_id: (parent_id if parent_id in unchecked else unit_id) for unit_id, parent_id in units}
-        staff = session.exec(select(User.id, User.agency_id, User.roles).where(
-            User.is_active, User.agency_id.in_(list(scope_of)))).all()  # type: ignore[attr-defined]
-        desk_units = {agency_id for _, agency_id, roles in staff if Role.desk in (roles or [])}
-        for user_id, agency_id, roles in staff:
-            roles = roles or []
-            if Role.desk in roles or (Role.leader in roles and (agency_id in desk_units or agency_id in unchecked)):
-                people.desks.setdefault(scope_of[agency_id], set()).add(user_id)
+    for agency in unchecked:  # the desks of agencies with online submissions waiting: officers, their unit's leaders
+        staff = people.staff.get(agency, [])
+        desk_units = {unit for _, unit, roles in staff if Role.desk in roles}
+        people.desks[agency] = {user_id for user_id, unit, roles in staff
+                                if Role.desk in roles or (Role.leader in roles and unit in desk_units | {agency})}
     return people
+
+
+def _holding_staff(session: Session, dossiers: list[Dossier], people: _People) -> None:
+    """The active staff of the agencies that may hold these dossiers without an assignee: the desk of
+    the receiving point before processing, the agency of the current step during it (with its
+    divisions); the leaders of every unit among them are added to `people.leaders`."""
+    pools = {d.receiving_agency_id for d in dossiers
+             if d.status in (DossierStatus.submitted, DossierStatus.received)}
+    pools |= {d.step_agency_id for d in dossiers if d.status == DossierStatus.processing and d.step_agency_id}
+    if not pools:
+        return
+    units = session.exec(select(Agency.id, Agency.parent_id).where(
+        or_(Agency.id.in_(pools), Agency.parent_id.in_(pools)))).all()  # type: ignore[attr-defined, union-attr]
+    scope_of = {unit_id: (parent_id if parent_id in pools else unit_id) for unit_id, parent_id in units}
+    for user_id, unit, roles in session.exec(select(User.id, User.agency_id, User.roles).where(
+            User.is_active, User.agency_id.in_(list(scope_of)))).all():  # type: ignore[attr-defined]
+        roles = frozenset(roles or [])
+        people.staff.setdefault(scope_of[unit], []).append((user_id, unit, roles))
+        people.unit_of[user_id] = unit
+        people.active.add(user_id)
+        if Role.leader in roles:
+            people.leaders.setdefault(unit, set()).add(user_id)
+
+
+def _held_by(dossier: Dossier, people: _People) -> set[int]:
+    """Who holds the dossier: its assignee; else the desk officers of the receiving point before
+    processing, or whoever may take the current step (its role, in its unit when it has one)."""
+    if dossier.assignee_id in people.active:
+        return {dossier.assignee_id}  # type: ignore[set-item]
+    if dossier.status in (DossierStatus.submitted, DossierStatus.received):
+        return {u for u, _, roles in people.staff.get(dossier.receiving_agency_id, []) if Role.desk in roles}
+    if dossier.status == DossierStatus.processing and dossier.step_role and dossier.step_agency_id:
+        return {u for u, unit, roles in people.staff.get(dossier.step_agency_id, [])
+                if dossier.step_role in roles and dossier.step_unit_id in (None, unit)}
+    return set()
 
 
 def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People, holder: int | None = None,
@@ -178,7 +214,11 @@ def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People,
         supervisors = division if (step or {}).get("scope") == "division" and division else holding
         return (assignee or supervisors) if kind == STEP_DUE_SOON else assignee | supervisors
     if kind in (DUE_SOON, OVERDUE):
-        return assignee | division | department | holding
+        # Whoever holds it (the desk included) and the leaders of their unit and of the step's unit.
+        held = _held_by(dossier, people)
+        units = {people.unit_of[u] for u in held if u in people.unit_of} | {dossier.step_unit_id} - {None}
+        unit_leaders = set().union(*(people.leaders.get(unit, set()) for unit in units))  # type: ignore[arg-type]
+        return held | unit_leaders | division | department | holding
     if kind == CHECK_OVERDUE:
         return set(people.desks.get(dossier.receiving_agency_id, set()))
     if kind == APOLOGY_DRAFT:
@@ -332,7 +372,8 @@ _SCAN_COLUMNS = (Dossier.id, Dossier.code, Dossier.agency_id, Dossier.procedure_
                  Dossier.current_step, Dossier.assignee_id, Dossier.assigned_division_id, Dossier.clock_state,
                  Dossier.due_at, Dossier.due_soon_at, Dossier.step_started_at, Dossier.step_due_at,
                  Dossier.next_alert_at, Dossier.new_due_at, Dossier.apology_count, Dossier.late_since,
-                 Dossier.limit_minutes, Dossier.receiving_agency_id, Dossier.check_due_at, Dossier.checked_at)
+                 Dossier.limit_minutes, Dossier.receiving_agency_id, Dossier.check_due_at, Dossier.checked_at,
+                 Dossier.step_role, Dossier.step_agency_id, Dossier.step_unit_id)
 
 
 def scan_deadlines(sessionmaker: sessionmaker[Session], *, now: datetime, settings: Settings) -> ScanStats:

@@ -144,7 +144,9 @@ class DossierOut(BaseModel):
     documents: list[dict]
     note: str | None
     current_step: StepOut | None
-    assignee: str | None
+    assignee: str | None = Field(description="Tên đăng nhập người đang được giao (dùng khi giao việc)")
+    assignee_name: str | None = Field(description="Họ tên người đang được giao")
+    assignee_title: str | None = Field(description="Chức danh người đang được giao")
     submitted_at: LocalDateTime | None
     postal_handed_over_at: LocalDateTime | None
     received_at: LocalDateTime | None
@@ -183,12 +185,29 @@ class DossierSummary(BaseModel):
     progress: str | None
     outcome: str | None
     current_step: int | None
-    assignee_id: int | None
+    step_name: str | None = Field(default=None, description="Tên bước đang xử lý")
+    assignee: str | None = Field(default=None, description="Tên đăng nhập người đang được giao")
+    assignee_name: str | None = Field(default=None, description="Họ tên người đang được giao")
+    assignee_title: str | None = Field(default=None, description="Chức danh người đang được giao")
+    queue: str | None = Field(default=None, description="Với ?queue=: ngăn công việc chứa hồ sơ (assigned, "
+                                                        "unassigned, handovers, to_check, to_forward, "
+                                                        "waiting_applicant, to_return)")
 
 
 class DossierPage(BaseModel):
     items: list[DossierSummary]
     next_cursor: int | None = Field(description="Truyền vào `before` để lấy trang sau")
+
+
+class QueueBucket(BaseModel):
+    key: str
+    label: str
+    count: int
+
+
+class QueueCounts(BaseModel):
+    total: int = Field(description="Số hồ sơ đang chờ người gọi (mọi ngăn)")
+    buckets: list[QueueBucket]
 
 
 class EventOut(BaseModel):

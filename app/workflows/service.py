@@ -442,6 +442,7 @@ def _open_step(session: Session, dossier: Dossier, procedure: Procedure, index: 
                ctx: Context, assignee: User | None) -> None:
     step = workflow_of(procedure)[index]
     dossier.current_step = index
+    parties.hold_step(session, dossier, procedure)  # who may take it: the work lists
     dossier.assignee_id = assignee.id if assignee else None
     dossier.step_started_at = ctx.now
     cal, own = _step_calendar(session, dossier, procedure, index, cal, ctx)  # each agency on its own calendar
@@ -483,6 +484,7 @@ def _close_step(session: Session, dossier: Dossier, ctx: Context, result: str, n
 
 def _clear_step(dossier: Dossier) -> None:
     dossier.current_step = None
+    dossier.step_role = dossier.step_agency_id = dossier.step_unit_id = None
     dossier.assignee_id = None
     dossier.step_started_at = None
     dossier.step_due_at = None

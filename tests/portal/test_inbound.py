@@ -156,3 +156,43 @@ def test_unreadable_submissions_are_rejected_not_crashed(clock, over) -> None:  
     raw = {"portal_id": "DVC-2026-000009", **submission()} | over
     with pytest.raises(SubmissionRejected):
         to_online_submission(raw, now=clock.now(), timezone="Asia/Ho_Chi_Minh")
+
+
+def test_submissions_that_cannot_be_received_are_answered_and_listed_for_the_desk(
+        client, login, app, clock, portal, portal_client):  # noqa: ANN001
+    """Issue 16: an unknown procedure or the wrong agency is answered to the portal as not received
+    (status 3) with the reason, once, and the desk lists it; nothing is dropped silently."""
+    from app.portal.sync import dispatch_portal
+
+    factory, settings = app.state.sessionmaker, app.state.settings
+    unknown = submit(portal, MaTTHC="9.999999")  # addressed to us, a procedure we do not have
+    wrong = submit(portal, DonViXuLy=OFFLINE_AGENCY)  # our procedure, another agency
+    stray = submit(portal, MaTTHC="9.999998", DonViXuLy="000.00.99.H99")  # known to nobody here
+    good = submit(portal)
+    assert pull_submissions(factory, settings, clock.now(), portal_client) == 1
+    with transaction(factory) as session:  # the page pulled again (a reset cursor): answered once only
+        session.delete(session.get(SystemState, CURSOR_KEY))
+    assert pull_submissions(factory, settings, clock.now(), portal_client) == 0
+    assert dispatch_portal(factory, settings, clock.now(), portal_client).sent == 4  # 3 answers + the good one
+    held = {s["portal_id"]: s for s in portal.get("/_control/state").json()["submissions"]}
+    for sub, code in ((unknown, "9.999999"), (wrong, "000.00.18.H27"), (stray, "9.999998")):
+        answered = held[sub["portal_id"]]
+        assert answered["TrangThaiHoSo"] == 3 and code in answered["LyDoKhongTiepNhan"]
+    assert "TrangThaiHoSo" not in held[good["portal_id"]]
+    assert portal.get("/_control/state").json()["counts"]["answers_applied"] == 3
+
+    listed = client.get("/api/v1/portal/submissions/refused", headers=login("motcua"))
+    assert listed.status_code == 200, listed.text
+    rows = {r["portal_id"]: r for r in listed.json()}
+    assert set(rows) == {unknown["portal_id"], wrong["portal_id"]}  # addressed to us, or naming our procedure
+    assert rows[unknown["portal_id"]]["code"] == "procedure_not_found"
+    assert rows[wrong["portal_id"]]["code"] == "wrong_agency" and rows[wrong["portal_id"]]["answer_status"] == "sent"
+    assert rows[wrong["portal_id"]]["reason"].startswith("Thủ tục")
+    # The other agency's desk sees the one addressed to it; the admin also sees the one nobody claims.
+    assert {r["portal_id"] for r in client.get("/api/v1/portal/submissions/refused",
+                                               headers=login("other_desk")).json()} == {wrong["portal_id"]}
+    assert {r["portal_id"] for r in client.get("/api/v1/portal/submissions/refused",
+                                               headers=login("admin")).json()} == {wrong["portal_id"],
+                                                                                   unknown["portal_id"],
+                                                                                   stray["portal_id"]}
+    assert client.get("/api/v1/portal/submissions/refused", headers=login("chuyenvien")).status_code == 403

@@ -119,10 +119,13 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/calendar/overrides": Rule(ANY),
     "POST /api/v1/calendar/overrides": Rule(ADMIN, json={}),
     "DELETE /api/v1/calendar/overrides/{override_id}": Rule(ADMIN, obj="override"),
-    "GET /api/v1/calendar/days": Rule(STAFF, query="start=2026-11-01&end=2026-11-30"),
+    "GET /api/v1/calendar/days": Rule(ANY, query="start=2026-11-01&end=2026-11-30"),  # the admin sees what they edit
     # dossiers
     "POST /api/v1/dossiers": Rule(INTAKE, json={}),
     "GET /api/v1/dossiers": Rule(STAFF),
+    "GET /api/v1/dossiers/queue-counts": Rule(STAFF),  # the caller's own work lists, scoped to their agency
+    # the agency's directory (names, titles, divisions, roles; no contact data), for choosing an assignee
+    "GET /api/v1/users": Rule(ANY),
     "GET /api/v1/dossiers/{code}": Rule(STAFF, obj="dossier"),
     "POST /api/v1/dossiers/{code}/actions/{action}": Rule(STAFF, obj="dossier", json="version"),
     "GET /api/v1/dossiers/{code}/events": Rule(STAFF, obj="dossier"),
@@ -158,6 +161,8 @@ MATRIX: dict[str, Rule] = {
     "POST /api/v1/outbox/{message_id}/requeue": Rule(ADMIN, obj="outbox"),
     # national-portal reconciliation
     "GET /api/v1/portal/drift": Rule(ADMIN, query="state=all"),
+    # online submissions that could not be received (answered to the portal): the desk, the admin
+    "GET /api/v1/portal/submissions/refused": Rule(frozenset({"desk", "admin"})),
     # reports
     "GET /api/v1/reports/periodic": Rule(REPORTS, query="period=2026"),
     "GET /api/v1/reports/periodic.xlsx": Rule(REPORTS, query="period=2026-Q4"),
@@ -515,8 +520,10 @@ def check_lists(world: World, problems: list[str]) -> None:
     a_codes = {d["code"] for d in world.dossiers.values()}
     b_codes = {world.other["dossier"]["code"]}
     lists = {"desk": ["/api/v1/dossiers", "/api/v1/shipments", "/api/v1/apologies", "/api/v1/alerts",
-                      "/api/v1/applicants/001099012345/documents"],
-             "leader": ["/api/v1/alerts?scope=agency", "/api/v1/apologies", "/api/v1/dossiers"],
+                      "/api/v1/applicants/001099012345/documents", "/api/v1/dossiers?queue=mine",
+                      "/api/v1/dossiers?q=001099012345", "/api/v1/dossiers?q=nguyen"],
+             "leader": ["/api/v1/alerts?scope=agency", "/api/v1/apologies", "/api/v1/dossiers",
+                        "/api/v1/dossiers?queue=mine"],
              "admin": ["/api/v1/outbox", "/api/v1/procedures/export", "/api/v1/portal/drift?state=all"],
              "reporter": ["/api/v1/reports/periodic?period=2026", "/api/v1/reports/indicators?period=2026"]}
     for role, paths in lists.items():

@@ -150,13 +150,31 @@ def test_catch_up_after_downtime_raises_the_state_reached(client, login, app, cl
     assert dossier_row(app, long_code).next_alert_at is not None and not apologies_of(app, long_code)
 
 
-def test_unassigned_dossier_alerts_go_to_the_leaders(client, login, app, clock):
+def test_alerts_reach_the_desk_holding_a_received_dossier(client, login, app, clock):
     plain_limit(client, login)
-    code = receive(client, login, SHORT)["code"]  # received, not yet forwarded: no step, no assignee
+    code = receive(client, login, SHORT)["code"]  # received, not yet forwarded: the desk holds it
     assert scan(app, clock).alerts == 0
     clock.set(at(23, 16, 30))
-    assert scan(app, clock).alerts == 2
-    assert alerts(app) == expected(code, "due_soon", "25/11 09:00", "truongphong", "giamdoc")
+    assert scan(app, clock).alerts == 3
+    assert alerts(app) == expected(code, "due_soon", "25/11 09:00", "motcua", "truongphong", "giamdoc")
+
+
+def test_alerts_of_an_unassigned_step_reach_whoever_may_take_it(client, login, app, clock):
+    """Nobody assigned at the division's step: its specialists hold it; at the desk's step (the result
+    at the desk): the desk officers. Both with the division's and the Department's leaders."""
+    plain_limit(client, login)
+    desk, specialist, director = login("motcua"), login("chuyenvien"), login("giamdoc")
+    unassigned = act(client, desk, receive(client, login, SHORT), "forward")
+    at_desk = act(client, specialist, forwarded(client, login), "forward", assignee="giamdoc")
+    at_desk = act(client, director, at_desk, "forward", result_reference="7/QĐ-SGDĐT")
+    assert at_desk["current_step"]["role"] == "desk" and at_desk["assignee"] is None
+    clock.set(at(23, 16, 30))
+    scan(app, clock)
+    got = alerts(app)
+    assert {u for (c, k, _, u) in got if c == unassigned["code"] and k == "due_soon"} == \
+        {"chuyenvien", "truongphong", "giamdoc"}
+    assert {u for (c, k, _, u) in got if c == at_desk["code"] and k == "due_soon"} == \
+        {"motcua", "truongphong", "giamdoc"}
 
 
 def test_paused_and_resolved_dossiers_raise_nothing(client, login, app, clock):
