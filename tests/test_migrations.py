@@ -65,7 +65,7 @@ def test_0018_fills_search_keys_and_step_holders_of_existing_rows(scratch_engine
                                 created_at=now, updated_at=now))
         division, department_id = procedure.division_id, department.id
         session.commit()
-    downgrade(scratch_engine, "0013")
+    downgrade(scratch_engine, "0015")  # the revision before 0018
     upgrade(scratch_engine)
     with scratch_engine.connect() as connection:
         rows = connection.execute(text("SELECT applicant_name_key, step_role, step_agency_id, step_unit_id "

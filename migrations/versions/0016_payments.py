@@ -88,5 +88,4 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_payment_requests_dossier_id'), table_name='payment_requests')
     op.drop_table('payment_requests')
     op.drop_column('dossiers', 'paid_online_at')
-    with op.batch_alter_table('procedures') as batch:
-        batch.drop_column('fees')
+    op.drop_column('procedures', 'fees')  # no batch copy: SQLite drops a column in place

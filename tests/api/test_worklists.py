@@ -66,7 +66,7 @@ def test_every_open_state_waits_in_someone_s_queue(client, login, app, clock):
     waiting = act(client, specialist, dossier, "request_supplement", items=["Bản sao bằng tốt nghiệp"])
     assert holders(client, login, waiting) == {"motcua": "waiting_applicant"}
     dossier = act(client, desk, waiting, "supplement_received")
-    paying = act(client, specialist, dossier, "request_payment")
+    paying = act(client, specialist, dossier, "request_payment", fee=50_000)
     assert holders(client, login, paying) == {"motcua": "waiting_applicant"}
     dossier = act(client, desk, paying, "payment_confirmed")
     # Division head's step, unassigned; then sent back without an assignee: the specialists again.
