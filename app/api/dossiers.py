@@ -73,7 +73,7 @@ def _agencies_of(session: Session, dossier: Dossier, procedure: Procedure) -> di
 
 
 @router.post("", response_model=IntakeOut, status_code=201,
-             summary="Tiếp nhận hồ sơ tại quầy hoặc qua bưu chính (trả về mã hồ sơ và mã bí mật tra cứu)")
+             summary="Tiếp nhận hồ sơ tại quầy hoặc qua bưu chính (trả về mã hồ sơ và mã tra cứu)")
 def receive_dossier(data: IntakeIn, request: Request, session: SessionDep, principal: IntakeOfficer,
                     clock: ClockDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None):  # noqa: ANN201
     now = clock.now()

@@ -383,7 +383,7 @@ def receipt(session: Session, code: str, principal: Principal, *, now: datetime,
     shown at intake: it is stored hashed and cannot be printed later) and the desk's file copy."""
     dossier, procedure = _load(session, code, principal, RECEIPT)
     if lookup_secret is not None and not codes.verify_secret(lookup_secret, dossier.lookup_secret_hash):
-        raise Invalid("Mã bí mật tra cứu không khớp với hồ sơ.", code="lookup_secret_mismatch")
+        raise Invalid("Mã tra cứu không khớp với hồ sơ.", code="lookup_secret_mismatch")
     secret = codes.normalize_secret(lookup_secret) if lookup_secret is not None else None
     tz = ZoneInfo(settings.timezone)
     receiving = _agency(session, dossier.receiving_agency_id)
