@@ -42,7 +42,7 @@ class FormOut(BaseModel):
 class ReceiptPrintIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    lookup_secret: str = Field(min_length=8, max_length=16, description="Mã tra cứu của hồ sơ, nhận khi tiếp nhận")
+    lookup_secret: str = Field(title="Mã tra cứu", min_length=8, max_length=16, description="Mã tra cứu của hồ sơ, nhận khi tiếp nhận")
 
 
 PDF_PAGE = {200: {"content": {"application/pdf": {}}, "description": "Biểu mẫu PDF khổ A4 (phông chữ nhúng)"},

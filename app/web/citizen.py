@@ -73,7 +73,7 @@ class LookupIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=64, description="Mã hồ sơ, ví dụ 000.00.17.H26-261123-0001")
-    secret: str = Field(min_length=1, max_length=32, description="Mã tra cứu in trên giấy hẹn, ví dụ K7QM4-XPT2B")
+    secret: str = Field(title="Mã tra cứu", min_length=1, max_length=32, description="Mã tra cứu in trên giấy hẹn, ví dụ K7QM4-XPT2B")
 
 
 class TimelineItem(BaseModel):
