@@ -226,6 +226,7 @@ class BookRow:
     code: str
     procedure_name: str
     applicant_name: str
+    applicant_contact: str  # address, phone: the book's "Địa chỉ, số điện thoại"
     handling_agency: str
     received_at: datetime
     due_at: datetime | None
@@ -546,7 +547,7 @@ def tracking_book(session: Session, principal: Principal, *, date_from: date, da
     query = (sa_select(Dossier.code, Procedure.name, Dossier.applicant_name, handling.name, Dossier.received_at,
                        Dossier.due_at, transferred, Dossier.resolved_at, Dossier.returned_at, Dossier.status,
                        Dossier.channel, Dossier.outcome, Dossier.clock_state, Dossier.new_due_at,
-                       Dossier.returned_via)
+                       Dossier.returned_via, Dossier.applicant_address, Dossier.applicant_phone)
              .join(Procedure, Procedure.id == Dossier.procedure_id)
              .join(handling, handling.id == Dossier.agency_id)
              .where(Dossier.received_at >= start, Dossier.received_at < end)  # type: ignore[operator]
@@ -557,7 +558,8 @@ def tracking_book(session: Session, principal: Principal, *, date_from: date, da
                       code="period_too_many_rows")
     rows = []
     for number, (code, procedure_name, applicant, agency_name, received_at, due_at, transferred_at, resolved_at,
-                 returned_at, status, channel, outcome, clock_state, new_due_at, returned_via) in enumerate(found, 1):
+                 returned_at, status, channel, outcome, clock_state, new_due_at, returned_via, address,
+                 phone) in enumerate(found, 1):
         notes = []
         if channel != Channel.direct:
             notes.append("Nộp " + ("trực tuyến" if channel == Channel.online else "qua bưu chính"))
@@ -572,6 +574,7 @@ def tracking_book(session: Session, principal: Principal, *, date_from: date, da
         if returned_via == ReturnMethod.postal:
             notes.append("Trả qua bưu chính")
         rows.append(BookRow(number=number, code=code, procedure_name=procedure_name, applicant_name=applicant,
+                            applicant_contact="; ".join(part for part in (address, phone) if part),
                             handling_agency=agency_name, received_at=received_at.astimezone(tz),
                             due_at=_local(due_at, tz), transferred_at=_local(transferred_at, tz),
                             resolved_at=_local(resolved_at, tz), returned_at=_local(returned_at, tz),
