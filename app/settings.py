@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # lookup's per-address limit; empty: the TCP peer is the client. Env: JSON list or comma list.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Where citizens reach this service: printed on form 01 with the QR code of /tra-cuu?code=…
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s?#]+$")
+
     portal_url: str = "http://127.0.0.1:8001"
     portal_username: str = "motcua"
     portal_password: SecretStr = SecretStr("motcua-demo")

@@ -31,6 +31,7 @@ from app.sla.apology import CANCELLED, ISSUED
 from app.sla.deadlines import OUTCOME_LABELS, classify_outcome
 from app.workflows import codes
 from app.access import get_dossier, scoped
+from app.web import qr
 from app.workflows.transitions import STATUS_LABELS
 
 S = DossierStatus
@@ -125,6 +126,9 @@ class Receipt:
     return_place: str
     officer: str | None
     copies: list[ReceiptCopy]
+    lookup_address: str = ""  # the citizen page, printed
+    lookup_link: str = ""  # what the QR code holds: the page with the dossier code, never the secret
+    lookup_qr: str = ""  # the QR code as inline SVG
     spec: FormSpec = RECEIPT
 
 
@@ -404,7 +408,9 @@ def receipt(session: Session, code: str, principal: Principal, *, now: datetime,
                    officer=_name(session.get(User, dossier.received_by_id) if dossier.received_by_id
                                  else _actor_into(session, dossier, {S.received})),
                    copies=[ReceiptCopy("Liên 1: Giao người nộp hồ sơ", secret),
-                           ReceiptCopy("Liên 2: Lưu tại Bộ phận Một cửa", None)])
+                           ReceiptCopy("Liên 2: Lưu tại Bộ phận Một cửa", None)],
+                   lookup_address=qr.lookup_address(settings), lookup_link=(link := qr.lookup_link(settings, dossier.code)),
+                   lookup_qr=qr.qr_svg(link))
 
 
 def supplement_request(session: Session, code: str, principal: Principal, *, now: datetime,
