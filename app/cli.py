@@ -65,7 +65,9 @@ def seed_demo() -> None:
     typer.echo(f"Chứng thư số DEMO (không có giá trị pháp lý): {pki.pkcs12}, CA {pki.ca_pem}; "
                "MOTCUA_ENV=dev tự dùng để ký kết quả khi chưa cấu hình MOTCUA_SIGNING_PKCS12.")
     if code:
-        typer.echo(f"Thử tra cứu tại http://127.0.0.1:8000/tra-cuu — mã hồ sơ {code}, mã bí mật {DEMO_SECRET}")
+        from app.web.qr import lookup_address
+
+        typer.echo(f"Thử tra cứu tại {lookup_address(settings)} — mã hồ sơ {code}, mã tra cứu {DEMO_SECRET}")
 
 
 @app.command("create-agency")

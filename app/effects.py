@@ -89,10 +89,14 @@ def notify(session: Session, dossier: Dossier, procedure: Procedure, kind: str, 
         return
     if kind == "returned" and extra is None:  # the result is in hand: ask how the service was (signed link)
         extra = feedback_links.rating_url(dossier.id, now=ctx.now, settings=ctx.settings)  # type: ignore[arg-type]
-    subject, text = messages.render(kind, dossier, procedure, extra=extra)
+    agency = session.get(Agency, dossier.receiving_agency_id or dossier.agency_id)  # where the applicant came
+    name = agency.name if agency is not None else ""
+    subject, text = messages.render(kind, dossier, procedure, extra=extra, agency_name=name or None)
+    sms = messages.sms_text(kind, dossier, agency_name=name, agency_short_name=agency.short_name if agency else None,
+                            extra=extra)
     outbox(session, dossier, topic="notify", kind=kind, now=ctx.now,
            payload={"to_email": dossier.applicant_email, "to_phone": dossier.applicant_phone,
-                    "subject": subject, "text": text})
+                    "subject": subject, "text": text, "sms": sms})
 
 
 def record(session: Session, dossier: Dossier, procedure: Procedure, ctx: Context, *, action: str,

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     # lookup's per-address limit; empty: the TCP peer is the client. Env: JSON list or comma list.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Where citizens reach this service, without a trailing slash (`public_address`): printed on form 01
+    # with the QR code of /tra-cuu?code=…, in the links of SMS and e-mails, and given to the payment
+    # platform to call back and return the payer to. None: a page answers with the address its request
+    # came to; paper and messages (no request) name the local demo, http://127.0.0.1:8000.
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+
     portal_url: str = "http://127.0.0.1:8001"
     portal_username: str = "motcua"
     portal_password: SecretStr = SecretStr("motcua-demo")
@@ -149,10 +155,6 @@ class Settings(BaseSettings):
     feedback_rate_per_address_per_hour: int = Field(default=5, ge=1)
     rating_link_days: int = Field(default=30, ge=1, le=365)
     citizen_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    # Where citizens reach the service, without a trailing slash: the links in SMS and e-mails, and the
-    # addresses the payment platform calls back and returns the payer to. None: a page answers with the
-    # address its request came to; a message (no request) links to the local demo, http://127.0.0.1:8000.
-    public_base_url: str | None = None
 
     # The HTTP edge (app/edge.py): request bodies are capped while they stream in (413 beyond),
     # JSON and forms at max_body_bytes, multipart uploads and file imports at max_upload_bytes.
@@ -230,6 +232,11 @@ class Settings(BaseSettings):
         return (f"Refusing to serve on {host}: MOTCUA_ENV is dev (unset) and MOTCUA_JWT_SECRET is the development "
                 "default, which anyone could use to forge tokens. Set MOTCUA_ENV=prod and a real "
                 "MOTCUA_JWT_SECRET, or serve on 127.0.0.1.")
+
+    def public_address(self, request_base: str | None = None) -> str:
+        """Where citizens reach the service: `public_base_url`, else the address a request came to,
+        else the local demo."""
+        return (self.public_base_url or request_base or "http://127.0.0.1:8000").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from app.models import DossierStatus as S
+from app.models import Role
 
 
 class Action(StrEnum):
@@ -58,6 +59,22 @@ ACTION_LABELS: dict[Action, str] = {
     Action.stop: "Dừng xử lý hồ sơ",
     Action.resolve: "Hoàn thành, có kết quả",
     Action.return_result: "Trả kết quả",
+}
+
+
+# Who does a step, as a sentence reads it ("do chuyên viên thực hiện").
+ROLE_NAMES: dict[str, str] = {
+    Role.desk: "cán bộ Bộ phận Một cửa", Role.specialist: "chuyên viên", Role.leader: "lãnh đạo",
+    Role.postal: "nhân viên bưu chính", Role.admin: "quản trị viên", Role.reporter: "cán bộ tổng hợp"}
+
+# What a transition does to the time limit (app.workflows.transitions.ClockEffect values).
+CLOCK_LABELS: dict[str, str] = {
+    "none": "Không thay đổi",
+    "start": "Bắt đầu tính thời hạn giải quyết",
+    "pause": "Tạm dừng (chờ người nộp)",
+    "resume": "Tính tiếp, cộng thời gian tạm dừng vào ngày hẹn",
+    "resume_or_reset": "Tính tiếp hoặc tính lại từ đầu, theo quy định của thủ tục",
+    "stop": "Dừng tính thời hạn",
 }
 
 

@@ -68,3 +68,34 @@ def test_cli_seed_demo_is_idempotent(cli_env):
     assert "procedures_created=0" in first.output
     pki = Path(os.environ["MOTCUA_DEMO_PKI_DIR"])  # the demo CA and agency certificate (labelled DEMO)
     assert "DEMO" in first.output and (pki / "agency-demo.p12").is_file() and (pki / "demo-ca.pem").is_file()
+
+
+def test_second_seed_demo_keeps_an_admins_catalogue_edit_and_prints_the_demo_code_again(cli_env, engine, clock):
+    from sqlmodel import Session
+
+    from app.catalog.demo_dossiers import DEMO_SECRET
+    from app.catalog.schemas import ProcedureUpdate
+    from app.catalog.service import get_procedure, set_active, update_procedure
+    from app.db import make_sessionmaker, transaction
+
+    first = cli_env.invoke(cli, ["seed-demo"])
+    assert first.exit_code == 0, first.output
+    code_line = next(line for line in first.output.splitlines() if "mã tra cứu" in line)
+    assert DEMO_SECRET in code_line
+    with transaction(make_sessionmaker(engine)) as session:
+        procedure = get_procedure(session, "2.001914")
+        update_procedure(session, "2.001914", ProcedureUpdate(time_limit_value=procedure.time_limit_value + 3,
+                                                              fee_note="Sửa bởi quản trị viên"),
+                         scope_agency_id=procedure.agency_id, now=clock.now())
+        edited = procedure.time_limit_value
+        set_active(session, "1.005074", False, scope_agency_id=procedure.agency_id, now=clock.now())
+        session.delete(get_procedure(session, "1.006444"))  # a missing demo procedure is created again
+
+    again = cli_env.invoke(cli, ["seed-demo"])
+    assert again.exit_code == 0, again.output
+    assert "procedures_created=1" in again.output and "dossiers=0" in again.output
+    assert code_line in again.output.splitlines()  # the same demo code and secret, printed again
+    with Session(engine) as session:
+        procedure = get_procedure(session, "2.001914")
+        assert procedure.time_limit_value == edited and procedure.fee_note == "Sửa bởi quản trị viên"
+        assert not get_procedure(session, "1.005074").is_active and get_procedure(session, "1.006444").is_active

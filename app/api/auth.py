@@ -32,6 +32,8 @@ class MeOut(BaseModel):
     roles: list[str]
     agency_code: str
     agency_name: str
+    division_code: str | None = Field(default=None, description="Phòng chuyên môn của tài khoản (nếu có)")
+    division_name: str | None = None
 
 
 class PasswordChangeIn(BaseModel):
@@ -80,4 +82,6 @@ def me(principal: CurrentUser) -> MeOut:
     user = principal.user
     return MeOut(id=principal.id, username=user.username, full_name=user.full_name, title=user.title,
                  roles=sorted(principal.roles), agency_code=principal.agency.code,
-                 agency_name=principal.agency.name)
+                 agency_name=principal.agency.name,
+                 division_code=principal.agency.code if principal.agency.is_division else None,
+                 division_name=principal.agency.name if principal.agency.is_division else None)

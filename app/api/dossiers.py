@@ -18,6 +18,7 @@ from app.fields import LocalDateTime
 from app.models import Agency, Channel, ClockState, Dossier, DossierEvent, DossierStatus, Procedure, User
 from app.sla import service as sla
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
+from app.sla.explanation import Move, explanation_text
 from app.workflows import service
 from app.workflows.schemas import (ActionIn, DeadlineMoveOut, DeadlineOut, DossierOut, DossierPage, DossierSummary, EventOut,
                                    IntakeIn, IntakeOut, PauseOut, QueueBucket, QueueCounts, SkippedDayOut,
@@ -76,7 +77,7 @@ def _agencies_of(session: Session, dossier: Dossier, procedure: Procedure) -> di
 
 
 @router.post("", response_model=IntakeOut, status_code=201,
-             summary="Tiếp nhận hồ sơ tại quầy hoặc qua bưu chính (trả về mã hồ sơ và mã bí mật tra cứu)")
+             summary="Tiếp nhận hồ sơ tại quầy hoặc qua bưu chính (trả về mã hồ sơ và mã tra cứu)")
 def receive_dossier(data: IntakeIn, request: Request, session: SessionDep, principal: IntakeOfficer,
                     clock: ClockDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None):  # noqa: ANN201
     now = clock.now()
@@ -239,7 +240,6 @@ def deadline(code: CodePath, session: SessionDep, principal: Staff, settings: Se
     pauses = [PauseOut(reason=p.reason, rule=p.rule, started_at=p.started_at, ended_at=p.ended_at,
                        working_minutes=p.working_minutes) for p in sla.all_pauses(session, dossier)]
     hours = ", ".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in cal.periods)
-    unit = "ngày làm việc" if procedure.time_limit_unit == "working_days" else "giờ làm việc"
     if explanation is None:
         return DeadlineOut(code=dossier.code, received_at=dossier.received_at, clock_state=dossier.clock_state,
                            clock_started_at=None, limit_value=procedure.time_limit_value,
@@ -254,24 +254,16 @@ def deadline(code: CodePath, session: SessionDep, principal: Staff, settings: Se
                                                               DossierEvent.action == "deadline_moved")
                                    .order_by(DossierEvent.seq)).all()
              if e.data.get("due_before") and e.data.get("due_after")]
-    tz = cal.tz
     skipped = [SkippedDayOut(day=d.day.isoformat(), reason=d.reason) for d in explanation.skipped_days]
-    paused = sum(m for _, m in explanation.pauses)
-    limit = (explanation.rule if explanation.rule else
-             f"Thời hạn {procedure.time_limit_value} {unit} ({explanation.limit_minutes // 60} giờ làm việc)")
-    text = (f"{limit}, tính từ {explanation.clock_started_at.astimezone(tz):%H:%M %d/%m/%Y}; giờ làm việc {hours}; "
-            f"bỏ qua {len(skipped)} ngày nghỉ" + (f", cộng {paused} phút tạm dừng" if paused else "")
-            + f"; hẹn trả {explanation.due_at.astimezone(tz):%H:%M %d/%m/%Y}.")
-    for move in moves:
-        text += (f" Ngày hẹn đã dời từ {move.due_before.astimezone(tz):%H:%M %d/%m/%Y} sang "
-                 f"{move.due_after.astimezone(tz):%H:%M %d/%m/%Y}, vì: {move.reason}.")
-    if dossier.late_since is not None:
-        text += f" Hồ sơ quá hạn từ {dossier.late_since.astimezone(tz):%H:%M %d/%m/%Y}."
+    due_at = dossier.due_at if dossier.clock_state == ClockState.paused else explanation.due_at
+    open_pause = next((p for p in sla.all_pauses(session, dossier) if p.ended_at is None), None)
+    text = explanation_text(explanation, dossier=dossier, procedure=procedure, hours=hours, tz=cal.tz,
+                            due_at=due_at or explanation.due_at, open_pause=open_pause,
+                            moves=[Move(m.due_before, m.due_after, m.reason) for m in moves])
     return DeadlineOut(code=dossier.code, received_at=dossier.received_at, clock_state=dossier.clock_state,
                        clock_started_at=explanation.clock_started_at, limit_value=procedure.time_limit_value,
                        limit_unit=procedure.time_limit_unit, limit_minutes=explanation.limit_minutes,
                        working_hours=hours, skipped_days=skipped, pauses=pauses,
-                       due_at=dossier.due_at if dossier.clock_state == ClockState.paused else explanation.due_at,
-                       new_due_at=dossier.new_due_at, calendar_version=dossier.calendar_version,
+                       due_at=due_at, new_due_at=dossier.new_due_at, calendar_version=dossier.calendar_version,
                        rule=explanation.rule, moves=moves, late_since=dossier.late_since, explanation=text)
 

@@ -42,7 +42,7 @@ class FormOut(BaseModel):
 class ReceiptPrintIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    lookup_secret: str = Field(min_length=8, max_length=16, description="Mã bí mật tra cứu nhận khi tiếp nhận")
+    lookup_secret: str = Field(title="Mã tra cứu", min_length=8, max_length=16, description="Mã tra cứu của hồ sơ, nhận khi tiếp nhận")
 
 
 PDF_PAGE = {200: {"content": {"application/pdf": {}}, "description": "Biểu mẫu PDF khổ A4 (phông chữ nhúng)"},
@@ -75,7 +75,7 @@ def list_forms(code: CodePath, session: SessionDep, principal: Staff) -> list[Fo
 
 
 @router.post("/api/v1/dossiers/{code}/forms/receipt", response_class=HTMLResponse, responses=HTML_PAGE,
-             summary="In giấy tiếp nhận (mẫu 01) kèm mã bí mật tra cứu trên liên giao người nộp")
+             summary="In giấy tiếp nhận (mẫu 01) kèm mã tra cứu trên liên giao người nộp")
 def print_receipt_with_secret(code: CodePath, data: ReceiptPrintIn, session: SessionDep, principal: Staff,
                               clock: ClockDep, settings: SettingsDep, request: Request) -> Response:
     return _page(forms.receipt(session, code, principal, now=clock.now(), settings=settings,
@@ -83,7 +83,7 @@ def print_receipt_with_secret(code: CodePath, data: ReceiptPrintIn, session: Ses
 
 
 @router.post("/api/v1/dossiers/{code}/forms/receipt.pdf", response_class=Response, responses=PDF_PAGE,
-             summary="Giấy tiếp nhận (mẫu 01) kèm mã bí mật tra cứu, dạng PDF")
+             summary="Giấy tiếp nhận (mẫu 01) kèm mã tra cứu, dạng PDF")
 def print_receipt_with_secret_pdf(code: CodePath, data: ReceiptPrintIn, session: SessionDep, principal: Staff,
                                   clock: ClockDep, settings: SettingsDep) -> Response:
     return _page(forms.receipt(session, code, principal, now=clock.now(), settings=settings,

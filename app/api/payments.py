@@ -21,7 +21,8 @@ from app.payments import online, service
 from app.payments.client import PaymentPlatform
 from app.payments.fees import money
 from app.payments.models import PaymentRequest, PaymentTransaction
-from app.payments.public import qr_svg_data_uri, receipt_of
+from app.payments.public import receipt_of
+from app.web.qr import qr_svg_data_uri
 from app.payments.schemas import DeskPaymentIn, FeeRowOut, PaymentRequestIn, PaymentRequestOut, TransactionOut
 from app.settings import Settings
 from app.web import payment_pages

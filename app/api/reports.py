@@ -102,10 +102,10 @@ def on_time(session: SessionDep, principal: Reporter, settings: SettingsDep, clo
 @router.get("/monthly-on-time", response_model=MonthlyOnTime,
             summary="Tỷ lệ đúng hạn từng tháng (các tháng gần nhất, đến tháng hiện tại)")
 def monthly(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
-            months: Annotated[int, Query(ge=1, le=36)] = 12,
+            months: Annotated[int, Query(ge=1, le=36)] = 12, division: DivisionQ = None,
             include_imported: ImportedQ = True) -> MonthlyOnTime:
     return queries.monthly_on_time(session, agency_id=principal.scope_agency_id, now=clock.now(), months=months,
-                                   settings=settings, include_imported=include_imported)
+                                   settings=settings, include_imported=include_imported, division=division)
 
 
 @router.get("/indicators", response_model=IndicatorReport,

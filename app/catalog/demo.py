@@ -1,5 +1,7 @@
 """Demo data: one Department of Education and Training, its divisions, one user per role and the
-catalogue of real procedures in demo_catalogue.json. Idempotent: running it again changes nothing."""
+catalogue of real procedures in demo_catalogue.json. Idempotent: running it again only creates what
+is missing, so an admin's edits to the demo catalogue (or to a demo agency or user) survive a second
+`make run`."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from sqlmodel import Session, select
 
 from app.auth.service import create_agency, create_user
 from app.catalog.schemas import ProcedureIn
-from app.catalog.service import import_procedures
-from app.models import Agency, User
+from app.catalog.service import upsert_procedure
+from app.models import Agency, Procedure, User
 from app.settings import Settings
 
 DEMO_AGENCY_CODE = "000.00.17.H26"
@@ -75,7 +77,7 @@ def demo_catalogue() -> list[ProcedureIn]:
 
 
 def seed_demo(session: Session, *, settings: Settings, now: datetime) -> dict[str, int]:
-    counts = {"agencies": 0, "users": 0, "procedures_created": 0, "procedures_updated": 0}
+    counts = {"agencies": 0, "users": 0, "procedures_created": 0}
     department = session.exec(select(Agency).where(Agency.code == DEMO_AGENCY_CODE)).first()
     if department is None:
         department = create_agency(session, code=DEMO_AGENCY_CODE, name=DEMO_AGENCY_NAME, now=now,
@@ -106,7 +108,9 @@ def seed_demo(session: Session, *, settings: Settings, now: datetime) -> dict[st
                         agency_code=agency_code, roles=roles, settings=settings, now=now)
             counts["users"] += 1
     assert department.id is not None
-    created, updated = import_procedures(session, demo_catalogue() + demo_interagency(), scope_agency_id=department.id,
-                                         now=now)
-    counts["procedures_created"], counts["procedures_updated"] = created, updated
+    existing = set(session.exec(select(Procedure.code)).all())
+    for item in demo_catalogue() + demo_interagency():
+        if item.code not in existing:  # never overwrite a procedure an admin may have edited
+            upsert_procedure(session, item, scope_agency_id=department.id, now=now, create_only=True)
+            counts["procedures_created"] += 1
     return counts

@@ -41,6 +41,14 @@ PLAN = [
 ]
 
 
+def demo_code(session: Session) -> str | None:
+    """Code of the dossier whose lookup secret is DEMO_SECRET: the first one seed-demo made."""
+    first = session.exec(select(Dossier).order_by(Dossier.id).limit(1)).first()  # type: ignore[arg-type]
+    if first is not None and first.lookup_secret_hash and codes.verify_secret(DEMO_SECRET, first.lookup_secret_hash):
+        return first.code
+    return None
+
+
 class _Clock:
     """Moves in working time (officials act during office hours), never past `not_after`."""
 
@@ -53,9 +61,11 @@ class _Clock:
 
 
 def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -> tuple[int, str | None]:
-    """Create the demo dossiers; returns (how many, code of the one whose secret is DEMO_SECRET)."""
+    """Create the demo dossiers; returns (how many, code of the one whose secret is DEMO_SECRET).
+    Once dossiers exist nothing is created, and the code returned is still the demo one (when the
+    first dossier of the database is the demo dossier), so every `make run` prints it."""
     if session.exec(select(func.count()).select_from(Dossier)).one():
-        return 0, None
+        return 0, demo_code(session)
     desk, specialist = principal_for(session, "motcua"), principal_for(session, "chuyenvien")
     head, director, postal = (principal_for(session, u) for u in ("truongphong", "giamdoc", "buudien"))
     cal = sla.calendar_for(session, desk.scope_agency_id, settings)

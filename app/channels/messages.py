@@ -1,4 +1,6 @@
-"""Vietnamese messages to the applicant, one per dossier event that concerns them."""
+"""Vietnamese messages to the applicant, one per dossier event that concerns them: an e-mail
+(`render`: subject and full text, signed with the agency's name) and an SMS (`sms_text`: the
+agency, the dossier code and what to do, within two SMS segments)."""
 
 from __future__ import annotations
 
@@ -14,18 +16,24 @@ def when_text(value: datetime | None) -> str:
     return value.astimezone(VN).strftime("%H giờ %M ngày %d/%m/%Y") if value else "(chưa xác định)"
 
 
-def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | None = None) -> tuple[str, str]:
-    """(subject, text) for a notification `kind`."""
+def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | None = None,
+           agency_name: str | None = None) -> tuple[str, str]:
+    """(subject, text) for a notification `kind`; the text is signed with `agency_name` when given."""
+    subject, text = _render(kind, dossier, procedure, extra=extra)
+    return subject, (f"{text}\n\n{agency_name}" if agency_name else text)
+
+
+def _render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | None) -> tuple[str, str]:
     name = procedure.name
     code = dossier.code
     if kind == "received":
         return ("Đã tiếp nhận hồ sơ " + code,
                 f"Hồ sơ {code} ({name}) đã được tiếp nhận lúc {when_text(dossier.received_at)}. "
-                f"Ngày hẹn trả kết quả: {when_text(dossier.due_at)}. Tra cứu bằng mã hồ sơ và mã bí mật trên giấy tiếp nhận.")
+                f"Ngày hẹn trả kết quả: {when_text(dossier.due_at)}. Tra cứu bằng mã hồ sơ và mã tra cứu in trên giấy tiếp nhận.")
     if kind == "submitted":
         return ("Đã nhận hồ sơ trực tuyến " + code,
                 f"Hồ sơ trực tuyến {code} ({name}) đã được gửi tới cơ quan và đang chờ tiếp nhận. "
-                f"Mã bí mật tra cứu: {extra}. Vui lòng giữ kín mã này.")
+                f"Mã tra cứu: {extra}. Vui lòng giữ kín mã này.")
     if kind == "supplement_requested":
         return ("Yêu cầu bổ sung hồ sơ " + code,
                 f"Hồ sơ {code} ({name}) cần bổ sung, hoàn thiện: {extra or 'xem phiếu yêu cầu bổ sung'}. "
@@ -63,6 +71,88 @@ def render(kind: str, dossier: Dossier, procedure: Procedure, *, extra: str | No
     if kind == "stopped":
         return ("Dừng giải quyết hồ sơ " + code, f"Hồ sơ {code} ({name}) đã dừng giải quyết. Lý do: {extra or ''}.")
     raise ValueError(f"unknown notification kind {kind}")
+
+
+# --- SMS ------------------------------------------------------------------------------------------
+
+# Vietnamese needs its diacritics, which GSM-7 lacks: every SMS is counted as UCS-2, 67 UTF-16 code
+# units per segment of a concatenated message, and two segments at most (134 units), whatever the text.
+SMS_SEGMENT_UNITS = 67
+SMS_MAX_SEGMENTS = 2
+SMS_MAX_UNITS = SMS_SEGMENT_UNITS * SMS_MAX_SEGMENTS
+_MIN_EXTRA = 24  # of a reason or a list of items, keep at least this much before shortening the agency
+
+_SMS: dict[str, str] = {
+    "received": "{agency}: đã tiếp nhận hồ sơ {code}. Hẹn trả kết quả {due}.",
+    "submitted": "{agency}: đã nhận hồ sơ trực tuyến {code}. Mã tra cứu {extra}, vui lòng giữ kín.",
+    "supplement_requested": "{agency}: hồ sơ {code} cần bổ sung: {extra}.",
+    "refused": "{agency}: hồ sơ {code} không được tiếp nhận. Lý do: {extra}.",
+    "result_ready": "{agency}: hồ sơ {code} đã có kết quả. Mời ông/bà nhận theo hình thức đã đăng ký.",
+    "apology_issued": "{agency} xin lỗi vì hồ sơ {code} trễ hẹn; hẹn trả mới {new_due}.",
+    "deadline_moved": "{agency}: hẹn trả hồ sơ {code} dời sang {due} do thay đổi lịch làm việc.",
+    "supplement_received": "{agency}: đã nhận giấy tờ bổ sung hồ sơ {code}. Hẹn trả kết quả {due}.",
+    "payment_requested": "{agency}: hồ sơ {code} cần nộp phí, lệ phí {extra} tại Bộ phận Một cửa.",
+    "payment_confirmed": "{agency}: đã nhận phí, lệ phí hồ sơ {code}. Hẹn trả kết quả {due}.",
+    "returned": "{agency}: đã trả kết quả hồ sơ {code} lúc {returned}.",
+    "stopped": "{agency}: hồ sơ {code} đã dừng giải quyết. Lý do: {extra}.",
+}
+SMS_KINDS = tuple(_SMS)
+_WHOLE_EXTRA = {"submitted", "payment_requested"}  # the lookup secret, an amount: never cut
+
+
+def sms_units(text: str) -> int:
+    """UTF-16 code units: what a UCS-2 SMS counts."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _short_when(value: datetime | None) -> str:
+    return value.astimezone(VN).strftime("%H:%M ngày %d/%m/%Y") if value else "(chưa xác định)"
+
+
+def _cut(text: str, units: int) -> str:
+    """`text` within `units`, cut after a whole word when one ends near the limit, marked with "…"."""
+    if sms_units(text) <= units:
+        return text
+    while text and sms_units(text) > units - 1:
+        text = text[:-1]
+    if " " in text[-12:]:
+        text = text[:text.rindex(" ")]
+    return text.rstrip(" ,;.-(") + "…"
+
+
+def sms_text(kind: str, dossier: Dossier, *, agency_name: str, agency_short_name: str | None = None,
+             extra: str | None = None) -> str:
+    """The SMS of a notification `kind`: it names the agency and fits SMS_MAX_SEGMENTS UCS-2 segments
+    (SMS_MAX_UNITS = 134 UTF-16 code units; see above why never GSM-7's 2 × 153).
+
+    When the text would be longer: first the free text (a reason, the items to supplement) is cut
+    with "…", down to _MIN_EXTRA units; then the agency's short name stands for its full name; last
+    the name itself is cut. The dossier code, the dates, the amount and the lookup secret are never
+    cut. The e-mail (`render`) carries the whole text.
+    """
+    template = _SMS[kind]
+    fields = {"code": dossier.code, "due": _short_when(dossier.due_at), "new_due": _short_when(dossier.new_due_at),
+              "returned": _short_when(dossier.returned_at)}
+
+    def build(agency: str, free: str) -> str:
+        return _tidy(template.format(agency=agency, extra=free, **fields))
+
+    free = (extra or "").strip() or ("xem phiếu yêu cầu bổ sung" if kind == "supplement_requested" else "không nêu")
+    cuttable = "{extra}" in template and kind not in _WHOLE_EXTRA
+    names = [agency_name] + ([agency_short_name] if agency_short_name else [])
+    for name in names:
+        if not cuttable:
+            if sms_units(text := build(name, free)) <= SMS_MAX_UNITS:
+                return text
+        elif (room := SMS_MAX_UNITS - sms_units(build(name, ""))) >= min(sms_units(free), _MIN_EXTRA):
+            return build(name, _cut(free, room))
+    if cuttable:
+        free = _cut(free, _MIN_EXTRA)
+    return build(_cut(names[-1], SMS_MAX_UNITS - sms_units(build("", free))), free)
+
+
+def _tidy(text: str) -> str:
+    return text.replace("….", "…")
 
 
 # --- to officials: deadline alerts and the leaders' daily digest ------------------------------

@@ -245,7 +245,8 @@ def notify_handler(senders: Senders, *, now: datetime | None = None, base_delay_
                                                       message_id=f"{identity}.email")))
         if "sms" in wanted and phone and senders.sms is not None:
             sms = senders.sms
-            plan.append(("sms", lambda: sms.send_sms(to=phone, text=text, message_id=f"{identity}.sms")))
+            short = str(payload.get("sms") or text)  # rows queued before the SMS text existed: the e-mail text
+            plan.append(("sms", lambda: sms.send_sms(to=phone, text=short, message_id=f"{identity}.sms")))
         if not plan:
             raise PermanentError("không có kênh gửi: thiếu địa chỉ nhận hoặc chưa cấu hình kênh gửi")
 

@@ -56,4 +56,4 @@ def read_token(token: str, *, now: datetime, settings: Settings, purposes: tuple
 
 def rating_url(dossier_id: int, *, now: datetime, settings: Settings) -> str:
     token, _ = make_token(dossier_id, RATING, now=now, settings=settings)
-    return f"{(settings.public_base_url or 'http://127.0.0.1:8000').rstrip('/')}/tra-cuu/danh-gia/{token}"
+    return f"{settings.public_address()}/tra-cuu/danh-gia/{token}"

@@ -93,7 +93,7 @@ def start(factory: sessionmaker[Session], token: str, *, now: datetime, settings
         assert dossier is not None
         session.expunge_all()
     if pending.pay_url is None:
-        base = (settings.public_base_url or base_url).rstrip("/")
+        base = settings.public_address(base_url)
         try:
             answer = platform.create_transaction(
                 order_ref=pending.order_ref, amount=pending.amount, description=f"Nộp phí, lệ phí hồ sơ {dossier.code}",

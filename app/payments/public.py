@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import segno
 from sqlmodel import Session
 
 from app.models import Dossier, DossierStatus
@@ -49,8 +48,3 @@ def payments_view(session: Session, dossier: Dossier, *, now: datetime, settings
             refund_text=(f"{money(request.refund_amount)} được hoàn trả ({request.refund_reason})"
                          if request.refund_amount else None)))
     return out
-
-
-def qr_svg_data_uri(url: str) -> str:
-    """The payment URL as a QR code (segno), an SVG data URI for an <img> (the page's CSP allows data:)."""
-    return segno.make(url, error="m").svg_data_uri(scale=4, border=2)

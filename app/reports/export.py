@@ -2,6 +2,14 @@
 
 Both take the `PeriodicReport` the JSON endpoint returns, so the three never disagree.
 
+The XLSX is the report as officials file it: the agency and the national motto on top, the title
+and the period, the two-level table with both on-time rates (resolved-only and strict, see
+docs/REPORTS.md), a totals row of SUM formulas, and the signature block (người lập biểu, thủ
+trưởng đơn vị); landscape, fit to one page wide. openpyxl writes a formula without its value, so
+the value the report computed is written into each formula cell as its cached value
+(`_cache_values`): a viewer that does not recalculate, or a reader with `data_only`, shows the
+numbers, and Excel recalculates on opening anyway (`fullCalcOnLoad`).
+
 Text that comes from data (agency and procedure names and codes, filter values) can start with a
 character a spreadsheet reads as a formula (`=`, `+`, `-`, `@`, tab, CR: CSV/formula injection).
 CSV neutralises such a cell with a leading `'` (OWASP); XLSX stores every text cell as a string,
@@ -12,6 +20,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
+from xml.sax.saxutils import escape
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +33,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from app.reports.queries import rates
 from app.reports.schemas import Counts, PeriodicReport
 
 
@@ -34,7 +46,11 @@ class Column:
 
 
 def _f(name: str) -> Callable[[Counts], int]:
-    return lambda c: int(getattr(c, name))
+    def value(c: Counts) -> int:
+        return int(getattr(c, name))
+
+    value.field = name  # type: ignore[attr-defined]
+    return value
 
 
 RECEIVED = "Số hồ sơ nhận giải quyết"
@@ -78,6 +94,13 @@ COUNT_COLUMNS: list[Column] = [
 LEAD = [("STT", 6), ("Mã thủ tục", 13), ("Tên thủ tục hành chính", 50)]
 TITLE = "BÁO CÁO TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"
 TOTAL_LABEL = "Tổng cộng"
+NATION = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+MOTTO = "Độc lập - Tự do - Hạnh phúc"
+RATES = "Tỷ lệ giải quyết đúng hạn (%)"
+RATE_TITLES = ("Trên số hồ sơ đã giải quyết", "Cách tính chặt: tính cả hồ sơ đang giải quyết quá hạn")
+PREPARER, HEAD = "NGƯỜI LẬP BIỂU", "THỦ TRƯỞNG ĐƠN VỊ"
+# Rows of the XLSX: the header block, the two-level table header, the first data row.
+TITLE_ROW, PERIOD_ROW, HEADER_ROW, FIRST_ROW = 4, 5, 7, 10
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -102,14 +125,25 @@ def xlsx_cell(ws: Any, row: int, column: int, value: object) -> Any:
 
 def csv_headers() -> list[str]:
     return [name for name, _ in LEAD] + [c.title if c.group == c.title else f"{c.group} - {c.title}"
-                                         for c in COUNT_COLUMNS]
+                                         for c in COUNT_COLUMNS] + [f"{RATES} - {t}" for t in RATE_TITLES]
+
+
+def _rates(counts: Counts) -> list[float | None]:
+    only, strict = rates({k: int(getattr(counts, k)) for k in Counts.model_fields})
+    return [only.value, strict.value]
 
 
 def _table(report: PeriodicReport) -> list[list[object]]:
     rows: list[list[object]] = [[i, r.procedure_code, r.procedure_name] + [c.value(r) for c in COUNT_COLUMNS]
-                                for i, r in enumerate(report.rows, start=1)]
-    rows.append(["", "", TOTAL_LABEL] + [c.value(report.totals) for c in COUNT_COLUMNS])
+                                + _rates(r) for i, r in enumerate(report.rows, start=1)]
+    rows.append(["", "", TOTAL_LABEL] + [c.value(report.totals) for c in COUNT_COLUMNS] + _rates(report.totals))
     return rows
+
+
+def _col(field: str) -> str:
+    """Column letter of the count `field` (the rate formulas read it)."""
+    index = next(i for i, c in enumerate(COUNT_COLUMNS) if getattr(c.value, "field", None) == field)
+    return get_column_letter(len(LEAD) + 1 + index)
 
 
 def filename(report: PeriodicReport, extension: str) -> str:
@@ -136,49 +170,71 @@ def to_csv(report: PeriodicReport) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+def _rate_formulas(row: int) -> tuple[str, str]:
+    """The two on-time rates of a table row, as the report computes them (app.reports.queries.rates)."""
+    resolved, early, on_time, late = (f"{_col(f)}{row}" for f in ("resolved_total", "resolved_early",
+                                                                   "resolved_on_time", "resolved_late"))
+    carried, received, overdue = (f"{_col(f)}{row}" for f in ("carried_over", "received_total", "in_progress_overdue"))
+    books = f"({received}+{carried})"
+    return (f'=IF({resolved}=0,"",ROUND(100*({early}+{on_time})/{resolved},2))',
+            f'=IF({books}=0,"",ROUND(100*({books}-{late}-{overdue})/{books},2))')
+
+
 def to_xlsx(report: PeriodicReport, *, generated_at: datetime, tz: str) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "Báo cáo"
+    font = "Times New Roman"
     thin = Side(style="thin", color="000000")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     center = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    bold = Font(name="Times New Roman", bold=True, size=11)
-    normal = Font(name="Times New Roman", size=11)
+    bold = Font(name=font, bold=True, size=11)
+    normal = Font(name=font, size=11)
+    italic = Font(name=font, italic=True, size=11)
     header_fill = PatternFill("solid", fgColor="DDEBF7")
-    n_cols = len(LEAD) + len(COUNT_COLUMNS)
+    n_counts = len(COUNT_COLUMNS)
+    n_cols = len(LEAD) + n_counts + len(RATE_TITLES)
     last = get_column_letter(n_cols)
+    right = n_cols - 11  # the national header and the head's signature sit over the last twelve columns
 
-    for row, (text, font) in enumerate([(report.agency.name.upper(), bold), (TITLE, Font(name="Times New Roman",
-                                        bold=True, size=14)), (_subtitle(report), Font(name="Times New Roman",
-                                        italic=True, size=11))], start=1):
+    def put(row: int, first: int, end: int, text: str, style: Font) -> None:
+        ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=end)
+        cell = xlsx_cell(ws, row, first, text)
+        cell.font, cell.alignment = style, center
+
+    put(1, 1, len(LEAD), report.agency.name.upper(), bold)
+    put(1, right, n_cols, NATION, bold)
+    put(2, right, n_cols, MOTTO, Font(name=font, bold=True, size=12, underline="single"))
+    for row, (text, style) in ((TITLE_ROW, (TITLE, Font(name=font, bold=True, size=14))),
+                               (PERIOD_ROW, (_subtitle(report), italic))):
         ws.merge_cells(f"A{row}:{last}{row}")
         cell = xlsx_cell(ws, row, 1, text)
-        cell.font, cell.alignment = font, Alignment(horizontal="center", vertical="center", wrap_text=True)
-    ws.row_dimensions[2].height = 24
+        cell.font, cell.alignment = style, center
+    ws.row_dimensions[1].height = 30
+    ws.row_dimensions[TITLE_ROW].height = 24
     stamp = generated_at.astimezone(ZoneInfo(tz))
-    ws.cell(row=4, column=n_cols, value=f"Lập lúc {stamp:%H:%M %d/%m/%Y}. Đơn vị tính: hồ sơ").font = Font(
-        name="Times New Roman", italic=True, size=10)
-    ws.cell(row=4, column=n_cols).alignment = Alignment(horizontal="right")
+    note = ws.cell(row=PERIOD_ROW + 1, column=n_cols, value=f"Lập lúc {stamp:%H:%M %d/%m/%Y}. Đơn vị tính: hồ sơ")
+    note.font, note.alignment = Font(name=font, italic=True, size=10), Alignment(horizontal="right")
 
-    top, sub, numbers = 5, 6, 7
+    top, sub, numbers = HEADER_ROW, HEADER_ROW + 1, HEADER_ROW + 2
     for col, (name, width) in enumerate(LEAD, start=1):
         ws.merge_cells(start_row=top, start_column=col, end_row=sub, end_column=col)
         ws.cell(row=top, column=col, value=name)
         ws.column_dimensions[get_column_letter(col)].width = width
     col = len(LEAD) + 1
     groups: list[tuple[str, int, int]] = []
-    for c in COUNT_COLUMNS:
-        if groups and groups[-1][0] == c.group:
-            groups[-1] = (c.group, groups[-1][1], col)
+    titled = [(c.group, c.title, c.width) for c in COUNT_COLUMNS] + [(RATES, t, 14) for t in RATE_TITLES]
+    for group, title, width in titled:
+        if groups and groups[-1][0] == group:
+            groups[-1] = (group, groups[-1][1], col)
         else:
-            groups.append((c.group, col, col))
-        ws.column_dimensions[get_column_letter(col)].width = c.width
-        if c.group != c.title:
-            ws.cell(row=sub, column=col, value=c.title)
+            groups.append((group, col, col))
+        ws.column_dimensions[get_column_letter(col)].width = width
+        if group != title:
+            ws.cell(row=sub, column=col, value=title)
         col += 1
     for name, first, end in groups:
-        if first == end and COUNT_COLUMNS[first - len(LEAD) - 1].title == name:
+        if first == end and titled[first - len(LEAD) - 1][1] == name:
             ws.merge_cells(start_row=top, start_column=first, end_row=sub, end_column=first)
         else:
             ws.merge_cells(start_row=top, start_column=first, end_row=top, end_column=end)
@@ -191,14 +247,25 @@ def to_xlsx(report: PeriodicReport, *, generated_at: datetime, tz: str) -> bytes
             if row != numbers:
                 cell.fill = header_fill
     ws.row_dimensions[top].height = 36
-    ws.row_dimensions[sub].height = 48
+    ws.row_dimensions[sub].height = 60
 
     table = _table(report)
+    cached: dict[str, object] = {}
+    first_data, total_row = FIRST_ROW, FIRST_ROW + len(table) - 1
     for offset, values in enumerate(table):
-        row = numbers + 1 + offset
-        is_total = offset == len(table) - 1
+        row = FIRST_ROW + offset
+        is_total = row == total_row
+        formulas: dict[int, str] = {}
+        if is_total and len(table) > 1:  # totals: a SUM of the rows above (an empty report keeps its zeros)
+            formulas = {c: f"=SUM({get_column_letter(c)}{first_data}:{get_column_letter(c)}{row - 1})"
+                        for c in range(len(LEAD) + 1, len(LEAD) + n_counts + 1)}
+        formulas.update(zip(range(len(LEAD) + n_counts + 1, n_cols + 1), _rate_formulas(row)))
         for col, value in enumerate(values, start=1):
-            cell = xlsx_cell(ws, row, col, value)
+            if col in formulas:
+                cell = ws.cell(row=row, column=col, value=formulas[col])
+                cached[cell.coordinate] = value
+            else:
+                cell = xlsx_cell(ws, row, col, value)
             cell.border = border
             cell.font = bold if is_total else normal
             if col == 3:
@@ -207,13 +274,47 @@ def to_xlsx(report: PeriodicReport, *, generated_at: datetime, tz: str) -> bytes
             else:
                 cell.alignment = Alignment(horizontal="center", vertical="center")
             if col > len(LEAD):
-                cell.number_format = "#,##0"
-    ws.freeze_panes = ws.cell(row=numbers + 1, column=len(LEAD) + 1)
+                cell.number_format = "#,##0" if col <= len(LEAD) + n_counts else "0.00"
+
+    # The signature block: the preparer on the left, the head of the agency on the right.
+    sign = total_row + 2
+    put(sign, right, n_cols, f"……………, ngày … tháng … năm {stamp.year}", italic)
+    put(sign + 1, 1, len(LEAD), PREPARER, bold)
+    put(sign + 1, right, n_cols, HEAD, bold)
+    put(sign + 2, 1, len(LEAD), "(Ký, ghi rõ họ tên)", italic)
+    put(sign + 2, right, n_cols, "(Ký tên, đóng dấu)", italic)
+
+    ws.freeze_panes = ws.cell(row=FIRST_ROW, column=len(LEAD) + 1)
     ws.print_title_rows = f"{top}:{numbers}"
     ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_setup.fitToHeight = 0
+    wb.calculation.fullCalcOnLoad = True
     buffer = io.BytesIO()
     wb.save(buffer)
-    return buffer.getvalue()
+    return _cache_values(buffer.getvalue(), cached)
+
+
+_FORMULA_CELL = re.compile(r'<c r="([A-Z]+[0-9]+)"([^>]*)><f>(.*?)</f><v\s*/?>(?:</v>)?</c>', re.S)
+
+
+def _cache_values(xlsx: bytes, cached: dict[str, object]) -> bytes:
+    """Write each formula's value (computed by the report) as the cell's cached value in the sheet XML."""
+    def cell(match: re.Match[str]) -> str:
+        ref, attrs, formula = match.groups()
+        value = cached.get(ref)
+        if value is None or value == "":
+            return f'<c r="{ref}"{attrs} t="str"><f>{formula}</f><v></v></c>'
+        return f'<c r="{ref}"{attrs}><f>{formula}</f><v>{escape(str(value))}</v></c>'
+
+    source = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = _FORMULA_CELL.sub(cell, data.decode("utf-8")).encode("utf-8")
+            target.writestr(item, data)
+    return out.getvalue()

@@ -443,11 +443,11 @@ def on_time_report(session: Session, *, agency_id: int, period: Period, group_by
 
 
 def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: int,
-                    settings: Settings, include_imported: bool = True) -> MonthlyOnTime:
+                    settings: Settings, include_imported: bool = True, division: str | None = None) -> MonthlyOnTime:
     """On-time rates of the last `months` months, one SQL statement for all of them (and one more for
     the inter-agency dossiers of other agencies it takes part in)."""
     periods = last_months(now, months, settings.timezone)
-    filters = Filters(session, agency_id, include_imported=include_imported)
+    filters = Filters(session, agency_id, include_imported=include_imported, division=division)
     columns = [c for i, p in enumerate(periods)
                for c in _window_columns(p.start, p.end, now, prefix=f"m{i}_", fields=_RATE_FIELDS)]
     columns.append(_n(Dossier.is_imported.is_(True)).label("imported_rows"))

@@ -81,7 +81,7 @@ class LookupIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     code: str = Field(min_length=1, max_length=64, description="Mã hồ sơ, ví dụ 000.00.17.H26-261123-0001")
-    secret: str = Field(min_length=1, max_length=32, description="Mã tra cứu in trên giấy hẹn, ví dụ K7QM4-XPT2B")
+    secret: str = Field(title="Mã tra cứu", min_length=1, max_length=32, description="Mã tra cứu in trên giấy hẹn, ví dụ K7QM4-XPT2B")
 
 
 class TimelineItem(BaseModel):
@@ -178,7 +178,8 @@ class PublicDossierOut(BaseModel):
     apologies: list[ApologyOut]
     deadline_moves: list[DeadlineMoveOut] = Field(default_factory=list,
                                                   description="Ngày hẹn được dời do thay đổi lịch làm việc")
-    collection: CollectionOut
+    collection: CollectionOut | None = Field(
+        description="Cách nhận kết quả; không có khi hồ sơ không được tiếp nhận, đã rút hoặc dừng giải quyết")
     shipments: list[ShipmentOut]
     result_document: ResultDocumentOut | None = Field(
         default=None, description="Kết quả điện tử đã ký số: trả trực tuyến khi đã có kết quả; cách khác khi đã trả")
@@ -302,6 +303,9 @@ def _shipments(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[Shipmen
             for s in rows]
 
 
+NO_RESULT = frozenset({S.refused, S.withdrawn, S.stopped})
+
+
 def _collection(dossier: Dossier, place: Agency, settings: Settings) -> CollectionOut:
     method = ReturnMethod(dossier.return_method)
     hours = office_hours_text(place.working_hours or settings.working_hours)
@@ -372,7 +376,9 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
     handler_name = division.name if division else agency.name
     status = S(dossier.status)
     progress = progress_of(dossier, now)
-    effective = dossier.new_due_at or dossier.due_at
+    # A refused, withdrawn or stopped dossier has no result to come for: no appointment, no collection.
+    ended = status in NO_RESULT
+    effective = None if ended else dossier.new_due_at or dossier.due_at
     pending = []
     if status == S.awaiting_supplement:
         open_request = select(SupplementRequest).where(
@@ -399,7 +405,7 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         closing_reason=dossier.closing_reason if status in (S.refused, S.stopped) or (
             status in (S.resolved, S.returned) and dossier.result_kind == "refusal") else None,
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
-        collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
+        collection=None if ended else _collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
         result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
         feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings,
                                               has_feedback=has_feedback, rated=rated),

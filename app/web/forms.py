@@ -33,6 +33,7 @@ from app.sla.apology import CANCELLED, ISSUED
 from app.sla.deadlines import OUTCOME_LABELS, classify_outcome
 from app.workflows import codes
 from app.access import get_dossier, scoped
+from app.web import qr
 from app.workflows.transitions import STATUS_LABELS
 
 S = DossierStatus
@@ -127,6 +128,9 @@ class Receipt:
     return_place: str
     officer: str | None
     copies: list[ReceiptCopy]
+    lookup_address: str = ""  # the citizen page, printed
+    lookup_link: str = ""  # what the QR code holds: the page with the dossier code, never the secret
+    lookup_qr: str = ""  # the QR code as inline SVG
     spec: FormSpec = RECEIPT
 
 
@@ -228,6 +232,7 @@ class BookRow:
     code: str
     procedure_name: str
     applicant_name: str
+    applicant_contact: str  # address, phone: the book's "Địa chỉ, số điện thoại"
     handling_agency: str
     received_at: datetime
     due_at: datetime | None
@@ -385,7 +390,7 @@ def receipt(session: Session, code: str, principal: Principal, *, now: datetime,
     shown at intake: it is stored hashed and cannot be printed later) and the desk's file copy."""
     dossier, procedure = _load(session, code, principal, RECEIPT)
     if lookup_secret is not None and not codes.verify_secret(lookup_secret, dossier.lookup_secret_hash):
-        raise Invalid("Mã bí mật tra cứu không khớp với hồ sơ.", code="lookup_secret_mismatch")
+        raise Invalid("Mã tra cứu không khớp với hồ sơ.", code="lookup_secret_mismatch")
     secret = codes.normalize_secret(lookup_secret) if lookup_secret is not None else None
     tz = ZoneInfo(settings.timezone)
     receiving = _agency(session, dossier.receiving_agency_id)
@@ -405,7 +410,9 @@ def receipt(session: Session, code: str, principal: Principal, *, now: datetime,
                    officer=_name(session.get(User, dossier.received_by_id) if dossier.received_by_id
                                  else _actor_into(session, dossier, {S.received})),
                    copies=[ReceiptCopy("Liên 1: Giao người nộp hồ sơ", secret),
-                           ReceiptCopy("Liên 2: Lưu tại Bộ phận Một cửa", None)])
+                           ReceiptCopy("Liên 2: Lưu tại Bộ phận Một cửa", None)],
+                   lookup_address=qr.lookup_address(settings), lookup_link=(link := qr.lookup_link(settings, dossier.code)),
+                   lookup_qr=qr.qr_svg(link))
 
 
 def supplement_request(session: Session, code: str, principal: Principal, *, now: datetime,
@@ -549,7 +556,7 @@ def tracking_book(session: Session, principal: Principal, *, date_from: date, da
     query = (sa_select(Dossier.code, Procedure.name, Dossier.applicant_name, handling.name, Dossier.received_at,
                        Dossier.due_at, transferred, Dossier.resolved_at, Dossier.returned_at, Dossier.status,
                        Dossier.channel, Dossier.outcome, Dossier.clock_state, Dossier.new_due_at,
-                       Dossier.returned_via)
+                       Dossier.returned_via, Dossier.applicant_address, Dossier.applicant_phone)
              .join(Procedure, Procedure.id == Dossier.procedure_id)
              .join(handling, handling.id == Dossier.agency_id)
              .where(Dossier.received_at >= start, Dossier.received_at < end)  # type: ignore[operator]
@@ -560,7 +567,8 @@ def tracking_book(session: Session, principal: Principal, *, date_from: date, da
                       code="period_too_many_rows")
     rows = []
     for number, (code, procedure_name, applicant, agency_name, received_at, due_at, transferred_at, resolved_at,
-                 returned_at, status, channel, outcome, clock_state, new_due_at, returned_via) in enumerate(found, 1):
+                 returned_at, status, channel, outcome, clock_state, new_due_at, returned_via, address,
+                 phone) in enumerate(found, 1):
         notes = []
         if channel != Channel.direct:
             notes.append("Nộp " + ("trực tuyến" if channel == Channel.online else "qua bưu chính"))
@@ -575,6 +583,7 @@ def tracking_book(session: Session, principal: Principal, *, date_from: date, da
         if returned_via == ReturnMethod.postal:
             notes.append("Trả qua bưu chính")
         rows.append(BookRow(number=number, code=code, procedure_name=procedure_name, applicant_name=applicant,
+                            applicant_contact="; ".join(part for part in (address, phone) if part),
                             handling_agency=agency_name, received_at=received_at.astimezone(tz),
                             due_at=_local(due_at, tz), transferred_at=_local(transferred_at, tz),
                             resolved_at=_local(resolved_at, tz), returned_at=_local(returned_at, tz),

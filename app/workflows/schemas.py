@@ -170,7 +170,7 @@ class DossierOut(BaseModel):
 
 
 class IntakeOut(DossierOut):
-    lookup_secret: str = Field(description="Mã bí mật tra cứu: chỉ hiện một lần, in trên giấy tiếp nhận")
+    lookup_secret: str = Field(title="Mã tra cứu", description="Mã tra cứu: chỉ hiện một lần, in trên giấy tiếp nhận (liên giao người nộp)")
 
 
 class DossierSummary(BaseModel):

@@ -32,10 +32,9 @@ from app.sla.deadlines import classify_progress
 from app.workflows import codes
 from app.workflows.schemas import ActionIn, IntakeIn, OnlineSubmissionIn
 from app.workflows.transitions import ACTION_LABELS, STATUS_LABELS, Action, ClockEffect, Transition, find, from_status
+from app.statuses import ROLE_NAMES
 
 S = DossierStatus
-ROLE_NAMES = {Role.desk: "cán bộ Bộ phận Một cửa", Role.specialist: "chuyên viên", Role.leader: "lãnh đạo",
-              Role.postal: "nhân viên bưu chính", Role.admin: "quản trị viên", Role.reporter: "cán bộ tổng hợp"}
 
 
 def _guard(dossier: Dossier, procedure: Procedure, transition: Transition, principal: Principal,
@@ -355,6 +354,11 @@ def _add_shipment(session: Session, dossier: Dossier, *, direction: str, trackin
 
 # --- actions ---------------------------------------------------------------------------------
 
+def illegal_move_message(action: Action, status: S) -> str:
+    """What a person reads when the table has no such move: the Vietnamese labels, never the codes."""
+    return f"Không thể “{ACTION_LABELS[action].lower()}” khi hồ sơ “{STATUS_LABELS[status].lower()}”."
+
+
 def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
         expected_version: int | None) -> Dossier:
     principal = ctx.principal
@@ -365,7 +369,7 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
     try:
         action_enum = Action(action)
     except ValueError:
-        raise NotFound(f"Không có thao tác {action}.", code="unknown_action") from None
+        raise NotFound("Không có thao tác này đối với hồ sơ.", code="unknown_action", detail={"action": action}) from None
     if expected_version is None:
         raise PreconditionFailed("Cần gửi phiên bản hồ sơ (header If-Match hoặc trường version).",
                                  code="version_required")
@@ -373,8 +377,7 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
         raise PreconditionFailed(detail={"current_version": dossier.version})
     transition = find(dossier.status, action_enum)
     if transition is None:
-        raise Conflict(f"Không thể “{ACTION_LABELS[action_enum].lower()}” khi hồ sơ "
-                       f"“{STATUS_LABELS[S(dossier.status)].lower()}”.", code="illegal_transition",
+        raise Conflict(illegal_move_message(action_enum, S(dossier.status)), code="illegal_transition",
                        detail={"status": dossier.status,
                                "allowed_actions": allowed_actions(dossier, procedure, principal, ctx.settings, session)})
     if not principal.has(*transition.roles):

@@ -283,3 +283,47 @@ def test_notification_texts_are_vietnamese(engine, settings, demo):
     subject, text = messages.render("apology_issued", dossier, procedure, extra="Cần xác minh")
     assert "Ngày hẹn trả mới: 09 giờ 00 ngày 26/11/2026" in text and "Lý do: Cần xác minh" in text
     assert "hồ sơ quá hạn" in messages.digest(agency_name="Sở", day=NOW, overdue=2, due_soon=1, apology_drafts=0)[1]
+
+
+# --- SMS: the agency, two UCS-2 segments, natural Vietnamese (issue 16, item 7) ---------------------
+
+LONG_AGENCY = "Trung tâm Phục vụ hành chính công tỉnh Bà Rịa - Vũng Tàu (cơ sở 2, phường Phước Trung)"
+LONG_TEXT = "Bản sao giấy khai sinh có chứng thực; Ảnh 3x4 chụp trong 6 tháng; Bản sao học bạ có xác nhận của trường"
+
+
+@pytest.mark.parametrize("short_name", [None, "TTPVHCC"])
+@pytest.mark.parametrize("kind", messages.SMS_KINDS)
+def test_every_sms_names_the_agency_and_fits_two_ucs2_segments(kind, short_name):
+    dossier = Dossier(code="000.00.01.H26-261123-0123", due_at=NOW + timedelta(days=7),
+                      new_due_at=NOW + timedelta(days=9), returned_at=NOW)
+    extra = {"submitted": "K7QM4-XPT2B", "payment_requested": "1.250.000 đồng"}.get(kind, LONG_TEXT)
+    for agency in ("Sở Giáo dục và Đào tạo (đơn vị mẫu)", LONG_AGENCY):
+        text = messages.sms_text(kind, dossier, agency_name=agency, agency_short_name=short_name, extra=extra)
+        assert messages.sms_units(text) <= 2 * 67, text  # Vietnamese needs UCS-2: 67 units a segment
+        assert dossier.code in text and "_" not in text and "{" not in text
+        named = text.split(":")[0].split(" xin lỗi")[0].rstrip("…")
+        assert named and (agency.startswith(named) or named == short_name), text
+        if kind == "submitted":
+            assert "Mã tra cứu K7QM4-XPT2B" in text  # the secret is never cut
+        if kind == "payment_requested":
+            assert "1.250.000 đồng" in text
+        if agency != LONG_AGENCY:
+            assert text.startswith(agency)  # the demo Department's name fits whole
+    assert messages.sms_units("Sở") == 2 and messages.sms_units("😀") == 2  # UTF-16 units, not characters
+
+
+def test_the_notification_sent_by_sms_is_the_short_text_and_the_email_is_signed(client, login, app):
+    from tests.workflows.test_clock_rules import outbox_of
+    from tests.workflows.test_scenarios import receive
+
+    dossier = receive(client, login)
+    notice = outbox_of(app, dossier["code"], "notify")[0].payload
+    assert notice["sms"] == (f"Sở Giáo dục và Đào tạo (đơn vị mẫu): đã tiếp nhận hồ sơ {dossier['code']}. "
+                             "Hẹn trả kết quả 09:00 ngày 01/12/2026.")
+    assert notice["text"].endswith("\n\nSở Giáo dục và Đào tạo (đơn vị mẫu)") and "mã tra cứu" in notice["text"]
+    sender = RecordingSender()
+    handler = notify_handler(Senders(email=sender, sms=sender), now=NOW)
+    with app.state.sessionmaker() as session:
+        handler(session, OutboxMessage(id=1, topic="notify", kind="received", payload=notice, dossier_id=1))
+    by_channel = {d.channel: d.text for d in sender.deliveries}
+    assert by_channel == {"sms": notice["sms"], "email": notice["text"]}

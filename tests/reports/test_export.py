@@ -37,20 +37,20 @@ def test_xlsx_reconciles_with_json(client, login):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
     assert 'filename="bao-cao-dinh-ky_000.00.17.H26_2026-Q4.xlsx"' in response.headers["content-disposition"]
-    ws = load_workbook(io.BytesIO(response.content)).active
+    ws = load_workbook(io.BytesIO(response.content), data_only=True).active  # the cached values
     assert report["agency"]["name"].upper() == ws["A1"].value
-    assert "Quý IV năm 2026" in ws["A3"].value
+    assert "Quý IV năm 2026" in ws["A5"].value
     # Two-level header: group headers over their sub-columns, merged.
     merged = {str(r) for r in ws.merged_cells.ranges}
-    assert ws["D5"].value == "Số hồ sơ nhận giải quyết" and "D5:I5" in merged
-    assert ws["J5"].value == "Số hồ sơ đã giải quyết" and "J5:M5" in merged
-    assert ws["N5"].value == "Số hồ sơ đang giải quyết" and "N5:Q5" in merged
-    assert (ws["D6"].value, ws["E6"].value, ws["K6"].value, ws["M6"].value) == (
+    assert ws["D7"].value == "Số hồ sơ nhận giải quyết" and "D7:I7" in merged
+    assert ws["J7"].value == "Số hồ sơ đã giải quyết" and "J7:M7" in merged
+    assert ws["N7"].value == "Số hồ sơ đang giải quyết" and "N7:Q7" in merged
+    assert (ws["D8"].value, ws["E8"].value, ws["K8"].value, ws["M8"].value) == (
         "Tổng số", "Kỳ trước chuyển sang", "Trước hạn", "Quá hạn")
-    assert ws.freeze_panes == "D8"
-    assert ws["A8"].border.left.style == "thin" and ws.column_dimensions["C"].width >= 40
+    assert ws.freeze_panes == "D10"
+    assert ws["A10"].border.left.style == "thin" and ws.column_dimensions["C"].width >= 40
 
-    rows = list(ws.iter_rows(min_row=8, values_only=True))
+    rows = list(ws.iter_rows(min_row=10, max_row=10 + len(report["rows"]), values_only=True))
     assert len(rows) == len(report["rows"]) + 1
     for json_row, sheet_row in zip(report["rows"], rows):
         assert sheet_row[1] == json_row["procedure_code"] and sheet_row[2] == json_row["procedure_name"]
@@ -62,7 +62,7 @@ def test_xlsx_reconciles_with_json(client, login):
     # The dossier refused at the desk was never received: its own column, not "mới tiếp nhận".
     assert report["totals"]["received_total"] == 3 and report["totals"]["returned_by_post"] == 1
     assert (report["totals"]["not_received_total"], report["totals"]["refused_at_reception"]) == (1, 1)
-    assert ws["U5"].value == "Số hồ sơ không tiếp nhận" and "U5:X5" in merged
+    assert ws["U7"].value == "Số hồ sơ không tiếp nhận" and "U7:X7" in merged
 
 
 def test_csv_has_bom_and_the_same_numbers(client, login):
@@ -88,7 +88,7 @@ def test_export_needs_the_role_and_a_valid_period(client, login):
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_period"
     empty = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2020"}, headers=login("baocao"))
     ws = load_workbook(io.BytesIO(empty.content)).active
-    assert ws["C8"].value == "Tổng cộng" and ws["D8"].value == 0
+    assert ws["C10"].value == "Tổng cộng" and ws["D10"].value == 0
 
 
 RISKY = ["=HYPERLINK(\"http://x.invalid\",\"Bấm\")", "+1+1", "-2+3", "@SUM(1,1)", "\tTab", "\rCR"]
@@ -116,10 +116,52 @@ def test_formula_like_text_is_neutralised(client, login, session):
 
     response = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2026-11"}, headers=headers)
     ws = load_workbook(io.BytesIO(response.content)).active
-    assert all(cell.data_type != "f" for row in ws.iter_rows() for cell in row)  # no formula anywhere
+    # Formulas only where the exporter writes them (the totals' SUMs, the rates), never from data.
+    formulas = [cell for row in ws.iter_rows() for cell in row if cell.data_type == "f"]
+    assert formulas and all(c.value.startswith(("=SUM(", "=IF(")) for c in formulas)
+    assert all(c.column > 3 for c in formulas)
     assert ws["A1"].value == "=1+1 SỞ" and ws["A1"].data_type == "s"
-    sheet = {ws.cell(row=r, column=2).value: ws.cell(row=r, column=3) for r in range(8, 8 + len(codes))}
+    sheet = {ws.cell(row=r, column=2).value: ws.cell(row=r, column=3) for r in range(10, 10 + len(codes))}
     for code, name in zip(codes, RISKY):
         # (XML reads a bare CR back as LF: the text is the same line break)
         assert sheet[code].value in (name, name.replace("\r", "\n"))
         assert sheet[code].data_type == "s" and sheet[code].quotePrefix
+
+
+def test_xlsx_is_filed_as_officials_file_it(client, login):
+    """Issue 16, item 8: national header, period, both on-time rates, totals as formulas with cached
+    values, signature block, landscape one page wide."""
+    _some_dossiers(client, login)
+    headers = login("baocao")
+    report = client.get("/api/v1/reports/periodic", params={"period": "2026-Q4"}, headers=headers).json()
+    content = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2026-Q4"}, headers=headers).content
+    formulas, values = (load_workbook(io.BytesIO(content), data_only=d).active for d in (False, True))
+    texts = [str(c.value) for row in values.iter_rows() for c in row if c.value is not None]
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in texts and "Độc lập - Tự do - Hạnh phúc" in texts
+    assert values["A1"].value == report["agency"]["name"].upper()
+    assert "từ ngày 01/10/2026 đến ngày 31/12/2026" in values["A5"].value
+    assert values["AB7"].value == "Tỷ lệ giải quyết đúng hạn (%)" and "AB7:AC7" in {str(r) for r in values.merged_cells.ranges}
+    assert values["AB8"].value == "Trên số hồ sơ đã giải quyết" and "Cách tính chặt" in values["AC8"].value
+
+    first, total = 10, 10 + len(report["rows"])
+    assert values[f"C{total}"].value == "Tổng cộng"
+    for column in range(4, 28):  # every count: =SUM of the rows above, its cached value the report's total
+        letter = formulas.cell(row=total, column=column).column_letter
+        assert formulas.cell(row=total, column=column).value == f"=SUM({letter}{first}:{letter}{total - 1})"
+        column_sum = sum(values.cell(row=r, column=column).value for r in range(first, total))
+        assert values.cell(row=total, column=column).value == column_sum
+    assert {k: values.cell(row=total, column=c).value for k, c in COLUMN_OF.items()} == report["totals"]
+    # The two rates: formulas over the row's own counts, cached as the JSON's on-time rates.
+    assert formulas[f"AB{total}"].value == f'=IF(J{total}=0,"",ROUND(100*(K{total}+L{total})/J{total},2))'
+    assert formulas[f"AC{total}"].value == (f'=IF((F{total}+E{total})=0,"",ROUND(100*((F{total}+E{total})'
+                                           f'-M{total}-P{total})/(F{total}+E{total}),2))')
+    t = report["totals"]
+    books = t["received_total"] + t["carried_over"]
+    assert values[f"AB{total}"].value == round(100 * (t["resolved_early"] + t["resolved_on_time"]) / t["resolved_total"], 2)
+    assert values[f"AC{total}"].value == round(100 * (books - t["resolved_late"] - t["in_progress_overdue"]) / books, 2)
+    assert values[f"AB{total}"].number_format == "0.00"
+
+    below = [str(values.cell(row=r, column=c).value) for r in range(total + 1, total + 6) for c in (1, 18)]
+    assert "NGƯỜI LẬP BIỂU" in below and "THỦ TRƯỞNG ĐƠN VỊ" in below and "(Ký tên, đóng dấu)" in below
+    assert values.page_setup.orientation == "landscape" and values.page_setup.fitToWidth == 1
+    assert values.sheet_properties.pageSetUpPr.fitToPage

@@ -118,9 +118,9 @@ def test_imported_rows_carry_their_source_and_reports_can_leave_them_out(client,
                       headers=reporter)
     from openpyxl import load_workbook
 
-    assert "không gồm hồ sơ nhập từ hệ thống cũ" in load_workbook(io.BytesIO(xlsx.content)).active["A3"].value
+    assert "không gồm hồ sơ nhập từ hệ thống cũ" in load_workbook(io.BytesIO(xlsx.content)).active["A5"].value
     xlsx = client.get("/api/v1/reports/periodic.xlsx", params={"period": "2025"}, headers=reporter)
-    assert "gồm 41 hồ sơ nhập từ hệ thống cũ" in load_workbook(io.BytesIO(xlsx.content)).active["A3"].value
+    assert "gồm 41 hồ sơ nhập từ hệ thống cũ" in load_workbook(io.BytesIO(xlsx.content)).active["A5"].value
 
 
 # --- issue 12, point 11 ------------------------------------------------------------------------

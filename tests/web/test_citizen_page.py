@@ -213,3 +213,43 @@ def test_apology_post_and_timeline_render_alike_with_and_without_javascript(
         return re.sub(r"\s+", " ", text).strip()
 
     assert squash(with_js) == squash(without_js)
+
+
+# --- a dossier with no result to come for (issue 16, item 7) -------------------------------------
+
+def _ended_dossiers(post, headers_for):  # noqa: ANN001, ANN202
+    """A refused and a withdrawn dossier, made through the API as the desk does."""
+    desk = headers_for("motcua")
+    refused = post("/api/v1/dossiers", json=intake_body(decision="refuse", reason="Không thuộc thẩm quyền của Sở"),
+                   headers=desk).json()
+    received = post("/api/v1/dossiers", json=intake_body(documents=[
+        {"name": d["name"], "kind": d["kind"], "count": d["count"]}
+        for d in post.__self__.get("/api/v1/procedures/2.001914", headers=desk).json()["required_documents"]]),
+        headers=desk).json()
+    withdrawn = post(f"/api/v1/dossiers/{received['code']}/actions/withdraw",
+                     json={"version": received["version"], "reason": "Người nộp xin rút hồ sơ."}, headers=desk)
+    assert withdrawn.status_code == 200, withdrawn.text
+    return [(refused["code"], refused["lookup_secret"], "refused"),
+            (received["code"], received["lookup_secret"], "withdrawn")]
+
+
+def test_refused_or_withdrawn_dossier_shows_no_appointment_and_no_collection(client, login):
+    for code, secret, status in _ended_dossiers(client.post, login):
+        view = client.post(LOOKUP, json={"code": code, "secret": secret}).json()
+        assert view["status"] == status and view["appointment_date"] is None and view["collection"] is None
+        html = client.post("/tra-cuu", data={"code": code, "secret": secret}).text
+        assert 'class="status-label"' in html
+        for absent in ("appointment-date", "Ngày hẹn trả kết quả", "card-collect", "Nhận kết quả", "Cần mang theo"):
+            assert absent not in html, (status, absent)
+
+
+@pytest.mark.browser
+def test_refused_and_withdrawn_dossiers_in_a_browser(live_server, live_api, browser_phone_page, screenshot):
+    page = browser_phone_page
+    for code, secret, status in _ended_dossiers(live_api.post, live_api.login):
+        _look_up(page, live_server, code, secret)
+        page.locator("#status-text").wait_for()
+        assert page.locator(".status-label").text_content() in ("Không được tiếp nhận", "Đã rút hồ sơ theo yêu cầu")
+        assert page.locator("#appointment-date").count() == 0 and page.locator(".card-collect").count() == 0
+        assert "Nhận kết quả" not in page.locator("#ket-qua").inner_text()
+        screenshot(page, f"tra-cuu-phone-{status}")

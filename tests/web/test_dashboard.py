@@ -123,3 +123,67 @@ def test_reporter_sees_the_trend_chart_and_the_tables(live_server, live_api, bro
     page.get_by_role("button", name="Đăng nhập").click()
     expect(page.locator("#login-error")).to_contain_text("không có quyền")
     assert not page.locator("#board").is_visible()
+
+
+# --- issue 16, item 9: widths, and the division head's own division --------------------------------
+
+def _receive_for(live_api, procedure_code: str) -> None:
+    desk = live_api.login("motcua")
+    procedure = live_api.get(f"/api/v1/procedures/{procedure_code}", headers=desk).json()
+    documents = [{"name": d["name"], "kind": d["kind"], "count": d["count"]} for d in procedure["required_documents"]]
+    body = {"procedure_code": procedure_code, "channel": "direct", "documents": documents, "return_method": "desk",
+            "applicant": {"full_name": "Nguyễn Văn An", "id_number": "001099012345", "phone": "0912345678"}}
+    response = live_api.post("/api/v1/dossiers", json=body, headers=desk)
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_division_head_sees_the_division_by_default_and_nothing_overflows(live_server, live_api, browser, width,
+                                                                         screenshot):
+    from tests.web.conftest import _context
+
+    imported = live_api.post("/api/v1/imports", json=_history(120), headers=live_api.login("admin"))
+    assert imported.status_code == 200, imported.text
+    for code in ("2.001914", "2.001914", "1.005092", "1.006388"):  # QLCL, QLCL, QLCL, GDPT
+        _receive_for(live_api, code)
+    head = live_api.login("truongphong")
+    division = live_api.get("/api/v1/reports/periodic", params={"period": "2026-Q4", "division": "QLCL"},
+                            headers=head).json()
+    agency = live_api.get("/api/v1/reports/periodic", params={"period": "2026-Q4"}, headers=head).json()
+    assert division["totals"]["received_total"] != agency["totals"]["received_total"]
+
+    options = {"viewport": {"width": width, "height": 900}}
+    if width < 500:
+        options.update(device_scale_factor=2, is_mobile=True, has_touch=True)
+    context = _context(browser, **options)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/bang-dieu-khien")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # the login panel
+        page.get_by_label("Tên đăng nhập").fill("truongphong")
+        page.get_by_label("Mật khẩu").fill("demo1234")
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_selector("#procedure-table tbody tr td.num")
+        page.wait_for_selector("#chart-trend svg rect.bar")
+        expect(page.locator("#status")).to_contain_text("Quý IV năm 2026")
+        scope = page.locator("#scope")
+        assert scope.input_value() == "000.00.17.H26.QLCL"
+        assert "Phòng Khảo thí và Quản lý chất lượng giáo dục (phòng của tôi)" in scope.inner_text()
+        expect(page.locator("#kpi-received")).to_have_text(str(division["totals"]["received_total"]))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, "the board overflows"
+        screenshot(page, f"dashboard-division-head-{width}")
+
+        scope.select_option("")  # widen to the whole Department
+        expect(page.locator("#kpi-received")).to_have_text(str(agency["totals"]["received_total"]))
+        page.wait_for_selector("#procedure-table tbody tr td.num")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, "the board overflows"
+        # Nothing cut off: no element other than the scrollable tables reaches past the viewport.
+        clipped = page.evaluate("""(width) => Array.from(document.querySelectorAll('body *'))
+            .filter(e => !e.closest('.scroll') && e.getClientRects().length)
+            .filter(e => { const r = e.getBoundingClientRect(); return r.right > width + 0.5 || r.left < -0.5; })
+            .map(e => e.tagName + '#' + e.id + '.' + e.className)""", width)
+        assert clipped == [], clipped
+        screenshot(page, f"dashboard-agency-{width}")
+    finally:
+        context.close()

@@ -273,3 +273,32 @@ def test_tracking_book(client, login, clock):
     long = client.get("/api/v1/forms/tracking-book?from=2025-01-01&to=2026-11-30", headers=desk)
     assert long.status_code == 422 and long.json()["code"] == "period_too_long"
     assert client.get("/api/v1/forms/tracking-book?from=x&to=2026-11-30", headers=desk).status_code == 422
+
+
+def test_receipt_prints_the_lookup_address_and_a_qr_code_without_the_secret(client, login, app):
+    """Issue 16, item 7: the QR code opens /tra-cuu with the dossier code filled in, never the secret."""
+    import segno
+
+    from app.web import qr
+
+    dossier = receive(client, login)
+    response = client.post(f"{FORMS.format(code=dossier['code'])}/receipt",
+                           json={"lookup_secret": dossier["lookup_secret"]}, headers=login("motcua"))
+    assert response.status_code == 200, response.text
+    settings = app.state.settings
+    link = qr.lookup_link(settings, dossier["code"])
+    assert link == f"{settings.public_address()}/tra-cuu?code={dossier['code']}"
+    secret = dossier["lookup_secret"]
+    assert secret not in link and secret.replace("-", "") not in link
+    # The SVG on the page is exactly the QR code of that link: same data, same matrix.
+    svg = qr.qr_svg(link)
+    assert response.text.count(str(svg)) == 2  # on both copies
+    matrix = segno.make(link, error="m", micro=False).matrix
+    assert segno.make(link + "&secret=" + secret, error="m", micro=False).matrix != matrix
+    assert str(svg).startswith("<svg") and "path" in str(svg)
+    text = text_of(response)
+    assert text.count(f"Tra cứu tình trạng hồ sơ tại {settings.public_address()}/tra-cuu") == 2
+    assert text.count(secret) == 1  # the secret: printed once, on the applicant's copy, outside the QR
+    # The link works: the page opens with the code filled in and asks for the secret.
+    page = client.get(link.removeprefix(settings.public_address()))
+    assert page.status_code == 200 and f'value="{dossier["code"]}"' in page.text

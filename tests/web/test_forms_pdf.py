@@ -62,6 +62,14 @@ def test_every_form_as_pdf(client, login, clock):
     book = client.get(f"/api/v1/forms/tracking-book.pdf?from={day}&to={day}", headers=director)
     book_text = pdf_text(book)
     assert "SỔ THEO DÕI HỒ SƠ" in book_text.upper() and code in book_text.replace(" ", "")  # a narrow cell wraps the code
+    box = PdfReader(io.BytesIO(book.content)).pages[0].mediabox
+    assert float(box.width) > float(box.height)  # form 07 prints landscape
+    flat = re.sub(r"\s+", " ", book_text)
+    for column in ("STT", "Mã hồ sơ", "Tên thủ tục hành chính", "Số lượng hồ sơ (bộ)", "Tên tổ chức, cá nhân",
+                   "Địa chỉ, số điện thoại", "Cơ quan chủ trì giải quyết", "Ngày, giờ nhận hồ sơ", "Hẹn trả kết quả",
+                   "Chuyển hồ sơ đến cơ quan giải quyết", "Nhận kết quả từ cơ quan giải quyết",
+                   "Trả kết quả cho tổ chức, cá nhân", "Ghi chú"):  # the legal columns of the book
+        assert column in flat, column
     # A form that does not apply answers 409 in the error shape, not a PDF.
     refused = client.get(f"{FORMS.format(code=code)}/refusal.pdf", headers=director)
     assert refused.status_code == 409 and refused.json()["code"]

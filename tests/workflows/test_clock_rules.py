@@ -222,7 +222,8 @@ def test_a_closure_moves_the_appointment_later_and_a_swap_never_earlier(client, 
     assert local(deadline["due_at"]) == "02/12 09:00" and deadline["calendar_version"] == 1
     assert "26/11/2026" in {d["day"][8:10] + "/" + d["day"][5:7] + "/" + d["day"][:4] for d in deadline["skipped_days"]}
     assert [local(m["due_before"]) for m in deadline["moves"]] == ["01/12 09:00"]
-    assert "sang 09:00 02/12/2026" in deadline["explanation"]
+    assert "hẹn trả 09:00 02/12/2026 (đã dời từ 09:00 01/12/2026 vì " in deadline["explanation"]
+    assert deadline["explanation"].count("02/12/2026") == 1  # each thing once
     days = [o["day"] for o in client.get("/api/v1/calendar/overrides", headers=admin).json()]
     assert days == ["2026-11-28"]  # the removed closure is a new row; the list shows what is in force
 

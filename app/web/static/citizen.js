@@ -89,9 +89,10 @@
           fact("Người ký", a.signer_title)));
     });
 
+    // A refused, withdrawn or stopped dossier has nothing to collect: the server sends no collection.
     var c = r.collection;
-    var phone = c.phone ? h("a", { href: "tel:" + c.phone.replace(/\s+/g, ""), text: c.phone }) : null;
-    var collect = h("section", { className: "card card-collect", "aria-labelledby": "collect-title" },
+    var phone = c && c.phone ? h("a", { href: "tel:" + c.phone.replace(/\s+/g, ""), text: c.phone }) : null;
+    var collect = !c ? null : h("section", { className: "card card-collect", "aria-labelledby": "collect-title" },
       h("h3", { id: "collect-title", text: "Nhận kết quả" }),
       h("p", { className: "collect-method", text: c.method_label }),
       h("p", { text: c.how }),

@@ -293,9 +293,33 @@
     $("kpi-satisfaction-count").textContent = num(report.total.answers) + " phiếu đánh giá";
   }
 
+  // A division head sees their division by default and may widen to the whole agency (issue 16).
+  function scopeQuery() {
+    var scope = $("scope").value;
+    return scope ? "&division=" + encodeURIComponent(scope) : "";
+  }
+
+  function setUpScope(me) {
+    var select = $("scope");
+    select.textContent = "";
+    if (!me.division_code) { $("scope-box").hidden = true; return; }
+    select.appendChild(el("option", { value: me.division_code }, me.division_name + " (phòng của tôi)"));
+    select.appendChild(el("option", { value: "" }, "Toàn cơ quan"));
+    var head = me.roles.indexOf("leader") >= 0 && me.roles.indexOf("reporter") < 0;
+    select.value = head ? me.division_code : "";
+    $("scope-box").hidden = false;
+  }
+
+  function loadTrend() {
+    return api("/api/v1/reports/monthly-on-time?months=12" + scopeQuery()).then(function (monthly) {
+      drawTrend(monthly.months);
+      return monthly;
+    });
+  }
+
   function loadPeriod(key) {
     status("Đang tải số liệu…");
-    var q = "?period=" + encodeURIComponent(key);
+    var q = "?period=" + encodeURIComponent(key) + scopeQuery();
     return Promise.all([api("/api/v1/reports/periodic" + q), api("/api/v1/reports/on-time" + q + "&group_by=agency"),
                         api("/api/v1/reports/indicators" + q), api("/api/v1/reports/satisfaction" + q)])
       .then(function (results) {
@@ -312,7 +336,7 @@
   function download(ext) {
     var key = $("period").value;
     status("Đang tạo tệp…");
-    fetch("/api/v1/reports/periodic." + ext + "?period=" + encodeURIComponent(key),
+    fetch("/api/v1/reports/periodic." + ext + "?period=" + encodeURIComponent(key) + scopeQuery(),
           { headers: { "Authorization": "Bearer " + token() } })
       .then(function (response) {
         if (!response.ok) { throw new Error("Không tải được báo cáo."); }
@@ -340,9 +364,9 @@
       $("who").hidden = false;
       $("user-name").textContent = me.full_name;
       $("agency-name").textContent = me.agency_name;
-      return api("/api/v1/reports/monthly-on-time?months=12").then(function (monthly) {
+      setUpScope(me);
+      return loadTrend().then(function (monthly) {
         $("agency-name").textContent = monthly.agency.name;
-        drawTrend(monthly.months);
         $("trend-note").textContent = monthly.conventions.map(function (c) { return c.name + ": " + c.formula; })
           .join(". ");
         var select = $("period");
@@ -363,6 +387,9 @@
     $("login-form").addEventListener("submit", login);
     $("logout").addEventListener("click", function () { logout(); });
     $("period").addEventListener("change", function () { loadPeriod($("period").value); });
+    $("scope").addEventListener("change", function () {
+      loadTrend().then(function () { return loadPeriod($("period").value); }).catch(function (err) { status(err.message); });
+    });
     $("download-xlsx").addEventListener("click", function () { download("xlsx"); });
     $("download-csv").addEventListener("click", function () { download("csv"); });
     start();
