@@ -36,6 +36,7 @@ from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, Doss
 from app.settings import Settings
 from app.sla.calendar import parse_working_hours
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
+from app.metrics import LOOKUPS_REFUSED
 from app.web import ratelimit
 from app.workflows import codes
 from app.workflows.service import progress_of
@@ -485,6 +486,7 @@ def _address_key(client_hash: str) -> str:
 
 
 def _refuse(blocked: ratelimit.Hit, scope: str, client_hash: str) -> None:
+    LOOKUPS_REFUSED.labels(scope).inc()
     log.warning("public lookup rate limited", extra={"fields": {
         "client": client_hash, "scope": scope, "count": blocked.count, "retry_after": blocked.retry_after}})
     raise RateLimited(f"Ông/bà đã tra cứu quá nhiều lần. Vui lòng thử lại sau {wait_text(blocked.retry_after)}.",
