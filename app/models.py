@@ -515,6 +515,17 @@ class SchedulerJobStats(SQLModel, table=True):
     last_success_at: datetime | None = _ts(default=None)
 
 
+class ReferenceVersion(SQLModel, table=True):
+    """One row (id 1) on SQLite: bumped by every change to agencies, procedures, users or calendar
+    overrides, read once per session by the reference cache (app/reference.py). PostgreSQL uses
+    LISTEN/NOTIFY instead and leaves it empty."""
+
+    __tablename__ = "reference_version"
+
+    id: int = Field(primary_key=True)
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
 class SystemState(SQLModel, table=True):
     """Small key/value facts the processes share (e.g. the portal's inbound cursor)."""
 

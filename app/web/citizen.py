@@ -283,6 +283,11 @@ def _apologies(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[Apology
 
 
 def _shipments(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[ShipmentOut]:
+    # A package exists only for a dossier handed in by post (inbound, at intake) or for a result
+    # (outbound, once resolved): any other dossier has none, and its lookup reads none.
+    if dossier.postal_handed_over_at is None and dossier.channel != "postal" \
+            and dossier.status not in (S.resolved, S.returned):
+        return []
     rows = session.exec(select(Shipment).where(Shipment.dossier_id == dossier.id)
                         .order_by(Shipment.id)).all()  # type: ignore[arg-type]
     return [ShipmentOut(direction=s.direction, direction_label=SHIPMENT_DIRECTIONS.get(s.direction, s.direction),

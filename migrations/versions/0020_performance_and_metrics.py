@@ -2,6 +2,8 @@
 
 * `scheduler_job_stats`: each scheduler job's running totals (runs, failures, seconds, alerts
   raised, last start and success), written by the scheduler, read by GET /metrics;
+* `reference_version`: on SQLite, the version of the reference rows (agencies, procedures, users,
+  calendar overrides) that every worker's cache checks once per request (app/reference.py);
 * `ix_outbox_unsent` (topic, status, created_at) WHERE status IN ('pending', 'dead'): the backlog
   per topic and its oldest message, counted at every scrape without reading the sent messages.
 
@@ -36,6 +38,12 @@ def upgrade() -> None:
         sa.Column('last_success_at', sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('job_id', name=op.f('pk_scheduler_job_stats')),
     )
+    op.create_table(
+        'reference_version',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('version', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_reference_version')),
+    )
     op.create_index('ix_outbox_unsent', 'outbox', ['topic', 'status', 'created_at'], unique=False,
                     postgresql_where=sa.text(UNSENT), sqlite_where=sa.text(UNSENT))
 
@@ -43,4 +51,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_outbox_unsent', table_name='outbox', postgresql_where=sa.text(UNSENT),
                   sqlite_where=sa.text(UNSENT))
+    op.drop_table('reference_version')
     op.drop_table('scheduler_job_stats')
