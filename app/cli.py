@@ -169,6 +169,18 @@ def serve(
     if refusal:
         typer.secho(refusal, fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2)
+    if workers > 1:
+        # Several workers: each writes its metrics to one directory and any of them answers a
+        # scrape with the sum (prometheus_client's multiprocess mode; app/metrics.py). The workers
+        # are new processes started after this, so they inherit the variable.
+        import os
+        import tempfile
+
+        from app.metrics import prepare_multiprocess_dir
+
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="motcua-metrics-")
+        prepare_multiprocess_dir(directory)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     # X-Forwarded-For is believed only from MOTCUA_TRUSTED_PROXIES (none by default), never from
     # uvicorn's own default (127.0.0.1) or its FORWARDED_ALLOW_IPS variable.
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, access_log=False, log_config=None,

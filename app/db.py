@@ -115,6 +115,10 @@ def _configure_sqlite(engine: Engine) -> None:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, class_=Session, expire_on_commit=False, autoflush=True)
     _keep_reference_rows(factory)
+    from app import effects, reference
+
+    reference.install(factory)
+    effects.install(factory)  # a change's queued event, outbox and step rows are written before commit  # changes to agencies, procedures, users, calendars reach every worker's cache
     return factory
 
 

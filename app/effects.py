@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
-from app import parties
+from app import parties, reference
 from app.auth.principal import Principal
 from app.channels import messages
 from app.feedback import links as feedback_links
-from app.models import Agency, Dossier, DossierEvent, OutboxMessage, Procedure
+from app.models import Agency, Dossier, DossierEvent, OutboxMessage, Procedure, StepRecord
 from app.portal.mapping import dossier_snapshot, history_row
 from app.settings import Settings
 
@@ -39,26 +40,77 @@ def acting_role(principal: Principal) -> str | None:
 def append_event(session: Session, dossier: Dossier, ctx: Context, *, action: str, from_status: str | None,
                  from_step: int | None, note: str | None = None, data: dict[str, Any] | None = None) -> DossierEvent:
     """The immutable fact of this change; `seq` is the dossier's version after it."""
-    event = DossierEvent(dossier_id=dossier.id, seq=dossier.version, at=ctx.now,
-                         actor_id=ctx.principal.id if ctx.principal else None,
-                         actor_role=acting_role(ctx.principal) if ctx.principal else None, action=action,
-                         from_status=from_status, to_status=dossier.status, from_step=from_step,
-                         to_step=dossier.current_step, note=note, data=data or {})
+    event = _event(dossier, ctx, action=action, from_status=from_status, from_step=from_step, note=note, data=data)
     session.add(event)
     session.flush()
     return event
 
 
+_EVENT_COLUMNS = ("dossier_id", "seq", "at", "actor_id", "actor_role", "action", "from_status", "to_status",
+                  "from_step", "to_step", "note", "data")
+
+
+def _event(dossier: Dossier, ctx: Context, *, action: str, from_status: str | None, from_step: int | None,
+           note: str | None, data: dict[str, Any] | None) -> DossierEvent:
+    return DossierEvent(dossier_id=dossier.id, seq=dossier.version, at=ctx.now,
+                        actor_id=ctx.principal.id if ctx.principal else None,
+                        actor_role=acting_role(ctx.principal) if ctx.principal else None, action=action,
+                        from_status=from_status, to_status=dossier.status, from_step=from_step,
+                        to_step=dossier.current_step, note=note, data=data or {})
+
+
 def outbox(session: Session, dossier: Dossier | None, *, topic: str, kind: str, payload: dict[str, Any],
            now: datetime) -> None:
-    session.add(OutboxMessage(topic=topic, kind=kind, dossier_id=dossier.id if dossier else None, payload=payload,
-                              status="pending", next_attempt_at=now, created_at=now))
+    """Queue an outbox row; `write_pending` inserts the queued rows together (at the latest before commit)."""
+    _pending(session)["outbox"].append({
+        "topic": topic, "kind": kind, "dossier_id": dossier.id if dossier else None, "payload": payload,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now})
+
+
+def step(session: Session, **values: Any) -> None:
+    """Queue a step record (form 6 row) of the change being made, written with its event."""
+    _pending(session)["steps"].append(values)
+
+
+def _pending(session: Session) -> dict[str, list[dict[str, Any]]]:
+    return session.info.setdefault("effects_pending", {"steps": [], "events": [], "outbox": []})
+
+
+def write_pending(session: Session) -> None:
+    """Insert the queued step, event and outbox rows as Core inserts: on PostgreSQL in ONE statement
+    (data-modifying CTEs: one round trip however many rows), on SQLite one insert per table (no
+    network there). Also run before every commit (`install`), so nothing queued is ever lost."""
+    pending = session.info.pop("effects_pending", None)
+    if not pending or not any(pending.values()):
+        return
+    tables = [(StepRecord.__table__, pending["steps"]), (DossierEvent.__table__, pending["events"]),  # type: ignore[attr-defined]
+              (OutboxMessage.__table__, pending["outbox"])]  # type: ignore[attr-defined]
+    inserts = [insert(table).values(rows) for table, rows in tables if rows]
+    if session.get_bind().dialect.name != "postgresql" or len(inserts) == 1:
+        for statement in inserts:
+            session.execute(statement)
+        return
+    *first, last = inserts
+    session.execute(last.add_cte(*(statement.cte(f"effects_{i}") for i, statement in enumerate(first))))
+
+
+def install(factory: Any) -> None:
+    """Queued rows of a session are written before it commits, whoever forgot to."""
+    from sqlalchemy import event as sa_event
+
+    @sa_event.listens_for(factory, "before_commit")
+    def _flush_effects(session: Session) -> None:
+        write_pending(session)
+
+    @sa_event.listens_for(factory, "after_rollback")
+    def _forget_effects(session: Session) -> None:
+        session.info.pop("effects_pending", None)
 
 
 def sync_portal(session: Session, dossier: Dossier, procedure: Procedure, event: DossierEvent, ctx: Context,
                 *, full: bool, is_new: bool = False) -> None:
     """Snapshot what the portal must learn from this event (full dossier, or progress only)."""
-    division = session.get(Agency, dossier.assigned_division_id) if dossier.assigned_division_id else None
+    division = reference.agency(session, dossier.assigned_division_id) if dossier.assigned_division_id else None
     actor = ctx.principal
     division_name = division.name if division else (actor.agency.name if actor else None)
     handler: Agency | None = None
@@ -66,11 +118,11 @@ def sync_portal(session: Session, dossier: Dossier, procedure: Procedure, event:
         # Inter-agency: the history names each agency's steps; DonViXuLy is the agency holding it now.
         if actor is not None and actor.scope_agency_id != dossier.agency_id:
             division_name = actor.agency.name
-        handler = session.get(Agency, parties.step_agency_id(session, dossier, procedure, dossier.current_step))
+        handler = reference.agency(session, parties.step_agency_id(session, dossier, procedure, dossier.current_step))
     row = history_row(dossier, event, actor_name=actor.user.full_name if actor else None,
                       actor_title=actor.user.title if actor else None, division_name=division_name)
     if full:
-        agency = handler or session.get(Agency, dossier.agency_id)
+        agency = handler or reference.agency(session, dossier.agency_id)
         assert agency is not None
         item = dossier_snapshot(session, dossier, procedure, agency) | {"QuaTrinhXuLy": [row]}
         outbox(session, dossier, topic="portal", kind="sync_new" if is_new else "sync_update",
@@ -103,11 +155,13 @@ def record(session: Session, dossier: Dossier, procedure: Procedure, ctx: Contex
            from_status: str | None, from_step: int | None, note: str | None = None,
            data: dict[str, Any] | None = None, full_sync: bool, is_new: bool = False,
            notification: tuple[str, str | None] | None = None) -> DossierEvent:
-    """Every effect of one change, in order: the event, the portal sync, the applicant's message."""
-    event = append_event(session, dossier, ctx, action=action, from_status=from_status, from_step=from_step,
-                         note=note, data=data)
+    """Every effect of one change, in order: the event, the portal sync, the applicant's message;
+    written with the step records the change queued (`step`) in one round trip (`write_pending`)."""
+    session.flush()  # the dossier's own row first (its id, its version)
+    event = _event(dossier, ctx, action=action, from_status=from_status, from_step=from_step, note=note, data=data)
+    _pending(session)["events"].append({c: getattr(event, c) for c in _EVENT_COLUMNS})
     sync_portal(session, dossier, procedure, event, ctx, full=full_sync, is_new=is_new)
     if notification is not None:
         notify(session, dossier, procedure, notification[0], ctx, extra=notification[1])
-    session.flush()
+    write_pending(session)
     return event

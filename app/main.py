@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
@@ -152,6 +154,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     configure_logging(settings.log_level)
     # The machines are offline: /docs and /redoc serve Swagger UI and ReDoc from the package, no CDN.
     app = FastAPIOffline(
+        lifespan=_lifespan,
         title="motcua — Bộ phận Một cửa",
         description="API tiếp nhận, xử lý và trả kết quả hồ sơ thủ tục hành chính (Sở Giáo dục và Đào tạo). "
                     "Thời điểm gửi lên không ghi múi giờ được hiểu là giờ Việt Nam (Asia/Ho_Chi_Minh); mọi thời điểm "
@@ -168,6 +171,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     install_error_handlers(app)
     install_request_guard(app, settings)
     install_middleware(app)
+    install_metrics(app)
     app.include_router(api_router)
     install_error_schema(app)
     return app
+
+
+def install_metrics(app: FastAPI) -> None:
+    """GET /metrics (app/metrics.py): the outermost middleware times every answer, guard
+    rejections included; the pool's checkouts are counted from its events."""
+    from app.metrics import MetricsMiddleware, watch_pool
+
+    app.add_middleware(MetricsMiddleware)
+    watch_pool(app.state.engine)
+
+
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+    from app.metrics import worker_exited
+
+    worker_exited()

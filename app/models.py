@@ -475,6 +475,11 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_pending", "topic", "status", "next_attempt_at"),
         Index("ix_outbox_dossier", "dossier_id", "id"),
+        # The backlog per topic and its oldest message (GET /metrics, every scrape): only the rows
+        # not yet delivered, however many were sent.
+        Index("ix_outbox_unsent", "topic", "status", "created_at",
+              postgresql_where=text("status IN ('pending', 'dead')"),
+              sqlite_where=text("status IN ('pending', 'dead')")),
     )
 
     id: int | None = _big_pk()
@@ -523,6 +528,32 @@ class RateCounter(SQLModel, table=True):
     key: str = Field(max_length=128, primary_key=True)
     window_start: datetime = _ts(primary_key=True, index=True)  # expired windows are purged by range
     count: int = 0
+
+
+class SchedulerJobStats(SQLModel, table=True):
+    """Each scheduler job's running totals (app/metrics.py `record_job_run`), read by GET /metrics:
+    the scheduler is another process, maybe on another host; the database is what both share."""
+
+    __tablename__ = "scheduler_job_stats"
+
+    job_id: str = Field(primary_key=True, max_length=64)
+    runs: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    failures: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    seconds: float = 0.0  # total wall time of the runs
+    alerts: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))  # alerts the runs wrote
+    last_started_at: datetime = _ts()
+    last_success_at: datetime | None = _ts(default=None)
+
+
+class ReferenceVersion(SQLModel, table=True):
+    """One row (id 1) on SQLite: bumped by every change to agencies, procedures, users or calendar
+    overrides, read once per session by the reference cache (app/reference.py). PostgreSQL uses
+    LISTEN/NOTIFY instead and leaves it empty."""
+
+    __tablename__ = "reference_version"
+
+    id: int = Field(primary_key=True)
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class SystemState(SQLModel, table=True):

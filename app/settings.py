@@ -111,6 +111,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # GET /metrics (Prometheus, docs/OPERATIONS.md): answered to `Authorization: Bearer <metrics_token>`,
+    # or without credentials to a client address inside `metrics_networks` (IPs or CIDR networks;
+    # none by default). Neither set: /metrics answers 401 to everyone.
+    metrics_token: SecretStr | None = None
+    metrics_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # --- abuse and secrets (docs/SECURITY.md) ---
     # Citizen lookup: wrong secrets per address and dossier code per hour, then 429 for that pair.
     lookup_failures_per_address_code_per_hour: int = Field(default=5, ge=1)
@@ -183,7 +189,7 @@ class Settings(BaseSettings):
         parse_working_hours(value)
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_networks", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:
         if isinstance(value, str):
@@ -195,7 +201,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_networks")
     @classmethod
     def _valid_proxies(cls, value: list[str]) -> list[str]:
         import ipaddress
@@ -210,6 +216,8 @@ class Settings(BaseSettings):
             raise ValueError("MOTCUA_JWT_SECRET must be set to a real secret outside MOTCUA_ENV=dev")
         if self.env != "dev" and len(self.jwt_secret.get_secret_value()) < 32:
             raise ValueError("MOTCUA_JWT_SECRET must be at least 32 characters")
+        if self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 16:
+            raise ValueError("MOTCUA_METRICS_TOKEN must be at least 16 characters")
         if self.data_key is not None and len(self.data_key.get_secret_value()) < 32:
             raise ValueError("MOTCUA_DATA_KEY must be at least 32 characters")
         return self

@@ -147,6 +147,9 @@ def truncate_all(engine: Engine) -> None:
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
+    from app.reference import forget_all
+
+    forget_all()  # the rows went behind the ORM's back: no worker cache may keep them
 
 
 @pytest.fixture

@@ -6,15 +6,15 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from app import reference
 from app.api.deps import SessionDep, SessionFactoryDep, SettingsDep
 from app.auth.tokens import verify_token
 from app.db import transaction
 from app.errors import NotAuthenticated, NotPermitted
 from app.auth.principal import Principal, scope_agency_of
-from app.models import Agency, Role, User
+from app.models import Role
 from app.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -37,18 +37,19 @@ def principal_of(session: Session, token: str | None, settings: Settings) -> Pri
     if not token:
         raise NotAuthenticated(headers={"WWW-Authenticate": "Bearer"})
     claims = verify_token(token, settings)
-    # One round trip: the user, their agency and (for a division) its Department, which every
-    # service call of the request then finds in the session instead of reading it again.
-    department = aliased(Agency)
-    row = session.exec(select(User, Agency, department).join(Agency, Agency.id == User.agency_id)
-                       .outerjoin(department, department.id == Agency.parent_id)
-                       .where(User.id == claims.user_id)).first()
-    if row is None or not row[0].is_active:
+    # From the worker's memory (app/reference.py: dropped at once when a user, e.g. their password
+    # or token version, or an agency changes); the user, their agency and (for a division) its
+    # Department are then in the session for every service call of the request.
+    user = reference.user(session, claims.user_id)
+    if user is None or not user.is_active:
         raise NotAuthenticated("Tài khoản không tồn tại hoặc đã bị khóa.", code="invalid_token")
-    if row[0].token_version != claims.version:  # the password changed or the account was (de)activated since
+    if user.token_version != claims.version:  # the password changed or the account was (de)activated since
         raise NotAuthenticated("Phiên đăng nhập đã hết hiệu lực (mật khẩu đã được đổi); vui lòng đăng nhập lại.",
                                code="invalid_token")
-    user, agency, _ = row
+    agency = reference.agency(session, user.agency_id)
+    assert agency is not None
+    if agency.parent_id is not None:
+        reference.agency(session, agency.parent_id)
     return Principal(user=user, roles=frozenset(user.roles), scope_agency_id=scope_agency_of(agency),
                      agency=agency)
 

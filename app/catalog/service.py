@@ -8,13 +8,14 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from app import reference
 from app.catalog.schemas import LEVEL_TO_LEGACY, ProcedureIn, ProcedurePublic, ProcedureUpdate
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Agency, OnlineLevel, Procedure, Role
 
 
 def get_procedure(session: Session, code: str, *, active_only: bool = False) -> Procedure:
-    procedure = session.exec(select(Procedure).where(Procedure.code == code)).first()
+    procedure = reference.procedure_by_code(session, code)  # from memory (app/reference.py)
     if procedure is None or (active_only and not procedure.is_active):
         raise NotFound(f"Không có thủ tục hành chính mã {code}.", code="procedure_not_found")
     return procedure

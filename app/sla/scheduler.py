@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,6 +74,13 @@ def _stats(value: Any) -> dict[str, Any]:
     return {k: getattr(value, k) for k in fields} if fields else {}
 
 
+class _Failed:
+    """A job body raised (logged by `_guarded`)."""
+
+
+FAILED = _Failed()
+
+
 def _guarded(job_id: str, body: Callable[[], Any]) -> Any:
     """Run a job body; log failures by type only (exception texts may quote personal data)."""
     try:
@@ -80,7 +88,30 @@ def _guarded(job_id: str, body: Callable[[], Any]) -> Any:
     except Exception as exc:  # noqa: BLE001  the next run tries again
         log.error("job failed", extra={"fields": {"job": job_id, "error": type(exc).__name__}})
         log.debug("job failure detail", exc_info=True)
-        return None
+        return FAILED
+
+
+def _alerts_of(result: Any) -> int:
+    """Alerts a run wrote: the deadline scan's stats, the portal backlog check's count."""
+    if isinstance(result, bool):
+        return 0
+    if isinstance(result, int):
+        return result
+    return int(getattr(result, "alerts", 0) or 0)
+
+
+def _record_run(factory: sessionmaker[Session], job_id: str, started: datetime, seconds: float, result: Any) -> None:
+    """Add the run to the job's totals (GET /metrics); a failure to record never fails the job."""
+    from app.db import transaction
+    from app.metrics import record_job_run
+
+    ok = result is not FAILED
+    try:
+        with transaction(factory) as session:
+            record_job_run(session, job_id, started=started, seconds=seconds, ok=ok,
+                           alerts=_alerts_of(result) if ok else 0)
+    except Exception as exc:  # noqa: BLE001  the database may be away: the job's own error said so
+        log.warning("job run not recorded", extra={"fields": {"job": job_id, "error": type(exc).__name__}})
 
 
 # --- job bodies (each usable on its own: tests and replicas call them directly) ----------------
@@ -169,11 +200,15 @@ def run_payment_reconcile(factory: sessionmaker[Session], settings: Settings, cl
             return reconcile(factory, settings, clock.now(), platform=platform)
 
 
-def _job(job_id: str, body: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+def job_runner(job_id: str, body: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """`args[0]` of every job is the sessionmaker, where its run is recorded."""
+
     def run() -> Any:
+        started, clock_start = datetime.now(UTC), time.perf_counter()
         result = _guarded(job_id, lambda: body(*args))
+        _record_run(args[0], job_id, started, time.perf_counter() - clock_start, result)
         log.debug("job done", extra={"fields": {"job": job_id, **_stats(result)}})
-        return result
+        return None if result is FAILED else result
 
     run.__name__ = f"job_{job_id}"
     return run
@@ -193,7 +228,7 @@ def build_scheduler(settings: Settings, sessionmaker: sessionmaker[Session], clo
     def add(job_id: str, name: str, body: Callable[..., Any], trigger: Any, *args: Any, at_start: bool = True,
             misfire_grace_time: int = grace) -> None:
         extra = {"next_run_time": start} if at_start else {}
-        scheduler.add_job(_job(job_id, body, *args), trigger, id=job_id, name=name, coalesce=True, max_instances=1,
+        scheduler.add_job(job_runner(job_id, body, *args), trigger, id=job_id, name=name, coalesce=True, max_instances=1,
                           misfire_grace_time=misfire_grace_time, replace_existing=True, **extra)
 
     def every(seconds: int) -> IntervalTrigger:

@@ -21,7 +21,7 @@ from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from app import effects, parties
+from app import effects, parties, reference
 from app.auth.principal import Principal
 from app.channels.messages import when_text
 from app.errors import Conflict, Invalid, NotFound
@@ -35,13 +35,11 @@ from app.sla.deadlines import (DeadlineExplanation, Pause, chained_due_at, class
 
 def calendar_for(session: Session, agency_id: int, settings: Settings, *, version: int | None = None) -> WorkingCalendar:
     """The agency's calendar as it stands now, or as it stood at `version` of its overrides."""
-    agency = session.get(Agency, agency_id)
-    if agency is None:
+    found = reference.calendar_history(session, agency_id)  # from memory, dropped at once on any change
+    if found is None:
         raise NotFound("Không có cơ quan.", code="agency_not_found")
-    rows = session.exec(select(CalendarOverride).where(CalendarOverride.agency_id == agency_id)
-                        .order_by(CalendarOverride.version)).all()
-    history = tuple((r.version, r.day, r.is_working, r.reason, r.is_removal) for r in rows)
-    return _calendar(settings.timezone, agency.working_hours or settings.working_hours, history, version)
+    working_hours, history = found
+    return _calendar(settings.timezone, working_hours or settings.working_hours, history, version)
 
 
 @dataclasses.dataclass(frozen=True)

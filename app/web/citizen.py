@@ -43,6 +43,7 @@ from app.payments.schemas import PublicPaymentOut
 from app.settings import Settings
 from app.sla.calendar import parse_working_hours
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
+from app.metrics import LOOKUPS_REFUSED
 from app.web import ratelimit
 from app.workflows import codes
 from app.workflows.service import progress_of
@@ -293,6 +294,11 @@ def _apologies(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[Apology
 
 
 def _shipments(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[ShipmentOut]:
+    # A package exists only for a dossier handed in by post (inbound, at intake) or for a result
+    # (outbound, once resolved): any other dossier has none, and its lookup reads none.
+    if dossier.postal_handed_over_at is None and dossier.channel != "postal" \
+            and dossier.status not in (S.resolved, S.returned):
+        return []
     rows = session.exec(select(Shipment).where(Shipment.dossier_id == dossier.id)
                         .order_by(Shipment.id)).all()  # type: ignore[arg-type]
     return [ShipmentOut(direction=s.direction, direction_label=SHIPMENT_DIRECTIONS.get(s.direction, s.direction),
@@ -513,6 +519,7 @@ def _address_key(client_hash: str) -> str:
 
 
 def _refuse(blocked: ratelimit.Hit, scope: str, client_hash: str) -> None:
+    LOOKUPS_REFUSED.labels(scope).inc()
     log.warning("public lookup rate limited", extra={"fields": {
         "client": client_hash, "scope": scope, "count": blocked.count, "retry_after": blocked.retry_after}})
     raise RateLimited(f"Ông/bà đã tra cứu quá nhiều lần. Vui lòng thử lại sau {wait_text(blocked.retry_after)}.",

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from app import effects, parties
+from app import effects, parties, reference
 from app.access import get_dossier, scoped  # noqa: F401 (the service's reads, used by its callers)
 from app.auth.principal import Principal
 from app.catalog.service import get_procedure, last_work_step, workflow_of
@@ -78,7 +78,7 @@ def supplement_stage(dossier: Dossier, session: Session | None = None) -> tuple[
     if status in (S.submitted, S.received):
         return "reception", dossier.receiving_agency_id
     if session is not None:
-        procedure = session.get(Procedure, dossier.procedure_id)
+        procedure = reference.procedure(session, dossier.procedure_id)
         if procedure is not None and parties.is_interagency(procedure):
             step = dossier.resume_step if dossier.status == S.awaiting_supplement else dossier.current_step
             return "processing", parties.step_agency_id(session, dossier, procedure, step)
@@ -191,7 +191,7 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
     if data.decision == "request_supplement" and not (data.missing_items or missing):
         raise Invalid("Yêu cầu bổ sung cần liệt kê giấy tờ còn thiếu.", code="supplement_items_required")
 
-    agency = session.get(Agency, procedure.agency_id)
+    agency = reference.agency(session, procedure.agency_id)
     assert agency is not None and agency.id is not None
     cal = sla.calendar_for(session, agency.id, ctx.settings)
     secret = codes.new_lookup_secret()
@@ -226,12 +226,12 @@ def receive(session: Session, data: IntakeIn, ctx: Context) -> tuple[Dossier, st
         kind, extra, note, event_data = "refused", data.reason, data.reason, {"decision": "refuse"}
 
     if procedure.division_id is not None:
-        session.get(Agency, procedure.division_id)  # read now, found in the session by effects.sync_portal
+        reference.agency(session, procedure.division_id)  # read now, found in the session by effects.sync_portal
     # The day's number comes last: its row lock is held until commit (that keeps codes gap-free),
     # so everything computed or read above (secret hash, due dates, agencies) runs outside it.
     local_day = ctx.now.astimezone(ZoneInfo(ctx.settings.timezone)).date()
     # The code carries the receiving point's identifier (the competent agency's, when it receives).
-    point = agency if principal.scope_agency_id == agency.id else session.get(Agency, principal.scope_agency_id)
+    point = agency if principal.scope_agency_id == agency.id else reference.agency(session, principal.scope_agency_id)
     assert point is not None and point.id is not None
     dossier.code = codes.format_code(point.code, local_day, codes.next_sequence(session, point.id, local_day))
     session.add(dossier)
@@ -270,7 +270,7 @@ def _receiving_officer(session: Session, data: IntakeIn, principal: Principal) -
     officer = session.exec(select(User).where(User.username == data.received_by)).first()
     if officer is None or not officer.is_active or Role.desk not in officer.roles:
         raise Invalid(f"Không có cán bộ Bộ phận Một cửa {data.received_by}.", code="received_by_not_found")
-    agency = session.get(Agency, officer.agency_id)
+    agency = reference.agency(session, officer.agency_id)
     from app.auth.principal import scope_agency_of
 
     if agency is None or scope_agency_of(agency) != principal.scope_agency_id:
@@ -288,7 +288,7 @@ def submit_online(session: Session, data: OnlineSubmissionIn, ctx: Context) -> t
     if existing is not None:
         return existing, None
     procedure = get_procedure(session, data.procedure_code, active_only=True)
-    agency = session.get(Agency, procedure.agency_id)
+    agency = reference.agency(session, procedure.agency_id)
     assert agency is not None and agency.id is not None
     if agency.code != data.agency_code:
         raise Invalid(f"Thủ tục {procedure.code} không thuộc thẩm quyền của {data.agency_code}.",
@@ -364,7 +364,7 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
     principal = ctx.principal
     assert principal is not None, "actions are taken by a person"
     dossier = get_dossier(session, code, principal, for_update=True)
-    procedure = session.get(Procedure, dossier.procedure_id)
+    procedure = reference.procedure(session, dossier.procedure_id)
     assert procedure is not None
     try:
         action_enum = Action(action)
@@ -430,7 +430,7 @@ def _assignee(session: Session, username: str | None, step: dict[str, Any], doss
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.is_active:
         raise Invalid(f"Không có cán bộ {username}.", code="assignee_not_found")
-    agency = session.get(Agency, user.agency_id)
+    agency = reference.agency(session, user.agency_id)
     from app.auth.principal import scope_agency_of
 
     if agency is None or scope_agency_of(agency) != principal.scope_agency_id or role not in user.roles:
@@ -450,11 +450,12 @@ def _open_step(session: Session, dossier: Dossier, procedure: Procedure, index: 
     dossier.step_started_at = ctx.now
     cal, own = _step_calendar(session, dossier, procedure, index, cal, ctx)  # each agency on its own calendar
     dossier.step_due_at = cal.add_working_minutes(ctx.now, int(step["budget_hours"]) * 60)
-    session.add(StepRecord(dossier_id=dossier.id, step_index=index, step_name=step["name"],
-                           from_user_id=ctx.principal.id if ctx.principal else None, to_user_id=dossier.assignee_id,
-                           to_division_id=dossier.assigned_division_id
-                           if step.get("scope") == "division" and own else None,
-                           started_at=ctx.now, due_at=dossier.step_due_at))
+    # Written with the change's event and outbox rows, in one round trip (app/effects.py).
+    effects.step(session, dossier_id=dossier.id, step_index=index, step_name=step["name"],
+                 from_user_id=ctx.principal.id if ctx.principal else None, to_user_id=dossier.assignee_id,
+                 to_division_id=dossier.assigned_division_id if step.get("scope") == "division" and own else None,
+                 started_at=ctx.now, due_at=dossier.step_due_at, finished_at=None, result=None, is_late=None,
+                 note=None)
     sla.refresh_next_alert(dossier)
 
 
@@ -516,7 +517,7 @@ def _sign_closing(session: Session, dossier: Dossier, kind: str, ctx: Context, *
                   signer_id: int | None = None) -> None:
     """Forms 03 and 05 carry a number from the agency's register and their signer (the caller, or
     `signer_id`: the desk officer who took a postal package signs its form 03, not the clerk)."""
-    agency = session.get(Agency, dossier.receiving_agency_id if kind == "refusal" else dossier.agency_id)
+    agency = reference.agency(session, dossier.receiving_agency_id if kind == "refusal" else dossier.agency_id)
     assert agency is not None
     dossier.closing_document_number = next_document_number(session, agency, kind, now=ctx.now,
                                                            tz=ctx.settings.timezone)
@@ -561,7 +562,7 @@ def _hand_over(session: Session, dossier: Dossier, procedure: Procedure, from_ag
                         documents=list(dossier.documents), status="pending")
     session.add(handover)
     session.flush()
-    names = {a.id: a for a in (session.get(Agency, from_agency), session.get(Agency, to_agency)) if a}
+    names = {a.id: a for a in (reference.agency(session, from_agency), reference.agency(session, to_agency)) if a}
     return {"handover_id": handover.id, "from_agency": names[from_agency].code, "to_agency": names[to_agency].code}
 
 
@@ -583,7 +584,7 @@ def _take_result_decision(session: Session, dossier: Dossier, procedure: Procedu
     dossier.result_kind = dossier.result_kind or "approval"
     dossier.result_signed_by_id = ctx.principal.id if ctx.principal else None
     dossier.result_signed_at = ctx.now
-    signer_agency = session.get(Agency, agency_id or dossier.agency_id)  # inter-agency: the deciding authority
+    signer_agency = reference.agency(session, agency_id or dossier.agency_id)  # inter-agency: the deciding authority
     assert signer_agency is not None
     if dossier.result_kind == "refusal" and not dossier.result_reference:
         dossier.result_reference = next_document_number(session, signer_agency, "result_refusal", now=ctx.now,
@@ -719,7 +720,7 @@ def _on_resolve(session, dossier, procedure, transition, data, ctx, cal) -> Hand
         holder = parties.step_agency_id(session, dossier, procedure, dossier.current_step)
         parties.end_part(session, dossier, holder, ctx.now, sla.calendar_for(session, holder, ctx.settings))
         if (culprit := parties.settle_lateness(session, dossier)) is not None:
-            culprit_agency = session.get(Agency, culprit)
+            culprit_agency = reference.agency(session, culprit)
             assert culprit_agency is not None
             late_by = {"late_agency": culprit_agency.code, "late_agency_name": culprit_agency.name}
         else:
@@ -811,7 +812,7 @@ def _lock_handover(session: Session, code: str, handover_id: int, ctx: Context,
     if handover.status != "pending":
         raise Conflict("Bàn giao này đã được tiếp nhận hoặc trả lại.", code="handover_not_pending",
                        detail={"status": handover.status})
-    procedure = session.get(Procedure, dossier.procedure_id)
+    procedure = reference.procedure(session, dossier.procedure_id)
     assert procedure is not None
     return dossier, procedure, handover
 
@@ -885,7 +886,7 @@ def ask_opinions(session: Session, code: str, ctx: Context, *, agencies: list[st
     principal = ctx.principal
     assert principal is not None
     dossier = get_dossier(session, code, principal, for_update=True)
-    procedure = session.get(Procedure, dossier.procedure_id)
+    procedure = reference.procedure(session, dossier.procedure_id)
     assert procedure is not None
     if expected_version is not None and expected_version != dossier.version:
         raise PreconditionFailed(detail={"current_version": dossier.version})
@@ -933,7 +934,7 @@ def answer_opinion(session: Session, code: str, opinion_id: int, ctx: Context, *
     row.status = "agreed" if agree else "disagreed"
     row.answered_at, row.answered_by_id, row.answer = ctx.now, principal.id, _require(answer, "Cần nêu ý kiến.")
     session.add(row)
-    procedure = session.get(Procedure, dossier.procedure_id)
+    procedure = reference.procedure(session, dossier.procedure_id)
     assert procedure is not None
     _record_handover(session, dossier, procedure, ctx, "opinion_answered", dossier.status, dossier.current_step,
                      row.answer, {"opinion_id": row.id, "agree": agree})

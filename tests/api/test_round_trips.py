@@ -10,11 +10,14 @@ from sqlalchemy import event
 
 from tests.workflows.test_scenarios import act, intake_body, required_documents
 
-# Without BEGIN/COMMIT. Intake: principal, procedure, agency, calendar overrides, division, day
-# number, dossier, event, outbox (both rows in one INSERT). Forward: principal, dossier (locked),
-# procedure, overrides, dossier update, step record, event, division, outbox.
-# Lookup: the dossier with its procedure, agency and division, timeline, shipments, both rate-limit counters.
-MOST = {"intake": 9, "forward": 9, "lookup": 4}
+# Without BEGIN/COMMIT. Agencies, procedures, users and calendars come from each worker's memory
+# (app/reference.py); a change's step, event and outbox rows are one statement on PostgreSQL
+# (app/effects.py `write_pending`). PostgreSQL: intake = day number, dossier, effects; forward =
+# dossier (locked), its update, effects; lookup = the dossier with its procedure, agency and
+# division, timeline, both rate-limit counters (no shipments: it was not sent by post).
+# SQLite (no network) adds the reference version read per request and one insert per table.
+MOST = {"postgresql": {"intake": 3, "forward": 3, "lookup": 3},
+        "sqlite": {"intake": 5, "forward": 6, "lookup": 3}}
 
 
 @contextmanager
@@ -32,21 +35,22 @@ def counting(engine):  # noqa: ANN001, ANN201
         event.remove(engine, "before_cursor_execute", on_execute)
 
 
-def test_hot_requests_stay_within_their_round_trips(client, login, engine):  # noqa: ANN001
+def test_hot_requests_stay_within_their_round_trips(client, login, engine, db_kind):  # noqa: ANN001
+    most = MOST[db_kind]
     desk = login("motcua")
     body = intake_body(documents=required_documents(client, desk))
     client.post("/api/v1/dossiers", json=body, headers=desk)  # warm: first-use reads of the process
     with counting(engine) as sent:
         made = client.post("/api/v1/dossiers", json=body, headers=desk)
     assert made.status_code == 201, made.text
-    assert len(sent) <= MOST["intake"], "\n".join(sent)
+    assert len(sent) <= most["intake"], "\n".join(sent)
 
     with counting(engine) as sent:
         act(client, desk, made.json(), "forward")
-    assert len(sent) <= MOST["forward"], "\n".join(sent)
+    assert len(sent) <= most["forward"], "\n".join(sent)
 
     with counting(engine) as sent:
         found = client.post("/api/v1/public/lookup",
                             json={"code": made.json()["code"], "secret": made.json()["lookup_secret"]})
     assert found.status_code == 200, found.text
-    assert len(sent) <= MOST["lookup"], "\n".join(sent)
+    assert len(sent) <= most["lookup"], "\n".join(sent)

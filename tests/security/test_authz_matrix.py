@@ -76,6 +76,8 @@ MATRIX: dict[str, Rule] = {
     "GET /": Rule(PUBLIC),  # landing page: links only
     "GET /health": Rule(PUBLIC),
     "GET /ready": Rule(PUBLIC),
+    # Prometheus metrics: the scraper's token (or an allowed network), no staff role at all
+    "GET /metrics": Rule(frozenset()),
     "GET /openapi.json": Rule(PUBLIC),
     "GET /docs": Rule(PUBLIC),
     "GET /docs/oauth2-redirect": Rule(PUBLIC),
