@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import (alerts, apologies, auth, calendar, dossiers, esign, files, forms, health, imports, interagency,
+from app.api import (alerts, analysis, apologies, auth, calendar, dossiers, esign, files, forms, health, imports, interagency,
                      outbox, portal, postal, procedures, public, reports, workflow)
 from app.web import dashboard, home
 
@@ -12,5 +12,5 @@ router = APIRouter()
 for sub in (health.router, auth.router, procedures.router, calendar.router, dossiers.router, files.router,
             files.applicants, workflow.router, workflow.page_router, forms.router, public.router, esign.router,
             postal.router, outbox.router, reports.router, alerts.router, apologies.router, imports.router,
-            interagency.router, portal.router, dashboard.router, home.router):
+            interagency.router, portal.router, analysis.router, dashboard.router, home.router):
     router.include_router(sub)

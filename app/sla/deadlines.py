@@ -34,6 +34,7 @@ __all__ = [
     "explain_deadline",
     "limit_minutes",
     "overdue_by",
+    "working_minutes_used",
 ]
 
 
@@ -98,6 +99,24 @@ def compute_due_at(
 ) -> datetime:
     """When `limit_minutes` of working time have run since the clock started, pauses excluded."""
     return _apply_pauses(cal, clock_started_at, limit_minutes, pauses)[0]
+
+
+def working_minutes_used(cal: WorkingCalendar, *, clock_started_at: datetime, until: datetime,
+                         pauses: Sequence[Pause] = ()) -> int:
+    """Working time the clock ran from its start to `until`, the closed pauses counted as
+    `compute_due_at` counts them (from the clock start, overlaps once) left out: its inverse, so a
+    result ready at `until` misses a limit of L minutes when this exceeds L (what-if replay,
+    app/foresight). `until` inside a pause counts the pause only up to `until`."""
+    waited = 0
+    covered_until = clock_started_at
+    for p in sorted((p for p in pauses if p.ended_at is not None and p.started_at >= clock_started_at),
+                    key=lambda p: p.started_at):
+        assert p.ended_at is not None
+        start, end = max(p.started_at, covered_until), min(p.ended_at, until)
+        if end > start:
+            waited += cal.working_minutes_between(start, end)
+        covered_until = max(covered_until, p.ended_at)
+    return max(0, cal.working_minutes_between(clock_started_at, until) - waited)
 
 
 def due_soon_at(cal: WorkingCalendar, due_at: datetime, window_minutes: int) -> datetime:
