@@ -180,6 +180,11 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/reports/province": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
     "GET /api/v1/reports/province.csv": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
     "GET /api/v1/reports/province.xlsx": Rule(REPORTS, query="period=2026", narrower="province_scope_required"),
+    # analysis of the recorded history (issue 17): what-if replay of a time limit, the event log
+    "POST /api/v1/analysis/what-if": Rule(REPORTS, json={"procedure_code": "2.001914", "period": "2026",
+                                                         "time_limit": {"value": 3, "unit": "working_days"}}),
+    "POST /api/v1/analysis/what-if.xlsx": Rule(REPORTS, json={"procedure_code": "2.001914", "period": "2026",
+                                                              "time_limit": {"value": 3, "unit": "working_days"}}),
 }
 
 # Cells where the code differs from the rule above: each is a finding for the lead, checked as a
@@ -449,6 +454,11 @@ def check_other_agency_objects(app, world: World, problems: list[str]) -> None: 
             response = world.client.get(f"{path}?period=2026&procedure_code={PROCEDURE}",
                                         headers=world.headers(OTHER_USERS[role]))
             _check(problems, f"GET {path}?procedure_code=<A>", f"other agency {role}", response.status_code == 404,
+                   response)
+        for path in ("/api/v1/analysis/what-if", "/api/v1/analysis/what-if.xlsx"):
+            response = world.client.post(path, headers=world.headers(OTHER_USERS[role]), json={
+                "procedure_code": PROCEDURE, "period": "2026", "time_limit": {"value": 3, "unit": "working_days"}})
+            _check(problems, f"POST {path} procedure_code=<A>", f"other agency {role}", response.status_code == 404,
                    response)
 
 
