@@ -35,6 +35,7 @@ from app.sla.deadlines import (Outcome, Pause, classify_outcome, compute_due_at,
                                working_minutes_used)
 
 MINUTES_PER_DAY = 480
+_US_PER_MIN = 60_000_000
 MAX_CURVE_DAYS = 60
 METHOD = ("Mỗi hồ sơ có kết quả trong kỳ được tính lại hạn trả theo đúng quy tắc tính thời hạn của hệ thống: "
           "thời điểm bắt đầu tính (tiếp nhận, hoặc tính lại khi nhận đủ bổ sung theo quy định của thủ tục), "
@@ -54,6 +55,29 @@ class Case:
     pauses: list[Pause] = field(default_factory=list)
     cal: WorkingCalendar | None = None
     used: int = 0  # working minutes the clock ran, waits excluded
+    at: Positions | None = None  # working positions on the case's calendar
+
+
+class Positions:
+    """Working positions of moments on one calendar, each moment converted once
+    (`WorkingCalendar.working_position`): a span is then a subtraction."""
+
+    def __init__(self, cal: WorkingCalendar) -> None:
+        self.cal = cal
+        self._memo: dict[datetime, int] = {}
+
+    def __call__(self, at: datetime) -> int:
+        pos = self._memo.get(at)
+        if pos is None:
+            pos = self._memo[at] = self.cal.working_position(at)
+        return pos
+
+
+def positions_of(cal: WorkingCalendar, memo: dict[int, Positions]) -> Positions:
+    found = memo.get(id(cal))
+    if found is None or found.cal is not cal:
+        found = memo[id(cal)] = Positions(cal)
+    return found
 
 
 @dataclass
@@ -87,32 +111,37 @@ def load_cases(session: Session, *, agency_id: int, procedure_id: int, period: P
     where = and_(Dossier.agency_id == agency_id, Dossier.procedure_id == procedure_id,
                  Dossier.resolved_at >= period.start, Dossier.resolved_at < period.end,
                  Dossier.clock_started_at.is_not(None))
-    rows = session.execute(select(Dossier.id, Dossier.clock_started_at, Dossier.resolved_at, Dossier.calendar_version,
+    conn = session.connection()  # Core rows: no ORM result processing for thousands of rows
+    rows = conn.execute(select(Dossier.id, Dossier.clock_started_at, Dossier.resolved_at, Dossier.calendar_version,
                                   Dossier.outcome).where(where).order_by(Dossier.id)).all()
     cases = {r.id: Case(r.id, r.clock_started_at, r.resolved_at, r.calendar_version or 0, r.outcome) for r in rows}
     if not cases:
         return []
-    pauses = session.execute(select(ClockPause.dossier_id, ClockPause.started_at, ClockPause.ended_at,
+    pauses = conn.execute(select(ClockPause.dossier_id, ClockPause.started_at, ClockPause.ended_at,
                                     ClockPause.reason).join(Dossier, Dossier.id == ClockPause.dossier_id)
                              .where(where, ClockPause.ended_at.is_not(None))).all()
     for p in pauses:
         case = cases[p.dossier_id]
         if p.started_at >= case.clock_started_at:  # as app.sla.service counts them
             case.pauses.append(Pause(p.started_at, p.ended_at, p.reason))
+    memo: dict[int, Positions] = {}
     for case in cases.values():
         case.cal = sla.calendar_at(cal, case.calendar_version)
+        case.at = positions_of(case.cal, memo)
         case.used = working_minutes_used(case.cal, clock_started_at=case.clock_started_at, until=case.resolved_at,
                                          pauses=case.pauses)
     return list(cases.values())
 
 
 def replay_one(case: Case, minutes: int, tz: str) -> Replayed:
+    """The outcome under a limit of `minutes`, by the real deadline rule; late (early) by the
+    working time used beyond (left within) the limit, waits for the applicant excluded."""
     assert case.cal is not None
     due = compute_due_at(case.cal, clock_started_at=case.clock_started_at, limit_minutes=minutes, pauses=case.pauses)
     outcome = classify_outcome(case.resolved_at, due, tz)
     if outcome is Outcome.late:
-        return Replayed(outcome, case.cal.working_minutes_between(due, case.resolved_at), 0)
-    return Replayed(outcome, 0, case.cal.working_minutes_between(case.resolved_at, due))
+        return Replayed(outcome, max(0, case.used - minutes), 0)
+    return Replayed(outcome, 0, max(0, minutes - case.used))
 
 
 def replay(cases: list[Case], minutes: int, tz: str) -> ReplayCounts:
@@ -134,21 +163,19 @@ def share_within(used_sorted: list[int], minutes: int) -> float:
     return bisect.bisect_right(used_sorted, minutes) / len(used_sorted)
 
 
-def shortest_limit(cases: list[Case], target: float, tz: str) -> ShortestLimit:
+def shortest_limit(cases: list[Case], target: float) -> ShortestLimit:
     """The smallest limit, in whole working hours, under which `target` of the dossiers would have
-    been on time; the count gives the candidate, an exact replay confirms it."""
+    been on time: the k-th smallest used time, k = ceil(target x n). A dossier is on time under L
+    exactly when it used at most L (tests/foresight/test_what_if.py checks this against the
+    replay through compute_due_at for every limit), so no replay per candidate is needed."""
     if not cases:
         return ShortestLimit(target_share=target, limit=None, limit_days=None, on_time_share=None)
     used = sorted(c.used for c in cases)
     k = max(1, math.ceil(target * len(used) - 1e-9))
     hours = max(1, math.ceil(used[k - 1] / 60))
-    exact = replay(cases, hours * 60, tz)
-    while exact.on_time_share is not None and exact.on_time_share < target:  # a boundary moment; rare
-        hours += 1
-        exact = replay(cases, hours * 60, tz)
     days = math.ceil(hours * 60 / MINUTES_PER_DAY)
     return ShortestLimit(target_share=target, limit=limit_out(hours * 60), limit_days=limit_out(days * MINUTES_PER_DAY),
-                         on_time_share=exact.on_time_share)
+                         on_time_share=round(share_within(used, hours * 60), 4))
 
 
 def curve(cases: list[Case], *, up_to_days: int) -> list[CurvePoint]:
@@ -175,14 +202,17 @@ def step_stats(session: Session, procedure: Procedure, cases: list[Case], new_bu
     ids = list(by_id)
     for start in range(0, len(ids), 5000):  # bounded IN lists
         chunk = ids[start:start + 5000]
-        rows = session.execute(select(StepRecord.dossier_id, StepRecord.step_index, StepRecord.started_at,
+        rows = session.connection().execute(select(StepRecord.dossier_id, StepRecord.step_index, StepRecord.started_at,
                                       StepRecord.finished_at).where(StepRecord.dossier_id.in_(chunk),
                                                                     StepRecord.finished_at.is_not(None))).all()
         for r in rows:
             case = by_id[r.dossier_id]
-            assert case.cal is not None
-            durations[r.step_index].append(working_minutes_used(case.cal, clock_started_at=r.started_at,
-                                                                until=r.finished_at, pauses=case.pauses))
+            assert case.at is not None
+            pos = case.at
+            start, end = pos(r.started_at), pos(r.finished_at)
+            waited = sum(max(0, min(pos(p.ended_at), end) - max(pos(p.started_at), start))  # type: ignore[arg-type]
+                         for p in case.pauses)
+            durations[r.step_index].append(max(0, end - start - waited) // _US_PER_MIN)
     out = []
     for index, step in enumerate(procedure.workflow):
         values = sorted(durations.get(index, []))
@@ -210,6 +240,7 @@ def what_if(session: Session, *, agency_id: int, request: WhatIfIn, period: Peri
                                     minutes_per_day=cal.minutes_per_day)
     proposed_minutes = limit_minutes(request.time_limit.value, request.time_limit.unit,
                                      minutes_per_day=cal.minutes_per_day)
+    current = replay(cases, current_minutes, tz)
     recorded = RecordedCounts(total=len(cases), early=sum(1 for c in cases if c.outcome == Outcome.early),
                               on_time=sum(1 for c in cases if c.outcome == Outcome.on_time),
                               late=sum(1 for c in cases if c.outcome == Outcome.late))
@@ -218,10 +249,11 @@ def what_if(session: Session, *, agency_id: int, request: WhatIfIn, period: Peri
         procedure=ProcedureOut(code=procedure.code, name=procedure.name, time_limit_value=procedure.time_limit_value,
                                time_limit_unit=procedure.time_limit_unit),
         period=period_out(period), dossiers=len(cases), recorded=recorded,
-        current=replay(cases, current_minutes, tz), proposed=replay(cases, proposed_minutes, tz),
-        shortest=shortest_limit(cases, request.target_share, tz),
+        current=current, proposed=current if proposed_minutes == current_minutes else replay(cases, proposed_minutes, tz),
+        shortest=shortest_limit(cases, request.target_share),
         curve=curve(cases, up_to_days=math.ceil(max(current_minutes, proposed_minutes) / MINUTES_PER_DAY)),
-        steps=step_stats(session, procedure, cases, {b.step: b.budget_hours for b in request.step_budgets}),
+        steps=step_stats(session, procedure, cases, {b.step: b.budget_hours for b in request.step_budgets})
+        if request.step_budgets or request.include_steps else [],
         method=METHOD)
 
 

@@ -33,6 +33,8 @@ class WhatIfIn(BaseModel):
     target_share: float = Field(default=0.95, gt=0, le=1,
                                 description="Tỷ lệ đúng hạn mục tiêu để tìm thời hạn ngắn nhất (mặc định 95%)")
     step_budgets: list[StepBudgetIn] = Field(default_factory=list, max_length=50)
+    include_steps: bool = Field(default=False, description="Thống kê thời gian từng bước (luôn có khi gửi "
+                                                           "step_budgets)")
 
 
 class LimitOut(BaseModel):
@@ -104,5 +106,5 @@ class WhatIfOut(BaseModel):
     proposed: ReplayCounts = Field(description="Tính lại với thời hạn mới")
     shortest: ShortestLimit
     curve: list[CurvePoint] = Field(description="Tỷ lệ đúng hạn theo từng thời hạn (ngày làm việc)")
-    steps: list[StepOut]
+    steps: list[StepOut] = Field(description="Thống kê từng bước (khi gửi step_budgets hoặc include_steps)")
     method: str

@@ -5,42 +5,18 @@ through SQLAlchemy so that both databases get them. Alerts and outbox rows are l
 from __future__ import annotations
 
 import json
-import random
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from app.auth.principal import scope_agency_of
-from app.catalog.demo import DEMO_AGENCY_CODE
-from app.db import make_sessionmaker, transaction
-from app.models import Agency, Procedure, User
 from app.settings import Settings
-from bench.generate import Batch, Generator, Office
+from bench.foresight_history import demo_office
+from bench.generate import Batch, Generator
 
 SKIPPED = {"alerts", "outbox"}
-
-
-def demo_office(engine: Engine) -> Office:
-    factory = make_sessionmaker(engine)
-    with transaction(factory) as s:
-        agency = s.execute(select(Agency).where(Agency.code == DEMO_AGENCY_CODE)).scalars().one()
-        agencies = {a.id: a for a in s.execute(select(Agency)).scalars()}
-        mine = [u for u in s.execute(select(User)).scalars() if scope_agency_of(agencies[u.agency_id]) == agency.id]
-        office = Office(agency_id=agency.id, code=agency.code, desk=[u.id for u in mine if "desk" in u.roles],
-                        specialists=[u.id for u in mine if "specialist" in u.roles],
-                        leaders=[u.id for u in mine if "leader" in u.roles],
-                        postal=[u.id for u in mine if "postal" in u.roles])
-        office.procedures = [p for p in s.execute(select(Procedure).where(Procedure.agency_id == agency.id)
-                                                  .order_by(Procedure.id)).scalars() if not p.parties]
-        for p in office.procedures:
-            s.expunge(p)
-    rng = random.Random(agency.id)
-    # A skewed catalogue: the first procedure is the busy one.
-    office.weights = [1.0 / (k + 1) ** 1.2 * rng.uniform(0.9, 1.1) for k in range(len(office.procedures))]
-    return office
 
 
 def _json_columns(table: str) -> set[str]:
