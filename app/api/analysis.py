@@ -3,12 +3,15 @@ the event log for process mining. Roles reporter or leader, scoped to the caller
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.auth.deps import Reporter
-from app.foresight import export, replay
+from app.fields import LocalDate
+from app.foresight import eventlog, export, replay
 from app.foresight.schemas import WhatIfIn, WhatIfOut
 from app.reports.periods import parse_period
 
@@ -36,4 +39,38 @@ def what_if_xlsx(body: WhatIfIn, session: SessionDep, principal: Reporter, setti
     out = _what_if(session, principal, settings, body)
     return Response(export.to_xlsx(out, generated_at=clock.now(), tz=settings.timezone), media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="{export.filename(out)}"',
+                             "Cache-Control": "no-store"})
+
+
+PeriodQ = Annotated[str | None, Query(max_length=32, description="Kỳ: 2026 (năm), 2026-H1, 2026-Q3, 2026-11")]
+FromQ = Annotated[LocalDate | None, Query(alias="from", description="Từ ngày (YYYY-MM-DD), dùng cùng `to`")]
+ToQ = Annotated[LocalDate | None, Query(alias="to", description="Đến hết ngày (YYYY-MM-DD)")]
+ProcedureQ = Annotated[str | None, Query(max_length=32, description="Chỉ một thủ tục (mã thủ tục)")]
+
+
+def _log(session, principal, settings, period, date_from, date_to, procedure_code):  # noqa: ANN001, ANN202
+    chosen = parse_period(period, settings.timezone, from_=date_from, to=date_to)
+    cases = eventlog.load_log(session, agency_id=principal.scope_agency_id, period=chosen, settings=settings,
+                              procedure_code=procedure_code)
+    return chosen, cases
+
+
+@router.get("/event-log.xes", response_class=Response, responses={200: {"content": {"application/xml": {}}}},
+            summary="Nhật ký sự kiện hồ sơ của kỳ (IEEE XES) cho công cụ khai phá quy trình; hồ sơ được ẩn danh")
+def event_log_xes(session: SessionDep, principal: Reporter, settings: SettingsDep, period: PeriodQ = None,
+                  date_from: FromQ = None, date_to: ToQ = None, procedure_code: ProcedureQ = None) -> Response:
+    chosen, cases = _log(session, principal, settings, period, date_from, date_to, procedure_code)
+    name = f"nhat-ky-ho-so_{chosen.key}".replace("..", "_")
+    return Response(eventlog.to_xes(cases, name=name), media_type="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xes"', "Cache-Control": "no-store"})
+
+
+@router.get("/event-log.ocel.json", response_class=Response, responses={200: {"content": {"application/json": {}}}},
+            summary="Nhật ký sự kiện hồ sơ của kỳ (OCEL 2.0 JSON); hồ sơ được ẩn danh")
+def event_log_ocel(session: SessionDep, principal: Reporter, settings: SettingsDep, period: PeriodQ = None,
+                   date_from: FromQ = None, date_to: ToQ = None, procedure_code: ProcedureQ = None) -> Response:
+    chosen, cases = _log(session, principal, settings, period, date_from, date_to, procedure_code)
+    name = f"nhat-ky-ho-so_{chosen.key}".replace("..", "_")
+    return Response(eventlog.to_ocel(cases), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.ocel.json"',
                              "Cache-Control": "no-store"})
