@@ -52,6 +52,7 @@ class Case:
     resolved_at: datetime
     calendar_version: int
     outcome: str | None
+    limit_minutes: int = 0  # the limit its appointment counted (a same-day cut-off rule gives its own)
     pauses: list[Pause] = field(default_factory=list)
     cal: WorkingCalendar | None = None
     used: int = 0  # working minutes the clock ran, waits excluded
@@ -113,8 +114,9 @@ def load_cases(session: Session, *, agency_id: int, procedure_id: int, period: P
                  Dossier.clock_started_at.is_not(None))
     conn = session.connection()  # Core rows: no ORM result processing for thousands of rows
     rows = conn.execute(select(Dossier.id, Dossier.clock_started_at, Dossier.resolved_at, Dossier.calendar_version,
-                                  Dossier.outcome).where(where).order_by(Dossier.id)).all()
-    cases = {r.id: Case(r.id, r.clock_started_at, r.resolved_at, r.calendar_version or 0, r.outcome) for r in rows}
+                                  Dossier.outcome, Dossier.limit_minutes).where(where).order_by(Dossier.id)).all()
+    cases = {r.id: Case(r.id, r.clock_started_at, r.resolved_at, r.calendar_version or 0, r.outcome,
+                        r.limit_minutes or 0) for r in rows}
     if not cases:
         return []
     pauses = conn.execute(select(ClockPause.dossier_id, ClockPause.started_at, ClockPause.ended_at,
@@ -133,10 +135,13 @@ def load_cases(session: Session, *, agency_id: int, procedure_id: int, period: P
     return list(cases.values())
 
 
-def replay_one(case: Case, minutes: int, tz: str) -> Replayed:
-    """The outcome under a limit of `minutes`, by the real deadline rule; late (early) by the
-    working time used beyond (left within) the limit, waits for the applicant excluded."""
+def replay_one(case: Case, minutes: int | None, tz: str) -> Replayed:
+    """The outcome under a limit of `minutes` (None: the limit the dossier's appointment counted),
+    by the real deadline rule; late (early) by the working time used beyond (left within) the
+    limit, waits for the applicant excluded."""
     assert case.cal is not None
+    if minutes is None:
+        minutes = case.limit_minutes
     due = compute_due_at(case.cal, clock_started_at=case.clock_started_at, limit_minutes=minutes, pauses=case.pauses)
     outcome = classify_outcome(case.resolved_at, due, tz)
     if outcome is Outcome.late:
@@ -144,14 +149,20 @@ def replay_one(case: Case, minutes: int, tz: str) -> Replayed:
     return Replayed(outcome, 0, max(0, minutes - case.used))
 
 
-def replay(cases: list[Case], minutes: int, tz: str) -> ReplayCounts:
+def replay(cases: list[Case], minutes: int | None, tz: str, *, nominal: int | None = None,
+           label: str | None = None) -> ReplayCounts:
+    """Counts under one limit for all (`minutes`), or under each dossier's recorded limit (None;
+    `nominal` and `label` then describe it)."""
     results = [replay_one(c, minutes, tz) for c in cases]
+    limit = limit_out(minutes if minutes is not None else nominal or 0)
+    if label:
+        limit.label = label
     late = [r.late_minutes for r in results if r.outcome is Outcome.late]
     early = [r.early_minutes for r in results if r.outcome is Outcome.early]
     on_time = sum(1 for r in results if r.outcome is Outcome.on_time)
     total = len(results)
     return ReplayCounts(
-        limit=limit_out(minutes), total=total, early=len(early), on_time=on_time, late=len(late),
+        limit=limit, total=total, early=len(early), on_time=on_time, late=len(late),
         on_time_share=round((total - len(late)) / total, 4) if total else None,
         late_hours_total=round(sum(late) / 60, 2), late_hours_mean=round(sum(late) / 60 / len(late), 2) if late else None,
         late_hours_max=round(max(late) / 60, 2) if late else None,
@@ -240,7 +251,9 @@ def what_if(session: Session, *, agency_id: int, request: WhatIfIn, period: Peri
                                     minutes_per_day=cal.minutes_per_day)
     proposed_minutes = limit_minutes(request.time_limit.value, request.time_limit.unit,
                                      minutes_per_day=cal.minutes_per_day)
-    current = replay(cases, current_minutes, tz)
+    rule = (f"Trong ngày nếu tiếp nhận trước {procedure.same_day_cutoff}, sau đó ngày làm việc tiếp theo"
+            if procedure.same_day_cutoff else None)
+    current = replay(cases, None, tz, nominal=current_minutes, label=rule)
     recorded = RecordedCounts(total=len(cases), early=sum(1 for c in cases if c.outcome == Outcome.early),
                               on_time=sum(1 for c in cases if c.outcome == Outcome.on_time),
                               late=sum(1 for c in cases if c.outcome == Outcome.late))
@@ -249,7 +262,7 @@ def what_if(session: Session, *, agency_id: int, request: WhatIfIn, period: Peri
         procedure=ProcedureOut(code=procedure.code, name=procedure.name, time_limit_value=procedure.time_limit_value,
                                time_limit_unit=procedure.time_limit_unit),
         period=period_out(period), dossiers=len(cases), recorded=recorded,
-        current=current, proposed=current if proposed_minutes == current_minutes else replay(cases, proposed_minutes, tz),
+        current=current, proposed=replay(cases, proposed_minutes, tz),
         shortest=shortest_limit(cases, request.target_share),
         curve=curve(cases, up_to_days=math.ceil(max(current_minutes, proposed_minutes) / MINUTES_PER_DAY)),
         steps=step_stats(session, procedure, cases, {b.step: b.budget_hours for b in request.step_budgets})

@@ -103,10 +103,11 @@ def compute_due_at(
 
 def working_minutes_used(cal: WorkingCalendar, *, clock_started_at: datetime, until: datetime,
                          pauses: Sequence[Pause] = ()) -> int:
-    """Working time the clock ran from its start to `until`, the closed pauses counted as
-    `compute_due_at` counts them (from the clock start, overlaps once) left out: its inverse, so a
-    result ready at `until` misses a limit of L minutes when this exceeds L (what-if replay,
-    app/foresight). `until` inside a pause counts the pause only up to `until`."""
+    """The shortest limit, in working minutes, that a result ready at `until` meets: the working
+    time the clock ran (the closed pauses counted as `compute_due_at` counts them), so that under
+    a limit L it is late exactly when this exceeds L. The inverse of `compute_due_at` (what-if
+    replay, app/foresight): estimated from working positions, then settled by `compute_due_at`
+    itself (a result in the lunch break or the evening right after the appointment is late)."""
     waited = 0
     covered_until = clock_started_at
     for p in sorted((p for p in pauses if p.ended_at is not None and p.started_at >= clock_started_at),
@@ -116,7 +117,17 @@ def working_minutes_used(cal: WorkingCalendar, *, clock_started_at: datetime, un
         if end > start:
             waited += cal.working_minutes_between(start, end)
         covered_until = max(covered_until, p.ended_at)
-    return max(0, cal.working_minutes_between(clock_started_at, until) - waited)
+    span = cal.working_position(until) - cal.working_position(clock_started_at) - waited * 60_000_000
+    used = max(0, -(-span // 60_000_000))
+
+    def late(minutes: int) -> bool:
+        return until > compute_due_at(cal, clock_started_at=clock_started_at, limit_minutes=minutes, pauses=pauses)
+
+    while used > 0 and not late(used - 1):
+        used -= 1
+    while late(used):
+        used += 1
+    return used
 
 
 def due_soon_at(cal: WorkingCalendar, due_at: datetime, window_minutes: int) -> datetime:

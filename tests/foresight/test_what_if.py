@@ -43,7 +43,8 @@ def test_replay_at_the_current_limit_reproduces_the_recorded_outcomes(client, lo
     recorded, current, proposed = out["recorded"], out["current"], out["proposed"]
     assert (current["early"], current["on_time"], current["late"]) == \
         (recorded["early"], recorded["on_time"], recorded["late"])
-    assert proposed == current
+    if not history.same_day_cutoff:  # a cut-off rule is replayed as recorded, the proposal as a plain limit
+        assert proposed == current
     assert out["procedure"]["code"] == history.code
     assert out["period"]["start"].endswith("+07:00")
 
