@@ -553,9 +553,10 @@ class Generator:
             role = p.workflow[i]["role"]
             actor = d["assignee_id"] or rng.choice(actor_of.get(role, o.desk))
             step_start = t
-            t = cal.add_working_minutes(t, max(1, int(total * shares[i])))
+            minutes = self.step_minutes(life, i, total, shares)
+            t = cal.add_working_minutes(t, minutes)
             if supplement_at == i:
-                ask = cal.add_working_minutes(step_start, max(1, int(total * shares[i] * 0.3)))
+                ask = cal.add_working_minutes(step_start, max(1, int(minutes * 0.3)))
                 items = ["Bản sao có chứng thực văn bằng"]
                 request = [d["id"], ask, actor, json.dumps(items, ensure_ascii=False), None, None, None, d["due_at"],
                            None, "processing", d["agency_id"]]
@@ -597,7 +598,7 @@ class Generator:
                 life.supp_data = {}
                 life.ev(back, "supplement_received", rng.choice(o.desk), "desk", "processing", mutate=resume)
                 life.b.events[-1] = life.b.events[-1][:-1] + (json.dumps(life.supp_data),)
-                t = cal.add_working_minutes(back, max(1, int(total * shares[i] * 0.7)))
+                t = cal.add_working_minutes(back, max(1, int(minutes * 0.7)))
             if i < last:
                 nxt = p.workflow[i + 1]
                 nxt_assignee = None
@@ -647,6 +648,11 @@ class Generator:
             life.clear_step()
         life.ev(t, "return_result", desk, "desk", "returned", mutate=returned,
                 data={"method": method, "tracking_number": f"EO{d['id']:09d}VN" if method == "postal" else None})
+
+    def step_minutes(self, life: Life, i: int, total: int, shares: list[float]) -> int:
+        """Working minutes of step i: its budget's share of the drawn resolution time (a subclass
+        draws steps of their own: bench/late_risk_bench.py)."""
+        return max(1, int(total * shares[i]))
 
     def apology_and_alerts(self, life: Life, upto: datetime) -> None:
         """What the deadline scan writes for a dossier whose due-soon (overdue) moment came before `upto`

@@ -14,9 +14,12 @@ from sqlmodel import SQLModel
 
 from app.settings import Settings
 from bench.foresight_history import demo_office
+import bench.generate
 from bench.generate import Batch, Generator
 
 SKIPPED = {"alerts", "outbox"}
+# The generator hashes a pool of lookup secrets (~1 ms each); a test history needs only a few.
+bench.generate.SECRET_POOL = 8
 
 
 def _json_columns(table: str) -> set[str]:
