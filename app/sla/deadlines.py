@@ -123,8 +123,7 @@ def working_minutes_used(cal: WorkingCalendar, *, clock_started_at: datetime, un
     def late(minutes: int) -> bool:
         return until > compute_due_at(cal, clock_started_at=clock_started_at, limit_minutes=minutes, pauses=pauses)
 
-    while used > 0 and not late(used - 1):
-        used -= 1
+    # Below `used` the appointment's working position falls before `until`'s: late for sure.
     while late(used):
         used += 1
     return used
