@@ -37,6 +37,7 @@ from app.settings import Settings
 from app.sla.calendar import parse_working_hours
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
 from app.web import ratelimit
+from app.web.citizen_clock import CitizenClockOut, citizen_clock
 from app.workflows import codes
 from app.workflows.service import progress_of
 from app.workflows.transitions import STATUS_LABELS, Action, event_label
@@ -174,6 +175,7 @@ class PublicDossierOut(BaseModel):
     shipments: list[ShipmentOut]
     result_document: ResultDocumentOut | None = Field(
         default=None, description="Kết quả điện tử đã ký số: trả trực tuyến khi đã có kết quả; cách khác khi đã trả")
+    clock: CitizenClockOut | None = Field(default=None, description="Thời hạn đang ở đâu (app/web/citizen_clock.py)")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -387,7 +389,8 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
             status in (S.resolved, S.returned) and dossier.result_kind == "refusal") else None,
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
         collection=_collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
-        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz))
+        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
+        clock=citizen_clock(session, dossier, now=now, settings=settings))
 
 
 def _result_document(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
