@@ -12,5 +12,5 @@ router = APIRouter()
 for sub in (health.router, auth.router, procedures.router, calendar.router, dossiers.router, files.router,
             files.applicants, workflow.router, workflow.page_router, forms.router, public.router, esign.router,
             postal.router, outbox.router, reports.router, alerts.router, apologies.router, imports.router,
-            interagency.router, portal.router, analysis.router, dashboard.router, home.router):
+            interagency.router, portal.router, analysis.router, analysis.dossier_router, dashboard.router, home.router):
     router.include_router(sub)

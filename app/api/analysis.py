@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from app import access
 from app.api.deps import ClockDep, SessionDep, SettingsDep
-from app.auth.deps import Reporter
+from app.auth.deps import Reporter, Staff
 from app.fields import LocalDate
-from app.foresight import eventlog, export, replay
-from app.foresight.schemas import WhatIfIn, WhatIfOut
+from app.foresight import eventlog, export, forecast, replay, risk_scan
+from app.foresight.schemas import LateRiskOut, WhatIfIn, WhatIfOut
+from app.models import ClockState, Procedure
 from app.reports.periods import parse_period
+from app.sla.service import calendar_for
 
 router = APIRouter(prefix="/api/v1/analysis", tags=["phân tích"])
 
@@ -74,3 +77,34 @@ def event_log_ocel(session: SessionDep, principal: Reporter, settings: SettingsD
     return Response(eventlog.to_ocel(cases), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}.ocel.json"',
                              "Cache-Control": "no-store"})
+
+
+dossier_router = APIRouter(prefix="/api/v1/dossiers", tags=["phân tích"])
+CodePath = Annotated[str, Path(max_length=64, description="Mã hồ sơ")]
+
+
+@dossier_router.get("/{code}/late-risk", response_model=LateRiskOut,
+                    summary="Nguy cơ trễ hạn của hồ sơ đang xử lý và bước thường chậm (dự báo từ số liệu đã ghi)")
+def late_risk(code: CodePath, session: SessionDep, principal: Staff, settings: SettingsDep,
+              clock: ClockDep) -> LateRiskOut:
+    dossier = access.get_dossier(session, code, principal)
+    now = clock.now()
+    out = LateRiskOut(code=dossier.code, forecast=False, due_at=dossier.due_at,
+                      threshold=settings.late_risk_threshold)
+    if dossier.clock_state != ClockState.running or dossier.current_step is None:
+        out.reason = "Đồng hồ thời hạn không chạy (tạm dừng, đã xong) hoặc hồ sơ chưa ở bước xử lý."
+        return out
+    procedure = session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    cal = calendar_for(session, dossier.agency_id, settings)
+    model = risk_scan.model_for(session, now=now, settings=settings, calendars={dossier.agency_id: cal})
+    risk = forecast.forecast_dossier(model, dossier, procedure.workflow, now=now, cal=cal)
+    if risk is None:
+        out.reason = "Không đủ dữ liệu để dự báo."
+        return out
+    return out.model_copy(update=dict(
+        forecast=True, probability=risk.probability, expected_ready_at=risk.expected_ready_at,
+        working_hours_left=round(risk.minutes_left / 60, 1),
+        working_hours_needed_median=round(risk.median_minutes_needed / 60, 1),
+        working_hours_needed_p90=round(risk.p90_minutes_needed / 60, 1), cause_step=risk.cause_step,
+        cause_name=risk.cause_name, cause_overrun_hours=round(risk.cause_overrun_minutes / 60, 1), basis=risk.basis))

@@ -25,7 +25,7 @@ from app.sla.service import calendar_for
 
 LATE_RISK = "late_risk"
 STATE_KEY = "late_risk_scan_at"
-_models: dict[tuple[str, str], forecast.DurationModel] = {}  # (database, local day) -> model
+_models: dict[tuple[str, str], forecast.DurationModel] = {}  # (database and agencies, local day) -> model
 
 
 def _due(session: Session, now: datetime, settings: Settings) -> bool:
@@ -39,6 +39,21 @@ def _due(session: Session, now: datetime, settings: Settings) -> bool:
         row.value, row.updated_at = now.isoformat(), now
     session.flush()
     return True
+
+
+def model_for(session: Session, *, now: datetime, settings: Settings, calendars: dict[int, WorkingCalendar]
+              ) -> forecast.DurationModel:
+    """The model of the day for these agencies (trained once a day per database and agency set)."""
+    tz = next(iter(calendars.values())).tz
+    key = (f"{session.get_bind().url}|{sorted(calendars)}", now.astimezone(tz).date().isoformat())
+    model = _models.get(key)
+    if model is None:
+        if len(_models) > 64:
+            _models.clear()
+        model = _models[key] = forecast.load_model(
+            session, since=now - timedelta(days=settings.late_risk_history_days), until=now, calendars=calendars,
+            agency_ids=sorted(calendars))
+    return model
 
 
 def message(code: str, procedure_name: str, risk: forecast.Risk, due_at: datetime) -> str:
@@ -61,13 +76,7 @@ def scan_late_risk(factory: sessionmaker[Session], *, now: datetime, settings: S
             return 0
         calendars: dict[int, WorkingCalendar] = {a: calendar_for(session, a, settings)
                                                  for a in {d.agency_id for d in dossiers}}
-        key = (str(session.get_bind().url), now.astimezone(next(iter(calendars.values())).tz).date().isoformat())
-        model = _models.get(key)
-        if model is None:
-            _models.clear()
-            model = _models[key] = forecast.load_model(
-                session, since=now - timedelta(days=settings.late_risk_history_days), until=now,
-                calendars=calendars, agency_ids=sorted(calendars))
+        model = model_for(session, now=now, settings=settings, calendars=calendars)
         procedures = {p.id: p for p in session.execute(select(Procedure).where(
             Procedure.id.in_({d.procedure_id for d in dossiers}))).scalars()}
         units = {d.agency_id for d in dossiers} | {d.assigned_division_id for d in dossiers if d.assigned_division_id}

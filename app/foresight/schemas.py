@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.fields import LocalDate
+from app.fields import LocalDate, LocalDateTime
 from app.reports.schemas import AgencyOut, PeriodOut
 
 
@@ -108,3 +108,20 @@ class WhatIfOut(BaseModel):
     curve: list[CurvePoint] = Field(description="Tỷ lệ đúng hạn theo từng thời hạn (ngày làm việc)")
     steps: list[StepOut] = Field(description="Thống kê từng bước (khi gửi step_budgets hoặc include_steps)")
     method: str
+
+
+class LateRiskOut(BaseModel):
+    code: str
+    forecast: bool = Field(description="Có dự báo không (đồng hồ đang chạy và hồ sơ đang ở một bước)")
+    reason: str | None = Field(default=None, description="Vì sao không dự báo")
+    probability: float | None = Field(default=None, description="Khả năng không kịp ngày hẹn, 0..1")
+    due_at: LocalDateTime | None = None
+    expected_ready_at: LocalDateTime | None = Field(default=None, description="Dự kiến có kết quả (trung vị)")
+    working_hours_left: float | None = None
+    working_hours_needed_median: float | None = None
+    working_hours_needed_p90: float | None = None
+    cause_step: int | None = None
+    cause_name: str | None = Field(default=None, description="Bước thường chậm trên phần còn lại")
+    cause_overrun_hours: float | None = None
+    basis: str | None = Field(default=None, description="history (số liệu đã ghi) | budgets | mixed")
+    threshold: float

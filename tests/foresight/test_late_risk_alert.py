@@ -29,3 +29,19 @@ def test_late_risk_alerts_the_holder_and_leaders_once(engine, settings, demo, cl
     later = clock.now().replace(minute=clock.now().minute + 1)
     again = low.model_copy(update={"late_risk_interval_minutes": 1})
     assert scan_late_risk(factory, now=later, settings=again) == 0  # once per appointment and recipient
+
+
+def test_dossier_late_risk_route(client, login, engine, settings, demo, clock):
+    generate(engine, settings, now=clock.now(), dossiers=900, seed=29)
+    with make_sessionmaker(engine)() as s:
+        running = s.execute(select(Dossier).where(Dossier.clock_state == "running",
+                                                  Dossier.current_step.is_not(None))).scalars().first()
+        paused = s.execute(select(Dossier).where(Dossier.clock_state != "running")).scalars().first()
+    out = client.get(f"/api/v1/dossiers/{running.code}/late-risk", headers=login("truongphong")).json()
+    assert out["forecast"] is True and 0 <= out["probability"] <= 1 and out["basis"] in ("history", "mixed")
+    assert out["due_at"].endswith("+07:00") and out["expected_ready_at"].endswith("+07:00")
+    assert out["threshold"] == settings.late_risk_threshold
+    other = client.get(f"/api/v1/dossiers/{paused.code}/late-risk", headers=login("motcua")).json()
+    assert other["forecast"] is False and other["reason"]
+    assert client.get(f"/api/v1/dossiers/{running.code}/late-risk",
+                      headers=login("other_leader")).status_code == 404

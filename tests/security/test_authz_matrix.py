@@ -186,6 +186,7 @@ MATRIX: dict[str, Rule] = {
     "POST /api/v1/analysis/what-if.xlsx": Rule(REPORTS, json={"procedure_code": "2.001914", "period": "2026",
                                                               "time_limit": {"value": 3, "unit": "working_days"}}),
     "GET /api/v1/analysis/event-log.xes": Rule(REPORTS, query="period=2026-11"),
+    "GET /api/v1/dossiers/{code}/late-risk": Rule(STAFF, obj="dossier"),
     "GET /api/v1/analysis/event-log.ocel.json": Rule(REPORTS, query="period=2026-11"),
 }
 
