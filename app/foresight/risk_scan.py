@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.channels.messages import when_text
-from app.db import transaction
+from app.db import transaction, try_advisory_xact_lock
 from app.foresight import forecast
 from app.models import ClockState, Dossier, Procedure, Role, SystemState, User
 from app.settings import Settings
@@ -25,11 +25,15 @@ from app.sla.service import calendar_for
 
 LATE_RISK = "late_risk"
 STATE_KEY = "late_risk_scan_at"
+LATE_RISK_LOCK = "motcua.late_risk"
 _models: dict[tuple[str, str], forecast.DurationModel] = {}  # (database and agencies, local day) -> model
 
 
 def _due(session: Session, now: datetime, settings: Settings) -> bool:
-    """Claim this run unless one ran within the interval (a row lock serialises the replicas)."""
+    """Claim this run unless one ran within the interval. The advisory lock lets one replica in at a
+    time (PostgreSQL; the other skips), the mark keeps the interval."""
+    if not try_advisory_xact_lock(session, LATE_RISK_LOCK):
+        return False
     row = session.execute(select(SystemState).where(SystemState.key == STATE_KEY).with_for_update()).scalars().first()
     if row is not None and datetime.fromisoformat(row.value) > now - timedelta(minutes=settings.late_risk_interval_minutes):
         return False
@@ -39,6 +43,11 @@ def _due(session: Session, now: datetime, settings: Settings) -> bool:
         row.value, row.updated_at = now.isoformat(), now
     session.flush()
     return True
+
+
+def forget_models() -> None:
+    """Drop the day's models (a history loaded within the day: tests, an import)."""
+    _models.clear()
 
 
 def model_for(session: Session, *, now: datetime, settings: Settings, calendars: dict[int, WorkingCalendar]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.db import make_sessionmaker
-from app.foresight.risk_scan import LATE_RISK, scan_late_risk
+from app.foresight.risk_scan import LATE_RISK, forget_models, scan_late_risk
 from app.models import Alert, Dossier, User
 from tests.foresight.history import generate
 
 
 def test_late_risk_alerts_the_holder_and_leaders_once(engine, settings, demo, clock):
     generate(engine, settings, now=clock.now(), dossiers=900, seed=29)
+    forget_models()  # the day's model may have been learnt from another test's database state
     factory = make_sessionmaker(engine)
     low = settings.model_copy(update={"late_risk_threshold": 0.01})
     created = scan_late_risk(factory, now=clock.now(), settings=low)
@@ -33,6 +34,7 @@ def test_late_risk_alerts_the_holder_and_leaders_once(engine, settings, demo, cl
 
 def test_dossier_late_risk_route(client, login, engine, settings, demo, clock):
     generate(engine, settings, now=clock.now(), dossiers=900, seed=29)
+    forget_models()  # the day's model may have been learnt from another test's database state
     with make_sessionmaker(engine)() as s:
         running = s.execute(select(Dossier).where(Dossier.clock_state == "running",
                                                   Dossier.current_step.is_not(None))).scalars().first()
