@@ -371,6 +371,9 @@ def report(
         "--fill-working-time", help="Trước đó, lưu thời gian giải quyết (giờ làm việc) cho hồ sơ còn thiếu")] = False,
     without_imported: Annotated[bool, typer.Option(
         "--without-imported", help="Không tính hồ sơ nhập từ hệ thống cũ (mặc định: có tính)")] = False,
+    from_events: Annotated[bool, typer.Option(
+        "--from-events", help="Tính lại báo cáo chỉ từ nhật ký sự kiện và in mọi chỉ tiêu khác với số liệu lưu "
+                              "(mã thoát 1 nếu có khác biệt)")] = False,
 ) -> None:
     """Lập báo cáo định kỳ của một cơ quan (bảng, JSON, CSV hoặc XLSX)."""
     from datetime import date
@@ -405,10 +408,24 @@ def report(
                 typer.echo(f"Đã lưu thời gian giải quyết cho {filled} hồ sơ.", err=True)
             result = queries.periodic_report(session, agency_id=agency_id, period=chosen, now=now,
                                              include_imported=not without_imported)
+            differences = None
+            if from_events:
+                from app.foresight import fromevents
+
+                differences = fromevents.compare(session, agency_id=agency_id, period=chosen, now=now,
+                                                 settings=settings)
     except Exception as exc:  # noqa: BLE001
         _fail(exc)
     finally:
         engine.dispose()
+    if differences is not None:
+        typer.echo(f"Báo cáo {result.period.label} tính lại từ nhật ký sự kiện: "
+                   + ("trùng khớp với số liệu lưu." if not differences else f"{len(differences)} chỉ tiêu khác:"))
+        for d in differences:
+            typer.echo(f"  {d.procedure_code:<12} {d.field:<28} lưu {d.stored:>7}   từ sự kiện {d.from_events:>7}")
+        if differences:
+            raise typer.Exit(code=1)
+        return
     if fmt == "xlsx":
         content = export.to_xlsx(result, generated_at=now, tz=settings.timezone)
     elif fmt == "csv":

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     scan_max_batches: int = Field(default=200, ge=1)  # per run; the rest waits for the next run
     scheduler_misfire_grace_seconds: int = Field(default=300, ge=1)
     digest_time: str = Field(default="07:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # working days, local
+    # Late-risk forecast (app/foresight, docs/FORESIGHT.md): `late_risk` to the step holder and its leader
+    # when the probability of missing the appointment exceeds the threshold before the dossier is due soon.
+    late_risk_threshold: float = Field(default=0.5, gt=0, lt=1)
+    late_risk_interval_minutes: int = Field(default=60, ge=1)  # how often the running dossiers are forecast
+    late_risk_history_days: int = Field(default=365, ge=30, le=3660)  # the step rounds the model learns from
 
     smtp_host: str | None = None  # None: no e-mail is sent (messages with only an e-mail address dead-letter)
     smtp_port: int = 25

@@ -68,8 +68,8 @@ from app.models import (Agency, Alert, Apology, ClockPause, Dossier, DossierEven
                         Procedure, Shipment, StepRecord, SupplementRequest, User)
 from app.settings import Settings  # noqa: E402
 from app.sla.calendar import WorkingCalendar  # noqa: E402
-from app.sla.deadlines import classify_outcome, limit_minutes  # noqa: E402
-from app.sla.service import refresh_next_alert  # noqa: E402
+from app.sla.deadlines import Pause, classify_outcome, compute_due_at, limit_minutes  # noqa: E402
+from app.sla.service import clock_start, refresh_next_alert  # noqa: E402
 from app.workflows import codes  # noqa: E402
 from app.workflows.transitions import PORTAL_STATUS  # noqa: E402
 
@@ -304,9 +304,10 @@ class Life:
     def start_clock(self, at: datetime) -> None:
         d = self.d
         d["received_at"] = d["received_at"] or at
-        d["clock_started_at"] = self.cal.next_working_moment(at)
-        d["limit_minutes"] = limit_minutes(self.p.time_limit_value, self.p.time_limit_unit,
-                                           minutes_per_day=self.cal.minutes_per_day)
+        # The service's rule: an online submission counts from the next working period after it was
+        # submitted, a same-day cut-off procedure up to its appointment (app.sla.service.clock_start).
+        d["clock_started_at"], d["limit_minutes"] = clock_start(self.cal, self.p, channel=d["channel"],  # type: ignore[arg-type]
+                                                                submitted_at=d["submitted_at"], now=at)
         d["clock_state"] = "running"
         self.set_due()
 
@@ -481,12 +482,15 @@ class Generator:
         d["created_at"] = t0
         if d["channel"] == "online":
             self._code(life, t0)
-            d.update(submitted_at=t0, portal_id=f"G22.{d['id']:010d}", created_by_id=None)
+            # The desk checks an online submission within one working day (app.workflows.service).
+            d.update(submitted_at=t0, portal_id=f"G22.{d['id']:010d}", created_by_id=None,
+                     check_due_at=cal.add_working_minutes(t0, cal.minutes_per_day))
             life.ev(t0, "submit", None, None, "submitted", data={"portal_id": d["portal_id"]})
             t = self.work(cal.next_working_moment(t0), 5, 240)
             d["received_at"] = None
 
             def accept() -> None:
+                d["checked_at"] = t
                 life.start_clock(t)
             life.ev(t, "accept", desk, "desk", "received", mutate=accept)
         else:
@@ -551,9 +555,10 @@ class Generator:
             role = p.workflow[i]["role"]
             actor = d["assignee_id"] or rng.choice(actor_of.get(role, o.desk))
             step_start = t
-            t = cal.add_working_minutes(t, max(1, int(total * shares[i])))
+            minutes = self.step_minutes(life, i, total, shares)
+            t = cal.add_working_minutes(t, minutes)
             if supplement_at == i:
-                ask = cal.add_working_minutes(step_start, max(1, int(total * shares[i] * 0.3)))
+                ask = cal.add_working_minutes(step_start, max(1, int(minutes * 0.3)))
                 items = ["Bản sao có chứng thực văn bằng"]
                 request = [d["id"], ask, actor, json.dumps(items, ensure_ascii=False), None, None, None, d["due_at"],
                            None, "processing", d["agency_id"]]
@@ -577,8 +582,10 @@ class Generator:
                     if p.supplement_rule == "reset":
                         d["clock_started_at"] = cal.next_working_moment(back)
                         d["due_at"] = cal.add_working_minutes(d["clock_started_at"], d["limit_minutes"])
-                    else:
-                        d["due_at"] = cal.add_working_minutes(d["due_at"], pause_row[5])
+                    else:  # as app.sla.service does: a wait that began after the appointment moves nothing
+                        d["due_at"] = compute_due_at(cal, clock_started_at=d["clock_started_at"],
+                                                     limit_minutes=d["limit_minutes"],
+                                                     pauses=[Pause(ask, back, "supplement")])
                     d["due_soon_at"] = cal.subtract_working_minutes(d["due_at"],
                                                                     self.settings.due_soon_window_minutes)
                     request[5], request[6], request[8] = back, rng.choice(o.desk), d["due_at"]
@@ -593,7 +600,7 @@ class Generator:
                 life.supp_data = {}
                 life.ev(back, "supplement_received", rng.choice(o.desk), "desk", "processing", mutate=resume)
                 life.b.events[-1] = life.b.events[-1][:-1] + (json.dumps(life.supp_data),)
-                t = cal.add_working_minutes(back, max(1, int(total * shares[i] * 0.7)))
+                t = cal.add_working_minutes(back, max(1, int(minutes * 0.7)))
             if i < last:
                 nxt = p.workflow[i + 1]
                 nxt_assignee = None
@@ -644,6 +651,11 @@ class Generator:
         life.ev(t, "return_result", desk, "desk", "returned", mutate=returned,
                 data={"method": method, "tracking_number": f"EO{d['id']:09d}VN" if method == "postal" else None})
 
+    def step_minutes(self, life: Life, i: int, total: int, shares: list[float]) -> int:
+        """Working minutes of step i: its budget's share of the drawn resolution time (a subclass
+        draws steps of their own: bench/late_risk_bench.py)."""
+        return max(1, int(total * shares[i]))
+
     def apology_and_alerts(self, life: Life, upto: datetime) -> None:
         """What the deadline scan writes for a dossier whose due-soon (overdue) moment came before `upto`
         while its clock ran: the due-soon (overdue) alerts and the apology draft; 75 % of the dossiers
@@ -673,8 +685,10 @@ class Generator:
             new_due = datetime.combine(new_due.astimezone(VN).date(), self.cal.periods[-1].end, tzinfo=VN)
             leader = o.leaders[0]
             reason = "Hồ sơ cần xác minh thêm với cơ quan liên quan"
+            # Late: issued later than one working day before the appointment (app.sla.apology).
+            is_late = issue_at > self.cal.subtract_working_minutes(d["due_at"], self.cal.minutes_per_day)
             life.b.apologies.append((d["id"], "issued", reason, d["due_at"], new_due, new_due, drafted, None,
-                                     issue_at, leader, "Lãnh đạo", "Giám đốc", issue_at > d["due_at"], None))
+                                     issue_at, leader, "Lãnh đạo", "Giám đốc", is_late, None))
 
             def issued() -> None:
                 d["new_due_at"] = new_due

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from app.api import (alerts, apologies, auth, calendar, dossiers, esign, feedback, files, forms, health, imports,
-                     interagency, outbox, payments, portal, postal, procedures, public, reports, users, workflow)
+from app.api import (alerts, analysis, apologies, auth, calendar, dossiers, esign, feedback, files, forms, health,
+                     imports, interagency, outbox, payments, portal, postal, procedures, public, reports, users, workflow)
 from app.web import dashboard, home
 
 router = APIRouter()
@@ -13,6 +13,6 @@ for sub in (health.router, auth.router, procedures.router, calendar.router, doss
             files.applicants, workflow.router, workflow.page_router, forms.router, public.router, payments.router,
             esign.router,
             postal.router, outbox.router, reports.router, alerts.router, apologies.router, imports.router,
-            interagency.router, portal.router, users.router, feedback.router, feedback.public, dashboard.router,
-            home.router):
+            interagency.router, portal.router, users.router, feedback.router, feedback.public, analysis.router,
+            analysis.dossier_router, dashboard.router, home.router):
     router.include_router(sub)

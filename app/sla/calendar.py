@@ -34,6 +34,7 @@ _WEEKEND_NAMES = {5: "Thứ Bảy", 6: "Chủ nhật"}
 _HHMM = re.compile(r"(\d{1,2}):(\d{2})")
 # Safety net for a calendar whose overrides close everything: stop searching after this.
 _MAX_EMPTY_YEARS = 10
+_POSITION_YEAR = 2000  # origin of `working_position`
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ class WorkingCalendar:
         self._overrides: dict[date, DayOverride] = {o.day: o for o in overrides}
         # year -> (sorted ordinals of working days, ordinal -> index in that list)
         self._years: dict[int, tuple[list[int], dict[int, int]]] = {}
+        self._days_before: dict[int, int] = {}  # year -> working days from 1 Jan _POSITION_YEAR to its start
 
     # ------------------------------------------------------------------ days
 
@@ -366,6 +368,23 @@ class WorkingCalendar:
         y2, i2, o2 = self._forward(end)
         us = self._days_between(y1, i1, y2, i2) * self._day_us + o2 - o1
         return us // _US_PER_MIN
+
+    def _working_days_before(self, year: int) -> int:
+        count = self._days_before.get(year)
+        if count is None:
+            if year >= _POSITION_YEAR:
+                count = sum(len(self._year(y)[0]) for y in range(_POSITION_YEAR, year))
+            else:
+                count = -sum(len(self._year(y)[0]) for y in range(year, _POSITION_YEAR))
+            self._days_before[year] = count
+        return count
+
+    def working_position(self, at: datetime) -> int:
+        """Microseconds of working time from a fixed origin to the first working moment at or after
+        `at`: `working_minutes_between(a, b)` is `(position(b) - position(a)) // 60_000_000` for
+        a <= b. Analyses that measure many spans convert each moment once (app/foresight)."""
+        year, i, off = self._forward(at)
+        return (self._working_days_before(year) + i) * self._day_us + off
 
     def __repr__(self) -> str:
         hours = ",".join(f"{p.start:%H:%M}-{p.end:%H:%M}" for p in self.periods)

@@ -35,6 +35,7 @@ __all__ = [
     "explain_deadline",
     "limit_minutes",
     "overdue_by",
+    "working_minutes_used",
 ]
 
 
@@ -135,6 +136,34 @@ def chained_due_at(
     for cal, left in segments[i:]:
         position = cal.add_working_minutes(position, left)
     return position
+
+
+def working_minutes_used(cal: WorkingCalendar, *, clock_started_at: datetime, until: datetime,
+                         pauses: Sequence[Pause] = ()) -> int:
+    """The shortest limit, in working minutes, that a result ready at `until` meets: the working
+    time the clock ran (the closed pauses counted as `compute_due_at` counts them), so that under
+    a limit L it is late exactly when this exceeds L. The inverse of `compute_due_at` (what-if
+    replay, app/foresight): estimated from working positions, then settled by `compute_due_at`
+    itself (a result in the lunch break or the evening right after the appointment is late)."""
+    waited = 0
+    covered_until = clock_started_at
+    for p in sorted((p for p in pauses if p.ended_at is not None and p.started_at >= clock_started_at),
+                    key=lambda p: p.started_at):
+        assert p.ended_at is not None
+        start, end = max(p.started_at, covered_until), min(p.ended_at, until)
+        if end > start:
+            waited += cal.working_minutes_between(start, end)
+        covered_until = max(covered_until, p.ended_at)
+    span = cal.working_position(until) - cal.working_position(clock_started_at) - waited * 60_000_000
+    used = max(0, -(-span // 60_000_000))
+
+    def late(minutes: int) -> bool:
+        return until > compute_due_at(cal, clock_started_at=clock_started_at, limit_minutes=minutes, pauses=pauses)
+
+    # Below `used` the appointment's working position falls before `until`'s: late for sure.
+    while late(used):
+        used += 1
+    return used
 
 
 def due_soon_at(cal: WorkingCalendar, due_at: datetime, window_minutes: int) -> datetime:

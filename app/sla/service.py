@@ -193,21 +193,30 @@ def refresh_next_alert(dossier: Dossier, *, cal: WorkingCalendar | None = None, 
     dossier.next_alert_at = min(ahead) if ahead else None
 
 
+def clock_start(cal: WorkingCalendar, procedure: Procedure, *, channel: str, submitted_at: datetime | None,
+                now: datetime) -> tuple[datetime, int]:
+    """(clock start, limit in working minutes) of a dossier received complete at `now`: the next
+    working moment; an online submission's, the start of the next working period after it was
+    submitted; a same-day cut-off rule gives the limit up to its appointment. Also used to
+    recompute appointments from the event log (app/foresight/fromevents.py)."""
+    if channel == "online" and submitted_at is not None:
+        started = cal.next_period_start(submitted_at)
+    else:
+        started = cal.next_working_moment(now)
+    if procedure.same_day_cutoff:
+        due = cutoff_due_at(cal, started, parse_cutoff(procedure.same_day_cutoff))
+        return started, cal.working_minutes_between(started, due)
+    return started, limit_minutes(procedure.time_limit_value, procedure.time_limit_unit,
+                                  minutes_per_day=cal.minutes_per_day)
+
+
 def start_clock(session: Session, dossier: Dossier, procedure: Procedure, cal: WorkingCalendar, *, now: datetime,
                 settings: Settings) -> None:
     """A complete dossier is received: the limit counts from the next working moment; an online
     submission's from the start of the next working period after it was submitted."""
     dossier.received_at = dossier.received_at or now
-    if dossier.channel == "online" and dossier.submitted_at is not None:
-        dossier.clock_started_at = cal.next_period_start(dossier.submitted_at)
-    else:
-        dossier.clock_started_at = cal.next_working_moment(now)
-    if procedure.same_day_cutoff:
-        due = cutoff_due_at(cal, dossier.clock_started_at, parse_cutoff(procedure.same_day_cutoff))
-        dossier.limit_minutes = cal.working_minutes_between(dossier.clock_started_at, due)
-    else:
-        dossier.limit_minutes = limit_minutes(procedure.time_limit_value, procedure.time_limit_unit,
-                                              minutes_per_day=cal.minutes_per_day)
+    dossier.clock_started_at, dossier.limit_minutes = clock_start(cal, procedure, channel=dossier.channel,
+                                                                  submitted_at=dossier.submitted_at, now=now)
     dossier.clock_state = ClockState.running
     dossier.due_at = None  # a first appointment: nothing promised yet
     _set_due(session, dossier, cal, settings, procedure)

@@ -35,6 +35,7 @@ from app.feedback.models import Feedback, SatisfactionRating
 from app.feedback.schemas import CitizenFeedbackOut
 from app.errors import DomainError, NotFound, RateLimited
 from app.fields import LocalDateTime
+from app.metrics import LOOKUPS_REFUSED
 from app.models import (Agency, Apology, ClockState, Dossier, DossierEvent, DossierStatus, Procedure,
                         ReturnMethod, Shipment, SupplementRequest)
 from app.payments.models import PaymentRequest
@@ -43,8 +44,8 @@ from app.payments.schemas import PublicPaymentOut
 from app.settings import Settings
 from app.sla.calendar import parse_working_hours
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
-from app.metrics import LOOKUPS_REFUSED
 from app.web import ratelimit
+from app.web.citizen_clock import CitizenClockOut, citizen_clock
 from app.workflows import codes
 from app.workflows.service import progress_of
 from app.workflows.transitions import STATUS_LABELS, Action, event_label
@@ -186,6 +187,7 @@ class PublicDossierOut(BaseModel):
         default=None, description="Kết quả điện tử đã ký số: trả trực tuyến khi đã có kết quả; cách khác khi đã trả")
     feedback: CitizenFeedbackOut | None = Field(default=None, description="Phản ánh về hồ sơ, câu trả lời, đánh giá")
     payments: list[PublicPaymentOut] = Field(default_factory=list, description="Phí, lệ phí: phải nộp, biên lai")
+    clock: CitizenClockOut | None = Field(default=None, description="Thời hạn đang ở đâu (app/web/citizen_clock.py)")
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -415,7 +417,8 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
         feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings,
                                               has_feedback=has_feedback, rated=rated),
-        payments=payments_view(session, dossier, now=now, settings=settings) if has_payments else [])
+        payments=payments_view(session, dossier, now=now, settings=settings) if has_payments else [],
+        clock=citizen_clock(session, dossier, now=now, settings=settings))
 
 
 def _result_document(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,

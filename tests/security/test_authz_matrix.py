@@ -226,6 +226,14 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/reports/satisfaction": Rule(REPORTS, query="period=2026"),
     "GET /api/v1/reports/satisfaction.csv": Rule(REPORTS, query="period=2026"),
     "GET /api/v1/reports/satisfaction.xlsx": Rule(REPORTS, query="period=2026"),
+    # analysis of the recorded history (issue 17): what-if replay of a time limit, the event log
+    "POST /api/v1/analysis/what-if": Rule(REPORTS, json={"procedure_code": "2.001914", "period": "2026",
+                                                         "time_limit": {"value": 3, "unit": "working_days"}}),
+    "POST /api/v1/analysis/what-if.xlsx": Rule(REPORTS, json={"procedure_code": "2.001914", "period": "2026",
+                                                              "time_limit": {"value": 3, "unit": "working_days"}}),
+    "GET /api/v1/analysis/event-log.xes": Rule(REPORTS, query="period=2026-11"),
+    "GET /api/v1/dossiers/{code}/late-risk": Rule(STAFF, obj="dossier"),
+    "GET /api/v1/analysis/event-log.ocel.json": Rule(REPORTS, query="period=2026-11"),
 }
 
 # Cells where the code differs from the rule above: each is a finding for the lead, checked as a
@@ -506,10 +514,16 @@ def check_other_agency_objects(app, world: World, problems: list[str]) -> None: 
                 ok = response.status_code == (200 if rule.shared_read and key.startswith("GET ") else 404)
                 _check(problems, key, f"other agency {role} on {rule.obj} ({state})", ok, response)
     for role in sorted(REPORTS):  # objects named in the query string
-        for path in ("/api/v1/reports/periodic", "/api/v1/reports/on-time", "/api/v1/reports/periodic.csv"):
+        for path in ("/api/v1/reports/periodic", "/api/v1/reports/on-time", "/api/v1/reports/periodic.csv",
+                     "/api/v1/analysis/event-log.xes", "/api/v1/analysis/event-log.ocel.json"):
             response = world.client.get(f"{path}?period=2026&procedure_code={PROCEDURE}",
                                         headers=world.headers(OTHER_USERS[role]))
             _check(problems, f"GET {path}?procedure_code=<A>", f"other agency {role}", response.status_code == 404,
+                   response)
+        for path in ("/api/v1/analysis/what-if", "/api/v1/analysis/what-if.xlsx"):
+            response = world.client.post(path, headers=world.headers(OTHER_USERS[role]), json={
+                "procedure_code": PROCEDURE, "period": "2026", "time_limit": {"value": 3, "unit": "working_days"}})
+            _check(problems, f"POST {path} procedure_code=<A>", f"other agency {role}", response.status_code == 404,
                    response)
 
 

@@ -424,3 +424,20 @@ def _naive_add(start: datetime, minutes: int) -> datetime:
 @given(MOMENTS, MINUTES)
 def test_add_matches_naive_reference(start: datetime, minutes: int) -> None:
     assert CAL.add_working_minutes(start, minutes) == _naive_add(start, minutes)
+
+
+def test_working_position_differences_are_working_minutes() -> None:
+    """`working_position` (app/foresight converts each moment once) agrees with
+    `working_minutes_between` for any two moments, across years and agency overrides."""
+    import random
+    from datetime import timedelta as _td
+    from zoneinfo import ZoneInfo as _Zone
+
+    cal = WorkingCalendar(overrides=[DayOverride(date(2026, 5, 9), True, "Làm bù"),
+                                     DayOverride(date(2025, 12, 31), False, "Nghỉ")])
+    rng = random.Random(17)
+    base = datetime(1998, 1, 1, tzinfo=_Zone("Asia/Ho_Chi_Minh"))
+    for _ in range(3000):
+        a = base + _td(seconds=rng.uniform(0, 1e9))
+        b = a + _td(seconds=rng.uniform(0, 3e7))
+        assert cal.working_minutes_between(a, b) == (cal.working_position(b) - cal.working_position(a)) // 60_000_000

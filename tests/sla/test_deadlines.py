@@ -173,3 +173,34 @@ def test_labels() -> None:
     assert [OUTCOME_LABELS[o] for o in Outcome] == ["Trước hạn", "Đúng hạn", "Quá hạn"]
     assert [PROGRESS_LABELS[p] for p in Progress] == ["Trong hạn", "Sắp đến hạn", "Quá hạn"]
     assert OUTCOME_LABELS["late"] == "Quá hạn" and PROGRESS_LABELS["due_soon"] == "Sắp đến hạn"
+
+
+def test_working_minutes_used_is_the_inverse_of_compute_due_at() -> None:
+    """A result ready at `until` is within a limit L exactly when the clock ran at most L by then
+    (pauses counted as compute_due_at counts them); the what-if replay relies on it."""
+    import random
+    from datetime import timedelta as _td
+    from zoneinfo import ZoneInfo as _Zone
+
+    from app.sla.calendar import WorkingCalendar as _Cal
+    from app.sla.deadlines import Pause as _Pause, compute_due_at as _due, working_minutes_used
+
+    cal = _Cal()
+    rng = random.Random(3)
+    start0 = datetime(2026, 1, 5, 7, 30, tzinfo=_Zone("Asia/Ho_Chi_Minh"))
+    for _ in range(400):
+        start = cal.add_working_minutes(start0, rng.randrange(0, 480 * 200))
+        pauses = []
+        t = start
+        for _ in range(rng.randrange(0, 3)):
+            t = cal.add_working_minutes(t, rng.randrange(1, 480 * 5))
+            end = cal.add_working_minutes(t, rng.randrange(1, 480 * 5))
+            pauses.append(_Pause(t, end, "supplement"))
+            t = end
+        until = cal.add_working_minutes(t, rng.randrange(1, 480 * 8))
+        if rng.random() < 0.3:  # a result in the lunch break, the evening, a weekend
+            until += _td(minutes=rng.choice([5, 45, 90, 600, 2000]), seconds=rng.randrange(60))
+        used = working_minutes_used(cal, clock_started_at=start, until=until, pauses=pauses)
+        for limit in {max(0, used - 1), used, used + 1, rng.randrange(1, 480 * 10)}:
+            late = until > _due(cal, clock_started_at=start, limit_minutes=limit, pauses=pauses)
+            assert late == (used > limit), (start, pauses, until, limit, used)

@@ -65,7 +65,9 @@
             (m.reason ? ". Lý do: " + m.reason : "") + "." });
         }),
         r.progress_label ? h("p", { className: "badge badge-" + r.progress, text: r.progress_label }) : null,
-        r.outcome_label ? h("p", { className: "badge badge-outcome-" + r.outcome, text: "Giải quyết: " + r.outcome_label }) : null);
+        r.outcome_label ? h("p", { className: "badge badge-outcome-" + r.outcome, text: "Giải quyết: " + r.outcome_label }) : null,
+        // the citizen's clock (app/web/citizen_clock.py; citizen/_clock.html without JavaScript)
+        r.clock ? h("p", { className: "clock clock-" + r.clock.state, id: "citizen-clock", text: r.clock.text }) : null);
     }
 
     var facts = h("dl", { className: "facts" },
