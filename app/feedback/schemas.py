@@ -73,8 +73,8 @@ class CitizenFeedbackItem(BaseModel):
 
 
 class CitizenFeedbackOut(BaseModel):
-    """What a lookup adds to the citizen's view: their feedback and its answers, whether they may
-    rate, and the token to send feedback or a rating without typing the secret again."""
+    """Phần tra cứu thêm cho người dân: phản ánh về hồ sơ và câu trả lời, có được đánh giá không, và
+    mã phiên để gửi phản ánh hoặc đánh giá mà không phải nhập lại mã tra cứu."""
 
     token: str = Field(description="Mã phiên ngắn hạn (không chứa mã tra cứu) để gửi phản ánh hoặc đánh giá")
     token_expires_at: LocalDateTime
