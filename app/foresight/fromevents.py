@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models import Dossier, DossierEvent, Procedure
+from app.models import Agency, Dossier, DossierEvent, Procedure
 from app.reports import queries
 from app.reports.periods import Period
 from app.reports.schemas import COUNT_FIELDS
@@ -46,6 +46,7 @@ class Replayed:
     stopped_at: datetime | None = None
     resolved_at: datetime | None = None
     outcome: str | None = None
+    late_agency: str | None = None  # inter-agency: the agency recorded as having made it late (its code)
     returned_at: datetime | None = None
     returned_via: str | None = None
     clock_started_at: datetime | None = None
@@ -109,6 +110,7 @@ def replay_dossier(events: list[Any], procedure: Procedure, channel: str, cal: W
             d.stopped_at = e.at
         if e.action == "resolve" and d.resolved_at is None:
             d.resolved_at, d.outcome = e.at, data.get("outcome")
+            d.late_agency = data.get("late_agency")
         if e.action == "return_result":
             d.returned_at, d.returned_via = e.at, data.get("method")
         if e.action == "apology_issued":
@@ -125,8 +127,8 @@ def replay_dossier(events: list[Any], procedure: Procedure, channel: str, cal: W
     return d
 
 
-def _count(d: Replayed, c: dict[str, int], start: datetime, end: datetime, now: datetime, check_due: datetime | None
-           ) -> None:
+def _count(d: Replayed, c: dict[str, int], start: datetime, end: datetime, now: datetime,
+           check_due: datetime | None, agency_code: str | None = None) -> None:
     """docs/REPORTS.md, over one replayed dossier (the SQL of app/reports/queries.py does the same
     over the dossier rows)."""
     if d.returned_at is not None and start <= d.returned_at < end and d.returned_via == "postal":
@@ -165,6 +167,8 @@ def _count(d: Replayed, c: dict[str, int], start: datetime, end: datetime, now: 
             c["resolved_total"] += 1
             c["resolved_early" if d.outcome == "early" else "resolved_late" if d.outcome == "late"
               else "resolved_on_time"] += 1
+            if d.outcome == "late":  # made late here unless the resolve event names another agency
+                c["late_caused_here" if d.late_agency in (None, agency_code) else "late_caused_elsewhere"] += 1
         else:
             c["withdrawn_or_refused"] += 1
         return
@@ -185,6 +189,8 @@ def report_from_events(session: Session, *, agency_id: int, period: Period, now:
     """{procedure code: counts} from the events of the agency's dossiers created before the period's end."""
     procedures = {p.id: p for p in session.execute(select(Procedure).where(Procedure.agency_id == agency_id)).scalars()}
     cal = sla.calendar_for(session, agency_id, settings)
+    agency = session.get(Agency, agency_id)
+    agency_code = agency.code if agency is not None else None
     conn = session.connection()
     cases = conn.execute(select(Dossier.id, Dossier.procedure_id, Dossier.channel).where(
         Dossier.agency_id == agency_id, Dossier.created_at < period.end)).all()
@@ -205,7 +211,7 @@ def report_from_events(session: Session, *, agency_id: int, period: Period, now:
         check_due = cal.add_working_minutes(d.submitted_at, cal.minutes_per_day) \
             if d.submitted_at is not None and channel == "online" else None
         c = rows.setdefault(procedure.code, dict.fromkeys(COUNT_FIELDS, 0))
-        _count(d, c, period.start, period.end, now, check_due)
+        _count(d, c, period.start, period.end, now, check_due, agency_code)
     return {code: c for code, c in rows.items() if any(c.values())}
 
 
