@@ -21,7 +21,7 @@ from app.auth.deps import Reporter, Staff, require_roles
 from app.auth.principal import Principal
 from app.errors import NotPermitted
 from app.fields import LocalDateTime
-from app.models import Agency, Dossier, DossierAgency, Procedure, Role, User
+from app.models import Agency, Dossier, DossierAgency, Role, User
 from app.reports import aggregates, export, queries
 from app.reports.periods import Period, parse_period
 from app.reports.schemas import AgencyOut, Counts, PeriodicReport, PeriodicRow, PeriodOut
@@ -223,9 +223,7 @@ def _province_report(session, principal: Principal, settings, clock, period, dat
     # Closed months from the monthly aggregates, the rest directly: the same figures as each
     # agency's periodic report (app/reports/aggregates.py; tests/reports/test_aggregates.py).
     facts = aggregates.periodic_facts(session, [a.id for a in members], p, now=now, tz=settings.timezone)
-    ids = {pid for rows in facts.values() for pid in rows}
-    procedures = {x.id: x for x in session.exec(select(Procedure).where(Procedure.id.in_(ids))).all()} \
-        if ids else {}  # type: ignore[union-attr,misc]
+    procedures = queries.procedure_names(session, {pid for rows in facts.values() for pid in rows})
     out = []
     for agency in members:
         rows = queries.periodic_rows(session, facts[agency.id], procedures)
