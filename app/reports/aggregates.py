@@ -25,7 +25,7 @@ committed later than that after its own `updated_at` would be missed: requests a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -139,9 +139,14 @@ def build_month(session: Session, month: date, *, now: datetime, tz: str) -> int
     return len(rows)
 
 
-def rebuild(factory: sessionmaker[Session], *, now: datetime, tz: str) -> int:
+@dataclass
+class RebuildStats:
+    months: int = 0  # months built or rebuilt by the run (logged by the scheduler; not alerts)
+
+
+def rebuild(factory: sessionmaker[Session], *, now: datetime, tz: str) -> RebuildStats:
     """One run of the job (the caller holds its lock): build the months due, one transaction each,
-    then move the watermark. Returns how many months were built."""
+    then move the watermark."""
     from app.db import transaction
 
     with transaction(factory) as session:
@@ -156,7 +161,7 @@ def rebuild(factory: sessionmaker[Session], *, now: datetime, tz: str) -> int:
             session.add(SystemState(key=WATERMARK_KEY, value=mark, updated_at=now))
         else:
             row.value, row.updated_at = mark, now
-    return len(months)
+    return RebuildStats(months=len(months))
 
 
 # --- the read path ------------------------------------------------------------------------------
@@ -225,5 +230,5 @@ def periodic_facts(session: Session, agency_ids: Iterable[int], period: Period, 
     return out
 
 
-__all__ = ["AT_END", "AT_START", "FLOWS", "SETTLE", "build_month", "changed_since", "combine", "months_to_build",
+__all__ = ["AT_END", "AT_START", "FLOWS", "SETTLE", "RebuildStats", "build_month", "changed_since", "combine", "months_to_build",
            "periodic_facts", "readable_months", "rebuild", "watermark"]
