@@ -100,8 +100,9 @@ def _report_agencies(session: Session) -> list[int]:
 def months_to_build(session: Session, now: datetime, tz: str) -> list[date]:
     """Closed months not built yet, and closed months touched by dossiers changed since the watermark."""
     last_closed = _month_of(now, tz)  # the current month is open: the last closed one is before it
-    built = set(session.execute(select(ReportAggregateMonth.month)).scalars())
     mark = watermark(session)
+    # No watermark: no run has finished, and rows left by an interrupted one may predate changes.
+    built = set(session.execute(select(ReportAggregateMonth.month)).scalars()) if mark is not None else set()
     touched = changed_since(session, mark) if mark is not None else None
     if built:
         first = min(built)
