@@ -207,6 +207,8 @@ class Dossier(SQLModel, table=True):
         Index("ix_dossiers_agency_closed", "agency_id",
               text("coalesce(resolved_at, refused_at, withdrawn_at, stopped_at)")),
         Index("ix_dossiers_agency_returned", "agency_id", "returned_at"),
+        # The report aggregates' job and read path: dossiers changed since a watermark (migration 0022).
+        Index("ix_dossiers_updated_at", "updated_at"),
         Index("ix_dossiers_assignee_status", "assignee_id", "status"),
         # The deadline scan reads only dossiers with an alert still ahead of them.
         Index("ix_dossiers_next_alert_at", "next_alert_at",
@@ -735,3 +737,4 @@ class SignedDocument(SQLModel, table=True):
 # Tables of other packages, registered with the metadata (Alembic, the tests) whenever this module is.
 from app.feedback import models as feedback_models  # noqa: E402, F401
 from app.payments.models import PaymentRequest, PaymentTransaction  # noqa: E402, F401  (registers the tables)
+from app.reports.aggregate_models import ReportAggregateMonth, ReportMonthAggregate  # noqa: E402, F401  (registers the tables)

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     mock_payment_control_token: SecretStr | None = None
 
     scan_interval_seconds: int = Field(default=60, ge=5)
+    # The monthly report aggregates (app/reports/aggregates.py): the job's interval. Reports stay
+    # exact meanwhile (months changed since its last run are counted directly), only slower.
+    report_aggregates_interval_seconds: int = Field(default=300, ge=30)
     outbox_interval_seconds: int = Field(default=10, ge=1)
 
     # Late-dossier automation (scheduler process): alert windows, scan batches, daily digest.

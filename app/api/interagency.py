@@ -22,7 +22,7 @@ from app.auth.principal import Principal
 from app.errors import NotPermitted
 from app.fields import LocalDateTime
 from app.models import Agency, Dossier, DossierAgency, Role, User
-from app.reports import export, queries
+from app.reports import aggregates, export, queries
 from app.reports.periods import Period, parse_period
 from app.reports.schemas import AgencyOut, Counts, PeriodicReport, PeriodicRow, PeriodOut
 from app.workflows import service
@@ -220,10 +220,15 @@ def _province_report(session, principal: Principal, settings, clock, period, dat
     now: datetime = clock.now()
     members = [a for a in session.exec(select(Agency).where(Agency.is_division.is_(False))  # type: ignore[attr-defined]
                                        .order_by(Agency.code)).all() if province_of(a.code) == province]
+    # Closed months from the monthly aggregates, the rest directly: the same figures as each
+    # agency's periodic report (app/reports/aggregates.py; tests/reports/test_aggregates.py).
+    facts = aggregates.periodic_facts(session, [a.id for a in members], p, now=now, tz=settings.timezone)
+    procedures = queries.procedure_names(session, {pid for rows in facts.values() for pid in rows})
     out = []
     for agency in members:
-        report = queries.periodic_report(session, agency_id=agency.id, period=p, now=now)
-        out.append(ProvinceAgencyRow(agency=_out(agency), kind=agency.kind, totals=report.totals, rows=report.rows))
+        rows = queries.periodic_rows(session, facts[agency.id], procedures)
+        out.append(ProvinceAgencyRow(agency=_out(agency), kind=agency.kind, totals=queries.sum_counts(rows),
+                                     rows=rows))
     totals = Counts(**{name: sum(getattr(a.totals, name) for a in out) for name in Counts.model_fields})
     return ProvinceReport(province=province, period=queries.period_out(p), agencies=out, totals=totals)
 

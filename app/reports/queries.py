@@ -359,18 +359,36 @@ def _sum(rows: Iterable[Counts]) -> Counts:
 
 # --- periodic report ---------------------------------------------------------------------------
 
+def procedure_names(session: Session, ids: Iterable[int]) -> dict[int, Any]:
+    """id -> (code, name) rows of the procedures (only the two columns the report shows)."""
+    ids = list(ids)
+    return {p.id: p for p in session.execute(select(Procedure.id, Procedure.code, Procedure.name).where(
+        Procedure.id.in_(ids)))} if ids else {}
+
+
+def periodic_rows(session: Session, facts: dict[Any, dict[str, Any]],
+                  procedures: dict[int, Any] | None = None) -> list[PeriodicRow]:
+    """The report's rows from per-procedure facts: procedures with any count, by procedure code."""
+    if procedures is None:
+        procedures = procedure_names(session, facts)
+    rows = [PeriodicRow(procedure_code=procedures[pid].code, procedure_name=procedures[pid].name,
+                        **_counts(row).model_dump())
+            for pid, row in facts.items() if any(row.get(name) for name in COUNT_FIELDS)]
+    rows.sort(key=lambda r: r.procedure_code)
+    return rows
+
+
+def sum_counts(rows: Iterable[Counts]) -> Counts:
+    return _sum(rows)
+
+
 def periodic_report(session: Session, *, agency_id: int, period: Period, now: datetime,
                     procedure_code: str | None = None, division: str | None = None,
                     include_imported: bool = True) -> PeriodicReport:
     filters = Filters(session, agency_id, procedure_code=procedure_code, division=division,
                       include_imported=include_imported)
     facts = period_facts(session, filters, period, "procedure", now=now)
-    procedures = {p.id: p for p in session.execute(select(Procedure).where(
-        Procedure.id.in_(list(facts)))).scalars()} if facts else {}
-    rows = [PeriodicRow(procedure_code=procedures[pid].code, procedure_name=procedures[pid].name,
-                        **_counts(row).model_dump())
-            for pid, row in facts.items() if any(row.get(name) for name in COUNT_FIELDS)]
-    rows.sort(key=lambda r: r.procedure_code)
+    rows = periodic_rows(session, facts)
     return PeriodicReport(agency=agency_out(session, agency_id), period=period_out(period), filters=filters.applied,
                           rows=rows, totals=_sum(rows), include_imported=include_imported,
                           imported_rows=imported_rows(facts))
@@ -475,4 +493,5 @@ def monthly_on_time(session: Session, *, agency_id: int, now: datetime, months: 
 
 __all__ = ["CLOSED_AT", "ENTERED_AT", "Filters", "fact_statements", "imported_rows", "percent",
            "monthly_on_time",
-           "on_time_report", "period_facts", "periodic_report", "rates"]
+           "on_time_report", "period_facts", "periodic_report", "periodic_rows", "procedure_names", "rates",
+           "sum_counts"]

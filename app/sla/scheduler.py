@@ -11,7 +11,9 @@ Jobs (fixed ids, `coalesce=True`, `max_instances=1`, a misfire grace time):
 * `daily_digest`    07:30 (`digest_time`) Monday–Friday, Asia/Ho_Chi_Minh: leaders' summary;
 * `portal_reconcile` every `portal_reconcile_interval_seconds`: read recently changed dossiers back
   from the portal, re-sync the ones that differ (`app.portal.reconcile`);
-* `portal_backlog`  every minute: alert the admins once when portal messages wait too long.
+* `portal_backlog`  every minute: alert the admins once when portal messages wait too long;
+* `report_aggregates` every `report_aggregates_interval_seconds`: rebuild the monthly report
+  aggregates of the months closed or touched since its last run (`app.reports.aggregates`).
 
 Several replicas may run: every job body takes its own PostgreSQL advisory lock (a replica that
 does not get it skips that run) and is idempotent on its own, so each alert, notice and message
@@ -47,13 +49,14 @@ from app.settings import Settings
 log = logging.getLogger("motcua.scheduler")
 
 JOB_IDS = ("deadline_scan", "feedback_scan", "notify_dispatch", "portal_dispatch", "portal_pull", "daily_digest",
-           "rate_counter_purge", "portal_reconcile", "portal_backlog", "payment_reconcile")
+           "rate_counter_purge", "portal_reconcile", "portal_backlog", "payment_reconcile", "report_aggregates")
 NOTIFY_LOCK = "motcua.notify_dispatch"
 PORTAL_DISPATCH_LOCK = "motcua.portal_dispatch"
 PORTAL_PULL_LOCK = "motcua.portal_pull"
 PORTAL_RECONCILE_LOCK = "motcua.portal_reconcile"
 PORTAL_BACKLOG_LOCK = "motcua.portal_backlog"
 PAYMENT_RECONCILE_LOCK = "motcua.payment_reconcile"
+REPORT_AGGREGATES_LOCK = "motcua.report_aggregates"
 DIGEST_GRACE_SECONDS = 4 * 3600  # a scheduler back at 09:00 still sends the 07:30 digest (once)
 
 
@@ -200,6 +203,14 @@ def run_payment_reconcile(factory: sessionmaker[Session], settings: Settings, cl
             return reconcile(factory, settings, clock.now(), platform=platform)
 
 
+def run_report_aggregates(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> Any:
+    """Rebuild the monthly report aggregates of the months closed or changed since the last run."""
+    from app.reports.aggregates import rebuild
+
+    with job_lock(factory, REPORT_AGGREGATES_LOCK) as held:
+        return rebuild(factory, now=clock.now(), tz=settings.timezone) if held else None
+
+
 def job_runner(job_id: str, body: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     """`args[0]` of every job is the sessionmaker, where its run is recorded."""
 
@@ -252,6 +263,8 @@ def build_scheduler(settings: Settings, sessionmaker: sessionmaker[Session], clo
         settings, clock)
     add("payment_reconcile", "Đối soát giao dịch thanh toán trực tuyến", run_payment_reconcile,
         every(settings.payment_reconcile_interval_seconds), sessionmaker, settings, clock, at_start=False)
+    add("report_aggregates", "Tổng hợp số liệu báo cáo theo tháng", run_report_aggregates,
+        every(settings.report_aggregates_interval_seconds), sessionmaker, settings, clock)
     hour, minute = (int(x) for x in settings.digest_time.split(":"))
     add("daily_digest", "Tổng hợp hằng ngày cho lãnh đạo", run_daily_digest,
         CronTrigger(day_of_week="mon-fri", hour=hour, minute=minute, timezone=tz), sessionmaker, settings, clock,
