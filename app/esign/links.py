@@ -10,14 +10,12 @@ returned, as an electronic copy of what the citizen holds on paper.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from app import signed_links
 from app.db import transaction
 from app.esign.store import RESULT_KINDS, latest_signed, load_signed
 from app.errors import NotFound
@@ -27,17 +25,7 @@ from app.settings import Settings
 EXPIRED = "Đường dẫn tải kết quả không hợp lệ hoặc đã hết hạn; vui lòng tra cứu lại để nhận đường dẫn mới."
 
 
-def _key(settings: Settings) -> bytes:
-    secret = (settings.data_key or settings.jwt_secret).get_secret_value()
-    return hmac.new(secret.encode(), b"motcua result download link v1", hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+LABEL = b"motcua result download link v1"
 
 
 def downloadable(dossier: Dossier) -> bool:
@@ -48,23 +36,15 @@ def downloadable(dossier: Dossier) -> bool:
 
 
 def make_token(document_id: int, *, now: datetime, settings: Settings) -> tuple[str, datetime]:
-    expires = int((now + timedelta(minutes=settings.result_link_minutes)).timestamp())
-    payload = f"{document_id}.{expires}"
-    mac = hmac.new(_key(settings), payload.encode(), hashlib.sha256).digest()[:16]
-    return f"{payload}.{_b64(mac)}", datetime.fromtimestamp(expires, UTC)
+    return signed_links.sign(LABEL, str(document_id), expires=now + timedelta(minutes=settings.result_link_minutes),
+                             settings=settings)
 
 
 def read_token(token: str, *, now: datetime, settings: Settings) -> int:
-    try:
-        document, expires, mac = token.split(".")
-        payload = f"{int(document)}.{int(expires)}"
-        expected = hmac.new(_key(settings), payload.encode(), hashlib.sha256).digest()[:16]
-        good = hmac.compare_digest(expected, _unb64(mac))
-    except (ValueError, TypeError):
-        good = False
-    if not good or int(expires) < now.timestamp():
+    payload = signed_links.verify(LABEL, token, now=now, settings=settings)
+    if payload is None or not payload.isdigit():
         raise NotFound(EXPIRED, code="link_expired")
-    return int(document)
+    return int(payload)
 
 
 def result_for(session: Session, dossier: Dossier) -> SignedDocument | None:

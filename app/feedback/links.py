@@ -9,11 +9,9 @@ in a URL: `{purpose}.{dossier id}.{expiry, Unix seconds}.{HMAC-SHA256, 128 bits}
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from app import signed_links
 from app.errors import NotFound
 from app.settings import Settings
 
@@ -23,33 +21,20 @@ EXPIRED = ("Đường dẫn không hợp lệ hoặc đã hết hạn; vui lòng
            "để gửi phản ánh hoặc đánh giá.")
 
 
-def _key(settings: Settings) -> bytes:
-    secret = (settings.data_key or settings.jwt_secret).get_secret_value()
-    return hmac.new(secret.encode(), b"motcua citizen feedback token v1", hashlib.sha256).digest()
-
-
-def _mac(payload: str, settings: Settings) -> str:
-    digest = hmac.new(_key(settings), payload.encode(), hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+LABEL = b"motcua citizen feedback token v1"
 
 
 def make_token(dossier_id: int, purpose: str, *, now: datetime, settings: Settings) -> tuple[str, datetime]:
     life = (timedelta(minutes=settings.citizen_token_minutes) if purpose == LOOKUP
             else timedelta(days=settings.rating_link_days))
-    expires = int((now + life).timestamp())
-    payload = f"{purpose}.{dossier_id}.{expires}"
-    return f"{payload}.{_mac(payload, settings)}", datetime.fromtimestamp(expires, UTC)
+    return signed_links.sign(LABEL, f"{purpose}.{dossier_id}", expires=now + life, settings=settings)
 
 
 def read_token(token: str, *, now: datetime, settings: Settings, purposes: tuple[str, ...]) -> tuple[int, str]:
     """(dossier id, purpose) of a valid token of one of `purposes`; 404 `link_expired` otherwise."""
-    try:
-        purpose, dossier, expires, mac = token.split(".")
-        payload = f"{purpose}.{int(dossier)}.{int(expires)}"
-        good = hmac.compare_digest(_mac(payload, settings), mac) and purpose in purposes
-    except (ValueError, TypeError):
-        good = False
-    if not good or int(expires) < now.timestamp():
+    payload = signed_links.verify(LABEL, token, now=now, settings=settings)
+    purpose, _, dossier = (payload or "").partition(".")
+    if purpose not in purposes or not dossier.isdigit():
         raise NotFound(EXPIRED, code="link_expired")
     return int(dossier), purpose
 

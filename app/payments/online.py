@@ -8,9 +8,6 @@ racing a callback) settles once and answers the same.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
+from app import signed_links
 from app.db import transaction
 from app.effects import Context
 from app.errors import Conflict, DomainError, NotFound, Unavailable
@@ -42,30 +40,21 @@ class CallbackRefused(DomainError):
     message = "Thông báo thanh toán không hợp lệ."
 
 
-# --- the citizen's pay token: `{request id}.{expiry}.{HMAC}`, like the result links -----------------
+# --- the citizen's pay token (app/signed_links.py) -----------------------------------------------
 
-def _key(settings: Settings) -> bytes:
-    secret = (settings.data_key or settings.jwt_secret).get_secret_value()
-    return hmac.new(secret.encode(), b"motcua payment link v1", hashlib.sha256).digest()
+LABEL = b"motcua payment link v1"
 
 
 def make_token(request_id: int, *, now: datetime, settings: Settings) -> str:
-    payload = f"{request_id}.{int((now + timedelta(minutes=settings.citizen_token_minutes)).timestamp())}"
-    mac = hmac.new(_key(settings), payload.encode(), hashlib.sha256).digest()[:16]
-    return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    return signed_links.sign(LABEL, str(request_id), expires=now + timedelta(minutes=settings.citizen_token_minutes),
+                             settings=settings)[0]
 
 
 def read_token(token: str, *, now: datetime, settings: Settings) -> int:
-    try:
-        request_id, expires, mac = token.split(".")
-        payload = f"{int(request_id)}.{int(expires)}"
-        expected = hmac.new(_key(settings), payload.encode(), hashlib.sha256).digest()[:16]
-        good = hmac.compare_digest(expected, base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4)))
-    except (ValueError, TypeError):
-        good = False
-    if not good or int(expires) < now.timestamp():
+    payload = signed_links.verify(LABEL, token, now=now, settings=settings)
+    if payload is None or not payload.isdigit():
         raise NotFound(EXPIRED, code="payment_link_expired")
-    return int(request_id)
+    return int(payload)
 
 
 # --- starting a payment ---------------------------------------------------------------------------
