@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from app.auth.principal import Principal
 from app.errors import NotFound
-from app.models import Dossier, DossierAgency
+from app.models import Agency, Dossier, DossierAgency
 
 
 class _TakenPart(ColumnElement[bool]):
@@ -68,6 +68,17 @@ def scoped(query, principal: Principal):  # noqa: ANN001, ANN201
     return query.where(or_(Dossier.agency_id == principal.scope_agency_id,
                            Dossier.receiving_agency_id == principal.scope_agency_id,
                            _TakenPart(principal.scope_agency_id)))
+
+
+def division_of(session: Session, agency_id: int, code: str) -> Agency:
+    """A division of the agency by its code, short (`VP`) or full (`000.00.17.H26.VP`); 404 otherwise."""
+    agency = session.get(Agency, agency_id)
+    assert agency is not None
+    found = session.exec(select(Agency).where(Agency.code.in_([code, f"{agency.code}.{code}"]),  # type: ignore[attr-defined]
+                                              Agency.parent_id == agency_id)).first()
+    if found is None:
+        raise NotFound(f"Không có phòng chuyên môn {code} thuộc cơ quan.", code="division_not_found")
+    return found
 
 
 def get_dossier(session: Session, code: str, principal: Principal, *, for_update: bool = False) -> Dossier:

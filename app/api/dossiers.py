@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from sqlalchemy import case
 from sqlmodel import Session, select
 
-from app import parties, worklists
+from app import access, parties, worklists
 from app.access import mask_address, mask_digits, sees_personal_data
 from app.api.deps import ClockDep, SessionDep, SettingsDep, StrictQuery
 from app.api.idempotency import fingerprint, run_idempotent
@@ -106,6 +106,8 @@ def list_dossiers(
     overdue: Annotated[bool | None, Query(description="Chỉ hồ sơ quá hạn đang giải quyết")] = None,
     due_soon: Annotated[bool | None, Query(description="Chỉ hồ sơ sắp đến hạn")] = None,
     mine: Annotated[bool, Query(description="Chỉ hồ sơ đang giao cho tôi")] = False,
+    division: Annotated[str | None, Query(max_length=64, description=(
+        "Chỉ hồ sơ do phòng chuyên môn này giải quyết (mã phòng, như trên bảng điều khiển)"))] = None,
     queue: Annotated[QueueName | None, Query(
         description="Việc chờ tôi: `mine` (mọi ngăn) hoặc một ngăn: " + "; ".join(
             f"`{k}` {v.lower()}" for k, v in worklists.BUCKETS.items()))] = None,
@@ -133,6 +135,9 @@ def list_dossiers(
         query = query.where(running, Dossier.due_soon_at <= now, Dossier.due_at >= now)
     if mine:
         query = query.where(Dossier.assignee_id == principal.id)
+    if division:
+        unit = access.division_of(session, principal.scope_agency_id, division)
+        query = query.where(Dossier.assigned_division_id == unit.id)
     if q is not None and q.strip():
         query = query.where(worklists.search_condition(q))
     buckets = worklists.bucket_conditions(principal) if queue else {}

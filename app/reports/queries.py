@@ -42,7 +42,7 @@ from sqlalchemy import and_, exists, func, literal_column, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from app import parties
+from app import access, parties
 from app.errors import Invalid, NotFound
 from app.esign.store import RESULT_KINDS
 from app.models import (Agency, Apology, Channel, ClockState, Dossier, DossierAgency, Procedure, SignedDocument,
@@ -112,13 +112,7 @@ class Filters:
             self.procedure_id = procedure.id
             self.applied["procedure_code"] = procedure.code
         if division:
-            agency = session.get(Agency, agency_id)
-            assert agency is not None
-            found = session.execute(select(Agency).where(
-                Agency.code.in_([division, f"{agency.code}.{division}"]),
-                Agency.parent_id == agency_id)).scalars().first()
-            if found is None:
-                raise NotFound(f"Không có phòng chuyên môn {division} thuộc cơ quan.", code="division_not_found")
+            found = access.division_of(session, agency_id, division)
             self.division_id = found.id
             self.applied["division"] = found.code
         if not include_imported:

@@ -206,3 +206,18 @@ def test_the_admin_sees_the_calendar_they_edit(client, login):
     days = client.get("/api/v1/calendar/days", params={"start": "2026-12-04", "end": "2026-12-06"}, headers=admin)
     assert days.status_code == 200, days.text
     assert [d["is_working"] for d in days.json()] == [True, True, False]  # Saturday 5/12 now a working day
+
+
+def test_the_list_narrows_to_a_division(client, login):
+    """Issue 16 item 9: the dashboard's overdue and due-soon lists follow its "Phạm vi" (division)."""
+    head = login("truongphong")
+    division = client.get("/api/v1/auth/me", headers=head).json()["division_code"]
+    dossier = act(client, login("motcua"), receive(client, login), "forward")  # to the division's step
+    listed = client.get("/api/v1/dossiers", params={"division": division}, headers=head)
+    assert listed.status_code == 200 and dossier["code"] in {i["code"] for i in listed.json()["items"]}
+    elsewhere = client.get("/api/v1/auth/me", headers=login("gdpt_truongphong")).json()["division_code"]
+    assert elsewhere != division
+    listed = client.get("/api/v1/dossiers", params={"division": elsewhere}, headers=head)
+    assert dossier["code"] not in {i["code"] for i in listed.json()["items"]}
+    other = client.get("/api/v1/dossiers", params={"division": "KHONG-CO"}, headers=head)
+    assert other.status_code == 404 and other.json()["code"] == "division_not_found"

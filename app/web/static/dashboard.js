@@ -376,8 +376,8 @@
         });
         return Promise.all([
           loadPeriod(select.value),
-          api("/api/v1/dossiers?overdue=true&limit=10").then(function (page) { fillList("overdue-table", page); }),
-          api("/api/v1/dossiers?due_soon=true&limit=10").then(function (page) { fillList("due-soon-table", page); })
+          api("/api/v1/dossiers?overdue=true&limit=10" + scopeQuery()).then(function (page) { fillList("overdue-table", page); }),
+          api("/api/v1/dossiers?due_soon=true&limit=10" + scopeQuery()).then(function (page) { fillList("due-soon-table", page); })
         ]);
       });
     }).catch(function (err) { status(err.message); });
