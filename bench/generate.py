@@ -688,7 +688,7 @@ class Generator:
             # Late: issued later than one working day before the appointment (app.sla.apology).
             is_late = issue_at > self.cal.subtract_working_minutes(d["due_at"], self.cal.minutes_per_day)
             life.b.apologies.append((d["id"], "issued", reason, d["due_at"], new_due, new_due, drafted, None,
-                                     issue_at, leader, "Lãnh đạo", "Giám đốc", is_late, None))
+                                     issue_at, leader, "Lãnh đạo", "Giám đốc", is_late, None, d["agency_id"]))
 
             def issued() -> None:
                 d["new_due_at"] = new_due
@@ -699,7 +699,7 @@ class Generator:
                     data={"original_due_at": d["due_at"].isoformat(), "new_due_at": new_due.isoformat()})
         else:
             life.b.apologies.append((d["id"], "draft", None, d["due_at"], d["due_at"] + timedelta(days=3), None,
-                                     drafted, None, None, None, None, None, False, None))
+                                     drafted, None, None, None, None, None, False, None, d["agency_id"]))
 
     def finish(self, life: Life) -> None:
         d = life.d
