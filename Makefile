@@ -51,7 +51,8 @@ lock:
 
 ## --- proof (issue 7): fuzzing, faults, benchmarks (docs/BENCHMARKS.md) ---
 .PHONY: fuzz fuzz-strict fault-pg bench bench-generate bench-generate-scan bench-intake bench-intake-spread bench-action \
-        bench-lookup bench-reports bench-scan bench-calendar bench-explain
+        bench-lookup bench-reports bench-scan bench-calendar bench-explain bench-explain-worklists bench-index-review \
+        bench-aggregates bench-what-if bench-profile
 BENCH_DB ?= motcua_bench
 
 ## fuzz: schemathesis over every operation, 200 fresh examples each, as the roles allowed, on SQLite and PostgreSQL
@@ -94,6 +95,21 @@ bench-calendar: venv
 	$(BIN)/python bench/calendar_bench.py
 bench-explain: venv
 	$(BIN)/python bench/explain.py --db $(BENCH_DB)
+bench-explain-worklists: venv
+	$(BIN)/python bench/explain_worklists.py --db $(BENCH_DB)
+## bench-index-review: every GET route as each kind of user and the scheduler's jobs, explained; which index serves what
+bench-index-review: venv
+	$(BIN)/python bench/index_review.py --db $(BENCH_DB)
+bench-aggregates: venv
+	$(BIN)/python bench/aggregates_bench.py --db $(BENCH_DB)
+## bench-what-if: generates its own year (motcua_bench_whatif) and times the replay
+bench-what-if: venv
+	$(BIN)/python bench/what_if_bench.py
+## bench-profile: py-spy (the bench extra, not in the lock) on one worker under the intake load; KIND=action|lookup|report
+KIND ?= intake
+bench-profile: venv
+	$(BIN)/python -m pip install --quiet 'py-spy>=0.4,<0.5'  # the bench extra alone: the lock's pins stay
+	$(BIN)/python bench/profile.py $(KIND) --db $(BENCH_DB)
 
 ## bench: every benchmark in order (generate first: make bench-generate bench-generate-scan)
 bench: bench-calendar bench-intake bench-action bench-lookup bench-reports bench-scan bench-explain
