@@ -17,16 +17,7 @@ from app.models import Apology, Dossier, Procedure
 from app.sla.apology import propose_due_at
 from app.sla.scan import scan_deadlines
 from app.sla.service import calendar_for
-from bench.generate import Generator
-from tests.foresight.history import generate
-
-
-class OverrunGenerator(Generator):
-    """Step 1 of every procedure takes six times its budget, the others a third of theirs."""
-
-    def step_minutes(self, life, i: int, total: int, shares: list[float]) -> int:  # noqa: ANN001
-        budget = int(life.p.workflow[i]["budget_hours"]) * 60
-        return max(1, budget * 6 if i == 1 else budget // 3)
+from tests.foresight.history import OverrunGenerator, generate
 
 
 def _rules(session, dossier: Dossier, procedure: Procedure, now: datetime, settings) -> tuple[datetime, datetime | None]:  # noqa: ANN001
