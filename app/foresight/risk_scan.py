@@ -119,7 +119,7 @@ def scan_late_risk(factory: sessionmaker[Session], *, now: datetime, settings: S
                            "basis": risk.basis, "computed_at": now})
             # Budgets alone are what the apology-draft rule already reads (the scan's work-left test):
             # an alert of its own needs recorded rounds; a dossier due soon already has its alert.
-            if not _at_risk(risk.basis, risk.probability, settings) or risk.minutes_left <= 0 \
+            if not _warns(risk.basis, risk.probability, settings) or risk.minutes_left <= 0 \
                     or d.due_soon_at is None or d.due_soon_at <= now:
                 continue
             step = procedure.workflow[d.current_step] if d.current_step is not None and \
@@ -134,7 +134,8 @@ def scan_late_risk(factory: sessionmaker[Session], *, now: datetime, settings: S
         return insert_alerts(session, rows) if rows else 0
 
 
-def _at_risk(basis: str, probability: float, settings: Settings) -> bool:
+def _warns(basis: str, probability: float, settings: Settings) -> bool:
+    """A forecast that raises `late_risk` (and that `at_risk` lists): on recorded rounds, above the threshold."""
     return basis != "budgets" and probability > settings.late_risk_threshold
 
 
@@ -189,8 +190,8 @@ def apology_estimate(session: Session, *, now: datetime, settings: Settings
                      ) -> Callable[[Dossier, Procedure], int | None]:
     """For `app.sla.apology.propose_due_at`: dossier, procedure -> the working minutes the forecast
     says are still needed at its 90th percentile (a promise to a citizen: kept in 9 draws of 10,
-    where the median would be broken every other time), or None where the budget rule stays: a forecast on
-    budgets alone, a clock that does not run, a dossier not in a step, an inter-agency procedure
+    where the median would be broken every other time), or None where the budget rule stays: a
+    forecast on budgets alone, a clock that does not run, a dossier not in a step, an inter-agency procedure
     (its steps run on several agencies' calendars; the recorded rounds are measured on the competent
     agency's, so its step-by-step budget counting is kept)."""
     def estimate(dossier: Dossier, procedure: Procedure) -> int | None:

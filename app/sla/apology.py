@@ -60,10 +60,6 @@ def propose_due_at(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar,
     budgets of the work steps after it. `cal` is the calendar of the place the result is returned;
     inter-agency, `step_calendar(i)` is step i's agency's: each step still ahead is counted on its
     own agency's calendar (from the budgets)."""
-    if minutes_needed is not None and step_calendar is None:
-        from_work = cal.add_working_minutes(now, max(minutes_needed, _MIN_WORK_MINUTES))
-        floor = cal.add_working_minutes(dossier.due_at or now, cal.minutes_per_day)
-        return _end_of_working_day(cal, max(from_work, floor))
     steps = procedure.workflow
     last = len(steps) - 1  # the hand-over of the result to the desk is inside the limit too
     minutes = 0
@@ -76,7 +72,10 @@ def propose_due_at(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar,
     else:
         following = range(0, last + 1)
     if step_calendar is None:
-        minutes += sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
+        if minutes_needed is None:
+            minutes += sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
+        else:
+            minutes = minutes_needed
         from_work = cal.add_working_minutes(now, max(minutes, _MIN_WORK_MINUTES))
     else:  # the current step runs to its own deadline, then each step after it on its agency's calendar
         position = max(now, dossier.step_due_at or now) if processing else now
@@ -134,10 +133,10 @@ def draft_rows(session: Session, dossiers: list[Dossier], *, now: datetime, sett
             continue
         procedure = procedure_of(dossier.procedure_id)
         cals = agency_calendars(session, dossier, procedure, settings, calendar_of)
+        needed = estimate(dossier, procedure) if estimate else None
         rows.append({"dossier_id": dossier.id, "status": DRAFT, "original_due_at": dossier.due_at,
                      "proposed_due_at": propose_due_at(dossier, procedure, cals.appointment, now=now,
-                                                       step_calendar=cals.step,
-                                                       minutes_needed=estimate(dossier, procedure) if estimate else None),
+                                                       step_calendar=cals.step, minutes_needed=needed),
                      "drafted_at": now, "agency_id": parties.fault_agency_id(session, dossier)
                      if parties.is_interagency(procedure) else dossier.agency_id})
         have.add(dossier.id)
@@ -168,10 +167,10 @@ def create_draft(session: Session, code: str, principal: Principal, *, now: date
     procedure = session.get(Procedure, dossier.procedure_id)
     assert procedure is not None
     cals = agency_calendars(session, dossier, procedure, settings)
+    needed = estimate(dossier, procedure) if estimate else None
     apology = Apology(dossier_id=dossier.id, status=DRAFT, original_due_at=dossier.due_at,
                       proposed_due_at=propose_due_at(dossier, procedure, cals.appointment, now=now,
-                                                     step_calendar=cals.step,
-                                                     minutes_needed=estimate(dossier, procedure) if estimate else None),
+                                                     step_calendar=cals.step, minutes_needed=needed),
                       drafted_at=now, drafted_by_id=principal.id, agency_id=parties.fault_agency_id(session, dossier))
     session.add(apology)
     session.flush()

@@ -142,6 +142,8 @@ def _receive_for(live_api, procedure_code: str) -> dict:
 def _at_risk(live_api, engine, dossier: dict, probability: float, cause: str) -> str:
     """Forward the dossier to its first step and store a forecast for it, as the scan's late-risk
     pass does (app/foresight/risk_scan.py)."""
+    from sqlmodel import select
+
     from app.db import make_sessionmaker, transaction
     from app.models import Dossier, DossierForecast
 
@@ -149,7 +151,7 @@ def _at_risk(live_api, engine, dossier: dict, probability: float, cause: str) ->
                               json={"version": dossier["version"]}, headers=live_api.login("motcua"))
     assert forwarded.status_code == 200, forwarded.text
     with transaction(make_sessionmaker(engine)) as s:
-        row = s.query(Dossier).filter(Dossier.code == dossier["code"]).one()
+        row = s.exec(select(Dossier).where(Dossier.code == dossier["code"])).one()
         s.add(DossierForecast(dossier_id=row.id, step=row.current_step, due_at=row.due_at, probability=probability,
                               expected_ready_at=row.due_at, cause_step=1, cause_name=cause, basis="history",
                               computed_at=NOW))

@@ -223,9 +223,9 @@
       cells(tr, [r.procedure_code, r.procedure_name].concat(values(r)), true);
       tbody.appendChild(tr);
     });
-    var tr = el("tr", {});
-    cells(tr, ["", totalLabel].concat(values(total)), true);
-    foot.appendChild(tr);
+    var sum = el("tr", {});
+    cells(sum, ["", totalLabel].concat(values(total)), true);
+    foot.appendChild(sum);
   }
 
   function fillTable(report) {
