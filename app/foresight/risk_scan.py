@@ -37,7 +37,7 @@ from app.sla.service import calendar_for
 LATE_RISK = "late_risk"
 STATE_KEY = "late_risk_scan_at"
 LATE_RISK_LOCK = "motcua.late_risk"
-_models: dict[tuple[str, str], forecast.DurationModel] = {}  # (database and agencies, local day) -> model
+_models: dict[tuple[str, str], forecast.DurationModel] = {}  # (database and agency, local day) -> model
 
 
 def _due(session: Session, now: datetime, settings: Settings) -> bool:
@@ -63,17 +63,28 @@ def forget_models() -> None:
 
 def model_for(session: Session, *, now: datetime, settings: Settings, calendars: dict[int, WorkingCalendar]
               ) -> forecast.DurationModel:
-    """The model of the day for these agencies (trained once a day per database and agency set)."""
+    """The model of the day for these agencies: each agency's rounds are learnt once a day per
+    database (the scan's pass over all agencies, a dossier's read and an apology draft share them)."""
     tz = next(iter(calendars.values())).tz
-    key = (f"{session.get_bind().url}|{sorted(calendars)}", now.astimezone(tz).date().isoformat())
-    model = _models.get(key)
-    if model is None:
-        if len(_models) > 64:
-            _models.clear()
-        model = _models[key] = forecast.load_model(
-            session, since=now - timedelta(days=settings.late_risk_history_days), until=now, calendars=calendars,
-            agency_ids=sorted(calendars))
-    return model
+    day = now.astimezone(tz).date().isoformat()
+    url = str(session.get_bind().url)
+    if len(_models) > 256:
+        _models.clear()
+    parts = []
+    for agency_id, cal in sorted(calendars.items()):
+        key = (f"{url}|{agency_id}", day)
+        if key not in _models:
+            _models[key] = forecast.load_model(
+                session, since=now - timedelta(days=settings.late_risk_history_days), until=now,
+                calendars={agency_id: cal}, agency_ids=[agency_id])
+        parts.append(_models[key])
+    if len(parts) == 1:
+        return parts[0]
+    merged = forecast.DurationModel()  # rounds are keyed by agency, a procedure is one agency's: no collision
+    for part in parts:
+        merged.rounds.update(part.rounds)
+        merged.resolving_step.update(part.resolving_step)
+    return merged
 
 
 def message(code: str, procedure_name: str, risk: forecast.Risk, due_at: datetime) -> str:
