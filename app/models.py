@@ -597,6 +597,25 @@ class PortalDrift(SQLModel, table=True):
     resolved_at: datetime | None = _ts(default=None, index=True)
 
 
+class DossierForecast(SQLModel, table=True):
+    """The latest late-risk forecast of a running dossier (app/foresight/risk_scan.py, issue 17): one
+    row per dossier, rewritten by each late-risk pass of the scan and removed by the first pass that
+    no longer forecasts the dossier. A table of its own: a forecast never bumps the dossier's
+    `version` (optimistic locking) or `updated_at` (the report aggregates' watermark)."""
+
+    __tablename__ = "dossier_forecasts"
+
+    dossier_id: int = Field(foreign_key="dossiers.id", primary_key=True)
+    step: int  # the step the dossier was in: a later step makes the forecast stale
+    due_at: datetime = _ts()  # the appointment forecast against: a moved one makes it stale
+    probability: float  # of missing `due_at`
+    expected_ready_at: datetime = _ts()  # median forecast of the result moment
+    cause_step: int | None = None  # the step on the remaining path that usually overruns
+    cause_name: str | None = Field(default=None, max_length=255)
+    basis: str = Field(max_length=16)  # history | mixed | budgets
+    computed_at: datetime = _ts()
+
+
 class DossierAgency(SQLModel, table=True):
     """An agency taking part in an inter-agency dossier (migration 0014): it sees the dossier from
     `since` (the hand-over to it), and its time is counted against its share of the limit. The

@@ -147,9 +147,11 @@ def truncate_all(engine: Engine) -> None:
         else:
             for table in tables:
                 conn.execute(text(f'DELETE FROM "{table}"'))
+    from app.foresight.risk_scan import forget_models
     from app.reference import forget_all
 
     forget_all()  # the rows went behind the ORM's back: no worker cache may keep them
+    forget_models()  # nor the day's late-risk models (learnt from the rows of an earlier test)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Analysis of the recorded history (issue 17, docs/FORESIGHT.md): what-if replay of a time limit,
-the event log for process mining. Roles reporter or leader, scoped to the caller's agency."""
+the event log for process mining, the dossiers at risk of being late. Roles reporter or leader,
+scoped to the caller's agency."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.auth.deps import Reporter, Staff
 from app.fields import LocalDate
 from app.foresight import eventlog, export, forecast, replay, risk_scan
-from app.foresight.schemas import LateRiskOut, WhatIfIn, WhatIfOut
+from app.foresight.schemas import AtRiskItem, AtRiskPage, LateRiskOut, WhatIfIn, WhatIfOut
 from app.models import ClockState, Procedure
 from app.reports.periods import parse_period
 from app.sla.service import calendar_for
@@ -77,6 +78,24 @@ def event_log_ocel(session: SessionDep, principal: Reporter, settings: SettingsD
     return Response(eventlog.to_ocel(cases), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}.ocel.json"',
                              "Cache-Control": "no-store"})
+
+
+@router.get("/at-risk", response_model=AtRiskPage,
+            summary="Hồ sơ có nguy cơ trễ hạn (theo lần dự báo gần nhất), nguy cơ cao trước")
+def at_risk(session: SessionDep, principal: Reporter, settings: SettingsDep,
+            division: Annotated[str | None, Query(max_length=64, description=(
+                "Chỉ hồ sơ do phòng chuyên môn này giải quyết (mã phòng, như trên bảng điều khiển)"))] = None,
+            limit: Annotated[int, Query(ge=1, le=200)] = 10) -> AtRiskPage:
+    unit = access.division_of(session, principal.scope_agency_id, division).id if division else None
+    items = []
+    for risk, dossier, procedure in risk_scan.at_risk(session, principal, settings=settings, division_id=unit,
+                                                      limit=limit):
+        step = procedure.workflow[risk.step] if risk.step < len(procedure.workflow) else {}
+        items.append(AtRiskItem(code=dossier.code, procedure_code=procedure.code, procedure_name=procedure.name,
+                                due_at=dossier.due_at, step_name=step.get("name"), probability=risk.probability,
+                                cause_name=risk.cause_name, expected_ready_at=risk.expected_ready_at,
+                                basis=risk.basis, computed_at=risk.computed_at))
+    return AtRiskPage(threshold=settings.late_risk_threshold, items=items)
 
 
 dossier_router = APIRouter(prefix="/api/v1/dossiers", tags=["phân tích"])

@@ -11,6 +11,7 @@ from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.deps import Leader, Staff, require_roles
 from app.auth.principal import Principal
 from app.fields import LocalDateTime
+from app.foresight import risk_scan
 from app.models import Agency, Apology, Dossier, DossierStatus, Procedure, Role
 from app.sla import apology as service
 from app.workflows.transitions import STATUS_LABELS
@@ -116,7 +117,9 @@ def dossier_apologies(code: CodePath, session: SessionDep, principal: Staff) -> 
              summary="Lập dự thảo văn bản xin lỗi, hẹn lại (khi biết trước hồ sơ sẽ chậm)")
 def create_draft(code: CodePath, session: SessionDep, principal: Drafter, clock: ClockDep,
                  settings: SettingsDep) -> ApologyOut:
-    apology = service.create_draft(session, code, principal, now=clock.now(), settings=settings)
+    now = clock.now()
+    apology = service.create_draft(session, code, principal, now=now, settings=settings,
+                                   estimate=risk_scan.apology_estimate(session, now=now, settings=settings))
     assert apology.id is not None
     return present(*service.get_apology(session, apology.id, principal))
 

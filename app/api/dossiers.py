@@ -15,12 +15,14 @@ from app.auth.deps import IntakeOfficer, Staff
 from app.auth.principal import Principal
 from app.errors import Invalid
 from app.fields import LocalDateTime
+from app.foresight import risk_scan
 from app.models import Agency, Channel, ClockState, Dossier, DossierEvent, DossierStatus, Procedure, User
 from app.sla import service as sla
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
 from app.sla.explanation import Move, explanation_text
 from app.workflows import service
-from app.workflows.schemas import (ActionIn, DeadlineMoveOut, DeadlineOut, DossierOut, DossierPage, DossierSummary, EventOut,
+from app.workflows.schemas import (ActionIn, DeadlineMoveOut, DeadlineOut, DossierOut, DossierPage, DossierRiskOut,
+                                   DossierSummary, EventOut,
                                    IntakeIn, IntakeOut, PauseOut, QueueBucket, QueueCounts, SkippedDayOut,
                                    StepOut)
 from app.workflows.transitions import PORTAL_STATUS, STATUS_LABELS, Action, event_label
@@ -189,7 +191,16 @@ def queue_counts(session: SessionDep, principal: Staff) -> QueueCounts:
 @router.get("/{code}", response_model=DossierOut, summary="Chi tiết hồ sơ, kèm các thao tác người gọi được phép")
 def get_dossier(code: CodePath, session: SessionDep, principal: Staff, clock: ClockDep,
                 settings: SettingsDep) -> DossierOut:
-    return present(session, service.get_dossier(session, code, principal), principal, clock.now(), settings)
+    dossier = service.get_dossier(session, code, principal)
+    out = present(session, dossier, principal, clock.now(), settings)
+    # The forecast the scan stored (not computed here: the read stays cheap); only on this read,
+    # not on the action and intake answers (their round trips are counted).
+    risk = risk_scan.stored_risk(session, dossier)
+    if risk is not None:
+        out.late_risk = DossierRiskOut(probability=risk.probability, cause_step=risk.cause_step,
+                                       cause_name=risk.cause_name, expected_ready_at=risk.expected_ready_at,
+                                       basis=risk.basis, computed_at=risk.computed_at)
+    return out
 
 
 @router.post("/{code}/actions/{action}", response_model=DossierOut,

@@ -125,3 +125,21 @@ class LateRiskOut(BaseModel):
     cause_overrun_hours: float | None = None
     basis: str | None = Field(default=None, description="history (số liệu đã ghi) | budgets | mixed")
     threshold: float
+
+
+class AtRiskItem(BaseModel):
+    code: str
+    procedure_code: str
+    procedure_name: str
+    due_at: LocalDateTime | None = Field(description="Hẹn trả kết quả")
+    step_name: str | None = Field(description="Bước đang xử lý")
+    probability: float = Field(description="Khả năng không kịp ngày hẹn, 0..1")
+    cause_name: str | None = Field(description="Bước thường chậm")
+    expected_ready_at: LocalDateTime = Field(description="Dự kiến có kết quả (trung vị)")
+    basis: str = Field(description="history | mixed")
+    computed_at: LocalDateTime = Field(description="Thời điểm dự báo")
+
+
+class AtRiskPage(BaseModel):
+    threshold: float = Field(description="Ngưỡng cảnh báo nguy cơ trễ hạn (MOTCUA_LATE_RISK_THRESHOLD)")
+    items: list[AtRiskItem]

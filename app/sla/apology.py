@@ -2,7 +2,8 @@
 
 The deadline scan drafts one when the work left exceeds the time left (checked at the latest two
 working days before the appointment, and at each step deadline), or when the dossier is due soon
-or overdue, with a new appointment proposed from the calendar and the work left. A specialist or a
+or overdue, with a new appointment proposed from the calendar and the work left (the late-risk
+forecast's, at its 90th percentile, where it rests on recorded rounds: `propose_due_at`). A specialist or a
 leader fills in the reason and may change the proposal; a leader of the agency at fault (Giám
 đốc / Phó Giám đốc, never a division head) issues it, while the clock runs, at the latest one
 working day before the appointment: one issued later is allowed but marked late (reports count
@@ -46,13 +47,19 @@ def _end_of_working_day(cal: WorkingCalendar, moment: datetime) -> datetime:
     return datetime.combine(day, cal.periods[-1].end, tzinfo=cal.tz)
 
 
+Estimate = Callable[[Dossier, Procedure], int | None]  # working minutes still needed, None: use the budgets
+
+
 def propose_due_at(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar, *, now: datetime,
-                   step_calendar: Callable[[int], WorkingCalendar] | None = None) -> datetime:
-    """A new appointment: now + the working time the workflow still needs (what is left of the
-    current step plus the budgets of the work steps after it), at least one working day after the
-    original appointment; rounded up to the end of that working day (citizens are given a day).
-    `cal` is the calendar of the place the result is returned; inter-agency, `step_calendar(i)` is
-    step i's agency's: each step still ahead is counted on its own agency's calendar."""
+                   step_calendar: Callable[[int], WorkingCalendar] | None = None,
+                   minutes_needed: int | None = None) -> datetime:
+    """A new appointment: now + the working time the workflow still needs, at least one working day
+    after the original appointment; rounded up to the end of that working day (citizens are given a
+    day). The time needed is `minutes_needed` when given (the late-risk forecast's, see
+    `app.foresight.risk_scan.apology_estimate`), else what is left of the current step plus the
+    budgets of the work steps after it. `cal` is the calendar of the place the result is returned;
+    inter-agency, `step_calendar(i)` is step i's agency's: each step still ahead is counted on its
+    own agency's calendar (from the budgets)."""
     steps = procedure.workflow
     last = len(steps) - 1  # the hand-over of the result to the desk is inside the limit too
     minutes = 0
@@ -65,7 +72,10 @@ def propose_due_at(dossier: Dossier, procedure: Procedure, cal: WorkingCalendar,
     else:
         following = range(0, last + 1)
     if step_calendar is None:
-        minutes += sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
+        if minutes_needed is None:
+            minutes += sum(int(steps[i].get("budget_hours", 0)) * 60 for i in following)
+        else:
+            minutes = minutes_needed
         from_work = cal.add_working_minutes(now, max(minutes, _MIN_WORK_MINUTES))
     else:  # the current step runs to its own deadline, then each step after it on its agency's calendar
         position = max(now, dossier.step_due_at or now) if processing else now
@@ -110,11 +120,12 @@ def _has_live_apology(session: Session, dossier_ids: Iterable[int]) -> set[int]:
 
 def draft_rows(session: Session, dossiers: list[Dossier], *, now: datetime, settings: Settings,
                calendar_of: Callable[[int], WorkingCalendar],
-               procedure_of: Callable[[int], Procedure]) -> list[dict[str, Any]]:
+               procedure_of: Callable[[int], Procedure], estimate: Estimate | None = None) -> list[dict[str, Any]]:
     """The `apologies` rows to insert: a draft for each dossier that has no draft or issued one,
     for the agency at fault (inter-agency: the one whose share ran over, else the holder; see
-    `parties.fault_agency_id`), its new appointment counted on each remaining step's agency's
-    calendar. The deadline scan, which holds the dossiers' row locks, inserts them in bulk."""
+    `parties.fault_agency_id`), its new appointment from `estimate` (see `propose_due_at`) or counted
+    on each remaining step's agency's calendar. The deadline scan, which holds the dossiers' row
+    locks, inserts them in bulk."""
     have = _has_live_apology(session, (d.id for d in dossiers if d.id is not None))
     rows: list[dict[str, Any]] = []
     for dossier in dossiers:
@@ -122,9 +133,10 @@ def draft_rows(session: Session, dossiers: list[Dossier], *, now: datetime, sett
             continue
         procedure = procedure_of(dossier.procedure_id)
         cals = agency_calendars(session, dossier, procedure, settings, calendar_of)
+        needed = estimate(dossier, procedure) if estimate else None
         rows.append({"dossier_id": dossier.id, "status": DRAFT, "original_due_at": dossier.due_at,
                      "proposed_due_at": propose_due_at(dossier, procedure, cals.appointment, now=now,
-                                                       step_calendar=cals.step),
+                                                       step_calendar=cals.step, minutes_needed=needed),
                      "drafted_at": now, "agency_id": parties.fault_agency_id(session, dossier)
                      if parties.is_interagency(procedure) else dossier.agency_id})
         have.add(dossier.id)
@@ -139,8 +151,10 @@ def cancel_drafts(session: Session, dossier: Dossier) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def create_draft(session: Session, code: str, principal: Principal, *, now: datetime, settings: Settings) -> Apology:
-    """An officer drafts an apology ahead of the scan (they know the dossier will be late)."""
+def create_draft(session: Session, code: str, principal: Principal, *, now: datetime, settings: Settings,
+                 estimate: Estimate | None = None) -> Apology:
+    """An officer drafts an apology ahead of the scan (they know the dossier will be late); the new
+    appointment as `draft_rows` proposes it."""
     dossier = get_dossier(session, code, principal, for_update=True)
     if dossier.clock_state not in _OPEN_CLOCK or dossier.due_at is None:
         raise Conflict("Hồ sơ không trong thời hạn giải quyết: không lập văn bản xin lỗi, hẹn lại.",
@@ -153,9 +167,10 @@ def create_draft(session: Session, code: str, principal: Principal, *, now: date
     procedure = session.get(Procedure, dossier.procedure_id)
     assert procedure is not None
     cals = agency_calendars(session, dossier, procedure, settings)
+    needed = estimate(dossier, procedure) if estimate else None
     apology = Apology(dossier_id=dossier.id, status=DRAFT, original_due_at=dossier.due_at,
                       proposed_due_at=propose_due_at(dossier, procedure, cals.appointment, now=now,
-                                                     step_calendar=cals.step),
+                                                     step_calendar=cals.step, minutes_needed=needed),
                       drafted_at=now, drafted_by_id=principal.id, agency_id=parties.fault_agency_id(session, dossier))
     session.add(apology)
     session.flush()

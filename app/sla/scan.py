@@ -341,7 +341,9 @@ def _process(session: Session, dossiers: list[Dossier], *, now: datetime, settin
         session.add(dossier)
     session.flush()
     drafts = apologies.draft_rows(session, needs_apology, now=now, settings=settings, calendar_of=cache.calendar,
-                                  procedure_of=cache.procedures.__getitem__)
+                                  procedure_of=cache.procedures.__getitem__,
+                                  estimate=_apology_estimate(session, now=now, settings=settings)
+                                  if needs_apology else None)
     return insert_alerts(session, rows), bulk_insert(session, Apology.__table__, drafts)  # type: ignore[attr-defined]
 
 
@@ -413,6 +415,14 @@ def _late_risk(sessionmaker: sessionmaker[Session], *, now: datetime, settings: 
     from app.foresight.risk_scan import scan_late_risk
 
     return scan_late_risk(sessionmaker, now=now, settings=settings)
+
+
+def _apology_estimate(session: Session, *, now: datetime, settings: Settings) -> apologies.Estimate:
+    """The forecast's time still needed, for the drafts' new appointment (imported here, not at
+    the top: app/foresight builds on app/sla)."""
+    from app.foresight.risk_scan import apology_estimate
+
+    return apology_estimate(session, now=now, settings=settings)
 
 
 # --- the leaders' daily digest -----------------------------------------------------------------

@@ -120,6 +120,17 @@ class StepOut(BaseModel):
     budget_hours: int
 
 
+class DossierRiskOut(BaseModel):
+    """The late-risk forecast of the scan's last late-risk pass (docs/FORESIGHT.md)."""
+
+    probability: float = Field(description="Khả năng không kịp ngày hẹn trả kết quả (0–1)")
+    cause_step: int | None = Field(description="Bước thường chậm (số thứ tự trong quy trình)")
+    cause_name: str | None = Field(description="Bước thường chậm: bước còn lại vượt định mức nhiều nhất")
+    expected_ready_at: LocalDateTime = Field(description="Dự kiến có kết quả (trung vị dự báo)")
+    basis: str = Field(description="history (số liệu đã ghi) | mixed | budgets (chỉ định mức)")
+    computed_at: LocalDateTime = Field(description="Thời điểm dự báo")
+
+
 class DossierOut(BaseModel):
     code: str
     version: int
@@ -167,6 +178,9 @@ class DossierOut(BaseModel):
     supplement_count: int
     apology_count: int
     allowed_actions: list[str]
+    late_risk: DossierRiskOut | None = Field(default=None, description=(
+        "Nguy cơ trễ hạn theo lần dự báo gần nhất (GET chi tiết hồ sơ; null khi không được dự báo: "
+        "đồng hồ không chạy, chưa ở bước xử lý, hoặc dự báo đã cũ so với bước, ngày hẹn hiện tại)"))
 
 
 class IntakeOut(DossierOut):

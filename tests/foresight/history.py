@@ -54,3 +54,12 @@ def generate(engine: Engine, settings: Settings, *, now: datetime, dossiers: int
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                   f"(SELECT COALESCE(MAX(id), 1) FROM \"{table}\"))"))
     return gen
+
+
+class OverrunGenerator(Generator):
+    """Step 1 of every procedure takes six times its budget, the others a third of theirs: a history
+    where one step usually overruns (its forecasts are at risk, its cause is that step)."""
+
+    def step_minutes(self, life, i: int, total: int, shares: list[float]) -> int:  # noqa: ANN001
+        budget = int(life.p.workflow[i]["budget_hours"]) * 60
+        return max(1, budget * 6 if i == 1 else budget // 3)

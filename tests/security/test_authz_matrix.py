@@ -27,7 +27,7 @@ from sqlmodel import select
 
 from app.db import make_sessionmaker, transaction
 from app.feedback.models import Feedback, FeedbackAlert
-from app.models import Alert, Dossier, OutboxMessage, User
+from app.models import Alert, Dossier, DossierForecast, OutboxMessage, User
 from tests.documents.samples import MINIMAL_PDF
 
 # --- who is who ------------------------------------------------------------------------------------
@@ -234,6 +234,7 @@ MATRIX: dict[str, Rule] = {
     "GET /api/v1/analysis/event-log.xes": Rule(REPORTS, query="period=2026-11"),
     "GET /api/v1/dossiers/{code}/late-risk": Rule(STAFF, obj="dossier"),
     "GET /api/v1/analysis/event-log.ocel.json": Rule(REPORTS, query="period=2026-11"),
+    "GET /api/v1/analysis/at-risk": Rule(REPORTS),
 }
 
 # Cells where the code differs from the rule above: each is a finding for the lead, checked as a
@@ -376,6 +377,10 @@ def build_world(client: TestClient, login: Callable[[str], dict[str, str]], engi
         message = s.exec(select(OutboxMessage).where(OutboxMessage.dossier_id == dossier.id)).first()
         assert message is not None, "intake writes outbox rows"
         world.ids["outbox"] = message.id
+        # What the scan's late-risk pass stores for it (app/foresight/risk_scan.py): it is at risk.
+        s.add(DossierForecast(dossier_id=dossier.id, step=dossier.current_step, due_at=dossier.due_at,
+                              probability=0.9, expected_ready_at=dossier.due_at, cause_step=1,
+                              cause_name="Lãnh đạo phòng duyệt", basis="history", computed_at=clock.now()))
 
     # A citizen's feedback to agency A and an alert on it for its specialist.
     sent = client.post("/api/v1/public/feedback", json=MATRIX["POST /api/v1/public/feedback"].json)
@@ -539,9 +544,10 @@ def check_lists(world: World, problems: list[str]) -> None:
                       "/api/v1/applicants/001099012345/documents", "/api/v1/dossiers?queue=mine",
                       "/api/v1/dossiers?q=001099012345", "/api/v1/dossiers?q=nguyen"],
              "leader": ["/api/v1/alerts?scope=agency", "/api/v1/apologies", "/api/v1/dossiers",
-                        "/api/v1/dossiers?queue=mine"],
+                        "/api/v1/dossiers?queue=mine", "/api/v1/analysis/at-risk"],
              "admin": ["/api/v1/outbox", "/api/v1/procedures/export", "/api/v1/portal/drift?state=all"],
-             "reporter": ["/api/v1/reports/periodic?period=2026", "/api/v1/reports/indicators?period=2026"]}
+             "reporter": ["/api/v1/reports/periodic?period=2026", "/api/v1/reports/indicators?period=2026",
+                          "/api/v1/analysis/at-risk"]}
     for role, paths in lists.items():
         for path in paths:
             own = world.client.get(path, headers=world.headers(OWN_USERS[role]))
@@ -556,6 +562,9 @@ def check_lists(world: World, problems: list[str]) -> None:
     own = world.client.get("/api/v1/dossiers", headers=world.headers("motcua")).json()
     if {i["code"] for i in own["items"]} != a_codes:
         problems.append(f"GET /api/v1/dossiers as motcua: {sorted(i['code'] for i in own['items'])} != {sorted(a_codes)}")
+    at_risk = world.client.get("/api/v1/analysis/at-risk", headers=world.headers("baocao")).json()
+    if [i["code"] for i in at_risk["items"]] != [world.dossiers["processing"]["code"]]:
+        problems.append(f"GET /api/v1/analysis/at-risk as baocao: {at_risk}")
     overrides = world.client.get("/api/v1/calendar/overrides", headers=world.headers("other_desk")).json()
     if [o["day"] for o in overrides] != ["2027-01-18"]:
         problems.append(f"GET /api/v1/calendar/overrides as other_desk: {overrides}")

@@ -103,6 +103,7 @@ def test_reporter_sees_the_trend_chart_and_the_tables(live_server, live_api, bro
     page.wait_for_selector("#overdue-table tbody tr td")
     assert page.locator("#overdue-table tbody tr").count() >= 1
     assert "LS-SOON" in page.locator("#due-soon-table").inner_text()
+    expect(page.locator("#at-risk-table tbody td.empty")).to_have_text("Không có hồ sơ.")  # nothing forecast yet
     assert page.evaluate("sessionStorage.getItem('motcua.dashboard.token')")
     screenshot(page, "dashboard")
 
@@ -127,7 +128,7 @@ def test_reporter_sees_the_trend_chart_and_the_tables(live_server, live_api, bro
 
 # --- issue 16, item 9: widths, and the division head's own division --------------------------------
 
-def _receive_for(live_api, procedure_code: str) -> None:
+def _receive_for(live_api, procedure_code: str) -> dict:
     desk = live_api.login("motcua")
     procedure = live_api.get(f"/api/v1/procedures/{procedure_code}", headers=desk).json()
     documents = [{"name": d["name"], "kind": d["kind"], "count": d["count"]} for d in procedure["required_documents"]]
@@ -135,18 +136,41 @@ def _receive_for(live_api, procedure_code: str) -> None:
             "applicant": {"full_name": "Nguyễn Văn An", "id_number": "001099012345", "phone": "0912345678"}}
     response = live_api.post("/api/v1/dossiers", json=body, headers=desk)
     assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _at_risk(live_api, engine, dossier: dict, probability: float, cause: str) -> str:
+    """Forward the dossier to its first step and store a forecast for it, as the scan's late-risk
+    pass does (app/foresight/risk_scan.py)."""
+    from sqlmodel import select
+
+    from app.db import make_sessionmaker, transaction
+    from app.models import Dossier, DossierForecast
+
+    forwarded = live_api.post(f"/api/v1/dossiers/{dossier['code']}/actions/forward",
+                              json={"version": dossier["version"]}, headers=live_api.login("motcua"))
+    assert forwarded.status_code == 200, forwarded.text
+    with transaction(make_sessionmaker(engine)) as s:
+        row = s.exec(select(Dossier).where(Dossier.code == dossier["code"])).one()
+        s.add(DossierForecast(dossier_id=row.id, step=row.current_step, due_at=row.due_at, probability=probability,
+                              expected_ready_at=row.due_at, cause_step=1, cause_name=cause, basis="history",
+                              computed_at=NOW))
+    return dossier["code"]
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
 def test_division_head_sees_the_division_by_default_and_nothing_overflows(live_server, live_api, browser, width,
-                                                                         screenshot):
+                                                                         screenshot, browser_engine):
     from tests.web.conftest import _context
 
     imported = live_api.post("/api/v1/imports", json=_history(120), headers=live_api.login("admin"))
     assert imported.status_code == 200, imported.text
-    for code in ("2.001914", "2.001914", "1.005092", "1.006388"):  # QLCL, QLCL, QLCL, GDPT
-        _receive_for(live_api, code)
+    received = [_receive_for(live_api, code) for code in ("2.001914", "2.001914", "1.005092", "1.006388")]
+    # QLCL, QLCL, QLCL, GDPT; one of QLCL and the GDPT one at risk of being late (issue 17)
+    cause = "Phó Giám đốc Sở xem xét, ký quyết định công nhận trường đạt chuẩn quốc gia"
+    qlcl_risk = _at_risk(live_api, browser_engine, received[0], 0.87, cause)
+    gdpt_risk = _at_risk(live_api, browser_engine, received[3], 0.64, "Chuyên viên thẩm định")
     head = live_api.login("truongphong")
     division = live_api.get("/api/v1/reports/periodic", params={"period": "2026-Q4", "division": "QLCL"},
                             headers=head).json()
@@ -171,11 +195,18 @@ def test_division_head_sees_the_division_by_default_and_nothing_overflows(live_s
         assert scope.input_value() == "000.00.17.H26.QLCL"
         assert "Phòng Khảo thí và Quản lý chất lượng giáo dục (phòng của tôi)" in scope.inner_text()
         expect(page.locator("#kpi-received")).to_have_text(str(division["totals"]["received_total"]))
+        risky = page.locator("#at-risk-table tbody tr")
+        expect(risky).to_have_count(1)  # the division's own
+        assert [risky.nth(0).locator("td").nth(i).inner_text() for i in (0, 1, 3, 4)] == [
+            qlcl_risk, "2.001914", "87%", cause]
         assert page.evaluate("document.documentElement.scrollWidth") <= width, "the board overflows"
         screenshot(page, f"dashboard-division-head-{width}")
 
         scope.select_option("")  # widen to the whole Department
         expect(page.locator("#kpi-received")).to_have_text(str(agency["totals"]["received_total"]))
+        expect(risky).to_have_count(2)  # the Department's, most at risk first
+        assert [risky.nth(i).locator("td").nth(0).inner_text() for i in (0, 1)] == [qlcl_risk, gdpt_risk]
+        assert risky.nth(1).locator("td").nth(3).inner_text() == "64%"
         page.wait_for_selector("#procedure-table tbody tr td.num")
         assert page.evaluate("document.documentElement.scrollWidth") <= width, "the board overflows"
         # Nothing cut off: no element other than the scrollable tables reaches past the viewport.

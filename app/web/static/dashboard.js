@@ -199,44 +199,59 @@
                             : "—";
   }
 
-  function fillTable(report) {
-    var body = document.querySelector("#procedure-table tbody");
-    var foot = document.querySelector("#procedure-table tfoot");
-    body.textContent = "";
+  function clearBody(tableId) {
+    var tbody = document.querySelector("#" + tableId + " tbody");
+    tbody.textContent = "";
+    return tbody;
+  }
+
+  function emptyRow(tableId, tbody, text) {
+    var empty = el("tr", {});
+    var columns = document.querySelectorAll("#" + tableId + " thead th").length;
+    empty.appendChild(el("td", { colspan: String(columns), "class": "empty" }, text));
+    tbody.appendChild(empty);
+  }
+
+  // A per-procedure table: a row per procedure, the total in the foot (the periodic report calls it
+  // `totals`, the satisfaction report `total`: the caller passes it), numbers after the two names.
+  function fillProcedures(tableId, rows, total, totalLabel, values, emptyText) {
+    var tbody = clearBody(tableId), foot = document.querySelector("#" + tableId + " tfoot");
     foot.textContent = "";
-    function values(c) {
+    if (!rows.length) { emptyRow(tableId, tbody, emptyText); }
+    rows.forEach(function (r) {
+      var tr = el("tr", {});
+      cells(tr, [r.procedure_code, r.procedure_name].concat(values(r)), true);
+      tbody.appendChild(tr);
+    });
+    var sum = el("tr", {});
+    cells(sum, ["", totalLabel].concat(values(total)), true);
+    foot.appendChild(sum);
+  }
+
+  function fillTable(report) {
+    fillProcedures("procedure-table", report.rows, report.totals, "Tổng cộng", function (c) {
       return [num(c.carried_over), num(c.received_total), num(c.resolved_total), num(c.resolved_early),
               num(c.resolved_on_time), num(c.resolved_late), num(c.in_progress_total), num(c.in_progress_overdue),
               num(c.awaiting_supplement), num(c.withdrawn_or_refused), rate(c)];
-    }
-    if (!report.rows.length) {
-      var empty = el("tr", {});
-      empty.appendChild(el("td", { colspan: "13", "class": "empty" }, "Không có hồ sơ trong kỳ này."));
-      body.appendChild(empty);
-    }
-    report.rows.forEach(function (r) {
-      var tr = el("tr", {});
-      cells(tr, [r.procedure_code, r.procedure_name].concat(values(r)), true);
-      body.appendChild(tr);
-    });
-    var total = el("tr", {});
-    cells(total, ["", "Tổng cộng"].concat(values(report.totals)), true);
-    foot.appendChild(total);
+    }, "Không có hồ sơ trong kỳ này.");
   }
 
-  function fillList(tableId, page) {
-    var body = document.querySelector("#" + tableId + " tbody");
-    body.textContent = "";
-    if (!page.items.length) {
-      var empty = el("tr", {});
-      empty.appendChild(el("td", { colspan: "4", "class": "empty" }, "Không có hồ sơ."));
-      body.appendChild(empty);
-    }
-    page.items.forEach(function (d) {
+  // A list of dossiers (text cells): `values` gives a row's cells.
+  function fillList(tableId, items, values) {
+    var tbody = clearBody(tableId);
+    if (!items.length) { emptyRow(tableId, tbody, "Không có hồ sơ."); }
+    items.forEach(function (d) {
       var tr = el("tr", {});
-      cells(tr, [d.code, d.procedure_code, day(d.due_at), d.status_label], false);
-      body.appendChild(tr);
+      cells(tr, values(d), false);
+      tbody.appendChild(tr);
     });
+  }
+
+  function dueRow(d) { return [d.code, d.procedure_code, day(d.due_at), d.status_label]; }
+
+  // Late-risk forecast (issue 17): the stored forecasts above the alert threshold, most at risk first.
+  function riskRow(d) {
+    return [d.code, d.procedure_code, day(d.due_at), pct(Math.round(100 * d.probability)), d.cause_name || "—"];
   }
 
   function fillCards(report, onTime) {
@@ -268,27 +283,10 @@
 
   // Citizens' satisfaction (app/feedback): per procedure and for the agency, with the number of answers.
   function fillSatisfaction(report) {
-    var body = document.querySelector("#satisfaction-table tbody");
-    var foot = document.querySelector("#satisfaction-table tfoot");
-    body.textContent = "";
-    foot.textContent = "";
-    function values(r) {
+    fillProcedures("satisfaction-table", report.rows, report.total, "Toàn cơ quan", function (r) {
       return [num(r.answers)].concat(r.criteria.map(function (c) { return pct(c.satisfied_rate); }),
                                      [pct(r.satisfied_rate)]);
-    }
-    if (!report.rows.length) {
-      var empty = el("tr", {});
-      empty.appendChild(el("td", { colspan: "7", "class": "empty" }, "Chưa có phiếu đánh giá trong kỳ này."));
-      body.appendChild(empty);
-    }
-    report.rows.forEach(function (r) {
-      var tr = el("tr", {});
-      cells(tr, [r.procedure_code, r.procedure_name].concat(values(r)), true);
-      body.appendChild(tr);
-    });
-    var total = el("tr", {});
-    cells(total, ["", "Toàn cơ quan"].concat(values(report.total)), true);
-    foot.appendChild(total);
+    }, "Chưa có phiếu đánh giá trong kỳ này.");
     $("kpi-satisfaction").textContent = pct(report.total.satisfied_rate);
     $("kpi-satisfaction-count").textContent = num(report.total.answers) + " phiếu đánh giá";
   }
@@ -315,6 +313,16 @@
       drawTrend(monthly.months);
       return monthly;
     });
+  }
+
+  // The dossiers of the scope: overdue, due soon, at risk of being late.
+  function loadLists() {
+    var q = "limit=10" + scopeQuery();
+    return Promise.all([
+      api("/api/v1/dossiers?overdue=true&" + q).then(function (page) { fillList("overdue-table", page.items, dueRow); }),
+      api("/api/v1/dossiers?due_soon=true&" + q).then(function (page) { fillList("due-soon-table", page.items, dueRow); }),
+      api("/api/v1/analysis/at-risk?" + q).then(function (page) { fillList("at-risk-table", page.items, riskRow); })
+    ]);
   }
 
   function loadPeriod(key) {
@@ -374,11 +382,7 @@
         buildPeriods(monthly.months[monthly.months.length - 1].month).forEach(function (p) {
           select.appendChild(el("option", { value: p.key }, p.label));
         });
-        return Promise.all([
-          loadPeriod(select.value),
-          api("/api/v1/dossiers?overdue=true&limit=10" + scopeQuery()).then(function (page) { fillList("overdue-table", page); }),
-          api("/api/v1/dossiers?due_soon=true&limit=10" + scopeQuery()).then(function (page) { fillList("due-soon-table", page); })
-        ]);
+        return Promise.all([loadPeriod(select.value), loadLists()]);
       });
     }).catch(function (err) { status(err.message); });
   }
@@ -388,7 +392,8 @@
     $("logout").addEventListener("click", function () { logout(); });
     $("period").addEventListener("change", function () { loadPeriod($("period").value); });
     $("scope").addEventListener("change", function () {
-      loadTrend().then(function () { return loadPeriod($("period").value); }).catch(function (err) { status(err.message); });
+      Promise.all([loadTrend().then(function () { return loadPeriod($("period").value); }), loadLists()])
+        .catch(function (err) { status(err.message); });
     });
     $("download-xlsx").addEventListener("click", function () { download("xlsx"); });
     $("download-csv").addEventListener("click", function () { download("csv"); });
