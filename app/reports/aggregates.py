@@ -16,7 +16,9 @@ of the whole period by construction (docs/REPORTS.md, "Tổng hợp theo tháng"
 A month is read from the table only when it is closed (ended before `now`: its figures no longer
 depend on the clock), built, and not touched by a dossier changed since the job's watermark
 (`dossiers.updated_at`, `ix_dossiers_updated_at`): from the first such month on, the period is
-computed directly, so a report is right at once, before the job catches up. The job
+computed directly, so a report is right at once, before the job catches up. The part counted
+directly (that, or the open current month) is counted for all the agencies at once
+(`queries.Filters.for_agencies`), through the range indexes: its cost is its own dossiers. The job
 (`report_aggregates`, every `report_aggregates_interval_seconds`) rebuilds those months and the
 months that have closed since, then moves the watermark to its start minus `SETTLE` (a change
 committed later than that after its own `updated_at` would be missed: requests are far shorter).
