@@ -219,6 +219,10 @@ class Dossier(SQLModel, table=True):
         # Online submissions checked late, or not yet (reports; only online dossiers carry check_due_at).
         Index("ix_dossiers_online_check", "agency_id", "checked_at",
               postgresql_where=text("check_due_at IS NOT NULL"), sqlite_where=text("check_due_at IS NOT NULL")),
+        # ... and those still waiting for the desk (migration 0024): the open month's unchecked count.
+        Index("ix_dossiers_online_unchecked", "agency_id",
+              postgresql_where=text("check_due_at IS NOT NULL AND checked_at IS NULL"),
+              sqlite_where=text("check_due_at IS NOT NULL AND checked_at IS NULL")),
         # The overdue / due-soon lists walk only the dossiers whose clock runs, newest first.
         Index("ix_dossiers_running", "id", postgresql_where=text("clock_state = 'running'"),
               sqlite_where=text("clock_state = 'running'")),

@@ -39,6 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, literal_column, or_, select, text
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -119,20 +120,45 @@ class Filters:
             self.applied["imported"] = "excluded"
 
     taking_part = False  # the population of dossiers the agency takes part in without being competent
+    agency_ids: list[int] | None = None  # several agencies counted at once (`for_agencies`)
+
+    @classmethod
+    def for_agencies(cls, agency_ids: Iterable[int]) -> Filters:
+        """Each of `agency_ids`, unfiltered, all in the same statements: their rows carry the agency
+        too (`agency_key`), so a province's period costs a statement per kind, not one per agency.
+        Every condition is the single agency's, with its id replaced by the column naming it."""
+        filters = cls.__new__(cls)
+        filters.agency_id, filters.agency_ids = None, sorted(agency_ids)
+        filters.include_imported, filters.procedure_id, filters.division_id, filters.applied = True, None, None, {}
+        return filters
+
+    def reporting_agency(self) -> Any:
+        """The agency whose figures a row counts in: the one agency's id, or (several) the column naming it."""
+        if self.agency_ids is None:
+            return self.agency_id
+        return DossierAgency.agency_id if self.taking_part else Dossier.agency_id
 
     def taking_part_filters(self) -> Filters | None:
         """The same filters over the inter-agency dossiers the agency takes part in (received them, or
         holds a step) without being their competent agency; None when that cannot apply."""
-        if self.agency_id is None or self.division_id is not None:
+        if (self.agency_id is None and self.agency_ids is None) or self.division_id is not None:
             return None  # a division belongs to the competent department: none of its dossiers is elsewhere
         other = copy.copy(self)
         other.taking_part = True
         return other
 
     def dossier_clauses(self) -> list[ColumnElement[bool]]:
-        if self.taking_part:
+        if self.agency_ids is not None and self.taking_part:
+            # As below, for each agency of the set: its part row (unique per dossier and agency) is joined.
             part = DossierAgency
             clauses: list[ColumnElement[bool]] = [
+                part.dossier_id == Dossier.id, part.agency_id.in_(self.agency_ids), Dossier.agency_id != part.agency_id,
+                or_(part.budget_minutes > 0, Dossier.receiving_agency_id == part.agency_id)]
+        elif self.agency_ids is not None:
+            clauses = [Dossier.agency_id.in_(self.agency_ids)]
+        elif self.taking_part:
+            part = DossierAgency
+            clauses = [
                 Dossier.agency_id != self.agency_id,
                 Dossier.id.in_(select(part.dossier_id).where(
                     part.agency_id == self.agency_id,
@@ -164,14 +190,15 @@ def _n(condition: ColumnElement[bool]) -> Any:
 
 def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str = "", *,
                     fields: Iterable[str] = COUNT_FIELDS, open_request: Any = None,
-                    extras: bool = False, agency_id: int | None = None) -> list[Any]:
+                    extras: bool = False, agency_id: Any = None) -> list[Any]:
     """Conditional counts of one period (only `fields`). Each condition carries the period's own
     population test, so several periods can be counted in one pass over a wider population.
 
     "Overdue at the end" is judged at `min(end, now)`: a period still running is not judged on
     appointments that have not come yet. `open_request` is a column that is not NULL when the
     dossier has a supplement request still open at `end` (see `_open_requests`). `agency_id`: the
-    agency whose report it is, for the split of late results by the agency that caused them.
+    agency whose report it is (an id, or the column naming it: `Filters.reporting_agency`), for the
+    split of late results by the agency that caused them.
     """
     entered, closed = ENTERED_AT, CLOSED_AT
     cutoff = min(end, now)
@@ -230,13 +257,13 @@ def _window_columns(start: datetime, end: datetime, now: datetime, prefix: str =
     return columns
 
 
-def _caused_here(agency_id: int | None) -> ColumnElement[bool]:
+def _caused_here(agency_id: Any) -> ColumnElement[bool]:
     """A late dossier was made late by `agency_id`: it is recorded as the one that overran its share
     (inter-agency, `dossier_agencies.caused_late`), or none is recorded and it is the competent
     agency (every single-agency dossier). Without an agency (a whole-province pass): always."""
     if agency_id is None:
         return literal_column("1") == 1
-    part = DossierAgency
+    part = aliased(DossierAgency)  # the statement itself may join dossier_agencies (`for_agencies`)
     recorded = exists().where(part.dossier_id == Dossier.id, part.caused_late.is_(True))
     return or_(exists().where(part.dossier_id == Dossier.id, part.agency_id == agency_id, part.caused_late.is_(True)),
                and_(Dossier.agency_id == agency_id, ~recorded))
@@ -275,11 +302,14 @@ def fact_statements(filters: Filters, period: Period, group: str | None, *, now:
     once; a dossier resolved before the period and returned in it counts only as returned.
     """
     key = _group_column(group)
+    # Several agencies at once (`Filters.for_agencies`): rows are per agency and group key.
+    keys = [key.label("key")] + ([filters.reporting_agency().label("agency_key")]
+                                 if filters.agency_ids is not None else [])
     start, end = period.start, period.end
     requests = _open_requests(end)
     returned = and_(Dossier.returned_at >= start, Dossier.returned_at < end)
-    flows = select(key.label("key"), *_window_columns(start, end, now, open_request=requests.c.dossier_id,
-                                                       extras=extras, agency_id=filters.agency_id),
+    flows = select(*keys, *_window_columns(start, end, now, open_request=requests.c.dossier_id,
+                                           extras=extras, agency_id=filters.reporting_agency()),
                    _n(returned).label("returned_total"),
                    _n(and_(returned, Dossier.returned_via == "postal")).label("returned_by_post"),
                    _n(and_(returned, Dossier.returned_via == "online")).label("returned_online"),
@@ -291,7 +321,7 @@ def fact_statements(filters: Filters, period: Period, group: str | None, *, now:
         flows = flows.add_columns(
             func.sum(_days_between(dialect, Dossier.received_at, Dossier.resolved_at)).filter(resolved)
             .label("calendar_days"))
-    apologies = select(key.label("key"), func.count().label("apologies"),
+    apologies = select(*keys, func.count().label("apologies"),
                        _n(Apology.is_late.is_(True)).label("apologies_late")).select_from(Apology).join(
         Dossier, Dossier.id == Apology.dossier_id).where(
         *filters.dossier_clauses(), Apology.status == "issued", Apology.issued_at >= start,
@@ -303,17 +333,20 @@ def fact_statements(filters: Filters, period: Period, group: str | None, *, now:
                         Dossier.checked_at > Dossier.check_due_at)
     unchecked = and_(Dossier.submitted_at < end, or_(Dossier.checked_at.is_(None), Dossier.checked_at >= end),
                      Dossier.check_due_at < min(end, now))
-    checks = select(key.label("key"), _n(checked_late).label("online_checked_late"),
+    checks = select(*keys, _n(checked_late).label("online_checked_late"),
                     _n(unchecked).label("online_unchecked_overdue")).select_from(Dossier).where(
         *filters.dossier_clauses(), Dossier.check_due_at.is_not(None),
         or_(Dossier.checked_at.is_(None), Dossier.checked_at >= start))
     statements = [flows, apologies, checks]
+    if filters.agency_ids is not None:
+        return [q.group_by(key, keys[1]) for q in statements]
     return statements if group is None else [q.group_by(key) for q in statements]
 
 
 def period_facts(session: Session, filters: Filters, period: Period, group: str | None, *, now: datetime,
                  extras: bool = False) -> dict[Any, dict[str, Any]]:
-    """All counts of COUNT_FIELDS (and, with `extras`, the indicator sums) per group key."""
+    """All counts of COUNT_FIELDS (and, with `extras`, the indicator sums) per group key; per
+    (agency, group key) for `Filters.for_agencies`."""
     facts: dict[Any, dict[str, Any]] = {}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -325,7 +358,8 @@ def period_facts(session: Session, filters: Filters, period: Period, group: str 
         statements += fact_statements(taking_part, period, group, now=now, dialect=dialect, extras=extras)
     for statement in statements:
         for row in _rows(session, statement):
-            into = facts.setdefault(row.pop("key"), {})
+            key = row.pop("key")
+            into = facts.setdefault((row.pop("agency_key"), key) if "agency_key" in row else key, {})
             for name, value in row.items():  # the two populations are disjoint: their counts add up
                 into[name] = value if into.get(name) is None else into[name] + (value or 0)
     for row in facts.values():
