@@ -7,7 +7,7 @@ for several agencies at once, reads every online dossier of the province; this p
 only the submissions waiting for the desk, so the open month's check counts read a few rows.
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-02 12:40:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 
 
 revision: str = '0024'
-down_revision: str | None = '0022'
+down_revision: str | None = '0023'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
