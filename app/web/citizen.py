@@ -47,7 +47,7 @@ from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
 from app.web import ratelimit
 from app.web.citizen_clock import CitizenClockOut, citizen_clock
 from app.workflows import codes
-from app.workflows.service import progress_of
+from app.workflows.rules import progress_of
 from app.workflows.transitions import STATUS_LABELS, Action, event_label
 
 log = logging.getLogger("motcua.public")
