@@ -15,7 +15,7 @@ from app import effects, parties, reference
 from app.access import get_dossier
 from app.catalog.service import last_work_step, workflow_of
 from app.effects import Context
-from app.errors import Conflict, Invalid, NotFound, NotPermitted, PreconditionFailed
+from app.errors import Conflict, Invalid, NotFound, NotPermitted
 from app.esign import service as signed_documents
 from app.models import Dossier, DossierStatus, Handover, Procedure, ReturnMethod, Shipment, SupplementRequest
 from app.payments import service as payments
@@ -45,11 +45,7 @@ def act(session: Session, code: str, action: str, data: ActionIn, ctx: Context,
         action_enum = Action(action)
     except ValueError:
         raise NotFound("Không có thao tác này đối với hồ sơ.", code="unknown_action", detail={"action": action}) from None
-    if expected_version is None:
-        raise PreconditionFailed("Cần gửi phiên bản hồ sơ (header If-Match hoặc trường version).",
-                                 code="version_required")
-    if expected_version != dossier.version:
-        raise PreconditionFailed(detail={"current_version": dossier.version})
+    rules.check_version(dossier, expected_version)
     transition = find(dossier.status, action_enum)
     if transition is None:
         raise Conflict(illegal_move_message(action_enum, S(dossier.status)), code="illegal_transition",

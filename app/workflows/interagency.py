@@ -40,11 +40,7 @@ def _lock_handover(session: Session, code: str, handover_id: int, ctx: Context,
     if not principal.has(Role.desk, Role.leader):
         raise NotPermitted("Văn phòng (cán bộ tiếp nhận) hoặc lãnh đạo của cơ quan nhận bàn giao mới tiếp nhận "
                            "hoặc trả lại bàn giao.", detail={"required_roles": ["desk", "leader"]})
-    if expected_version is None:
-        raise PreconditionFailed("Cần gửi phiên bản hồ sơ (header If-Match hoặc trường version).",
-                                 code="version_required")
-    if expected_version != dossier.version:
-        raise PreconditionFailed(detail={"current_version": dossier.version})
+    rules.check_version(dossier, expected_version)
     if handover.status != "pending":
         raise Conflict("Bàn giao này đã được tiếp nhận hoặc trả lại.", code="handover_not_pending",
                        detail={"status": handover.status})

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from app import parties, reference
 from app.auth.principal import Principal
 from app.catalog.service import workflow_of
-from app.errors import Invalid
+from app.errors import Invalid, PreconditionFailed
 from app.models import (Agency, ClockState, Dossier, DossierStatus, OnlineLevel, Procedure, ReturnMethod, Role,
                         SupplementRequest, User)
 from app.settings import Settings
@@ -160,6 +160,16 @@ def check_return_method(procedure: Procedure, method: ReturnMethod | str) -> Non
         raise Invalid("Chỉ thủ tục trực tuyến toàn trình mới trả kết quả trực tuyến.",
                       code="online_return_not_allowed")
 
+
+
+def check_version(dossier: Dossier, expected_version: int | None) -> None:
+    """The caller's version of the dossier (If-Match or `version`) is required and must be current: a change
+    made on a stale page is refused (412), never applied over another."""
+    if expected_version is None:
+        raise PreconditionFailed("Cần gửi phiên bản hồ sơ (header If-Match hoặc trường version).",
+                                 code="version_required")
+    if expected_version != dossier.version:
+        raise PreconditionFailed(detail={"current_version": dossier.version})
 
 
 def require(value: str | None, message: str) -> str:
