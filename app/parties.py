@@ -93,7 +93,7 @@ def appointment_agency_id(session: Session, dossier: Dossier, procedure: Procedu
 
 
 def step_unit(step: dict[str, Any], step_agency: int, competent_agency: int, division_id: int | None) -> int | None:
-    """The unit whose members alone may take `step` (as `app.workflows.service.step_refusal` rules):
+    """The unit whose members alone may take `step` (as `app.workflows.rules.step_refusal` rules):
     the dossier's division for a division step of the competent agency, the agency itself for a
     step of its own leaders (Giám đốc / Phó Giám đốc); None: anyone of the agency with the role."""
     if step.get("scope") == "division" and division_id is not None and step_agency == competent_agency:

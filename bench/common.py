@@ -125,11 +125,33 @@ def api_server(database_url: str, *, workers: int = 2, env: dict[str, str] | Non
         yield server
         server["worker_peak_rss_mb"] = [proc_status(pid, "VmHWM") for pid in children(process.pid)]
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
+        _stop(process)
+
+
+@contextmanager
+def motcua_serve(database_url: str, *, jwt_secret: str, env: dict[str, str] | None = None):
+    """`motcua serve` as deployed (one uvicorn worker, the app's own start-up), quiet, on
+    `database_url`; yields {"base", "pid"} once it answers /health (the pid is the worker's)."""
+    port = free_port()
+    environment = {**os.environ, "MOTCUA_DATABASE_URL": database_url, "MOTCUA_JWT_SECRET": jwt_secret,
+                   "MOTCUA_ENV": "test", "MOTCUA_LOG_LEVEL": "CRITICAL", **(env or {})}
+    process = subprocess.Popen([PYTHON, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, env=environment,
+                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base, process)
+        yield {"base": base, "pid": process.pid}
+    finally:
+        _stop(process)
+
+
+def _stop(process: "subprocess.Popen[bytes]") -> None:
+    """SIGTERM to the server's process group, SIGKILL if it is not gone within 20 s."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def worker_peaks(server: dict[str, Any]) -> list[int]:

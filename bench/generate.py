@@ -16,7 +16,7 @@ time and 3–4 % late (Bắc Kạn: over 90 % early; Bến Tre target ≥ 98 % o
 reached its due-soon moment unresolved has the apology draft and alerts the deadline scan writes;
 75 % of the late ones have an issued apology (form 4) with a new appointment.
 
-Rows are those the service writes (`app.workflows.service`: dossiers, events with `seq = version`,
+Rows are those the service writes (`app.workflows.intake` and `actions`: dossiers, events with `seq = version`,
 form-6 step records, clock pauses, supplement requests, shipments, apologies, alerts, daily
 sequences), with every deadline computed by the real `WorkingCalendar` and `app.sla.deadlines`
 (no pattern reuse for dates). Deliberate shortcuts, stated in docs/BENCHMARKS.md:
@@ -239,7 +239,7 @@ class Batch:
 
 
 class Life:
-    """Builds the rows of one dossier, event by event, as `app.workflows.service` would."""
+    """Builds the rows of one dossier, event by event, as `app.workflows` (intake, actions) would."""
 
     def __init__(self, gen: Generator, batch: Batch, dossier_id: int, office: Office, procedure: Procedure) -> None:
         self.g, self.b, self.o, self.p = gen, batch, office, procedure
@@ -482,7 +482,7 @@ class Generator:
         d["created_at"] = t0
         if d["channel"] == "online":
             self._code(life, t0)
-            # The desk checks an online submission within one working day (app.workflows.service).
+            # The desk checks an online submission within one working day (app.workflows.intake).
             d.update(submitted_at=t0, portal_id=f"G22.{d['id']:010d}", created_by_id=None,
                      check_due_at=cal.add_working_minutes(t0, cal.minutes_per_day))
             life.ev(t0, "submit", None, None, "submitted", data={"portal_id": d["portal_id"]})

@@ -20,9 +20,6 @@ Prints and appends a JSON line to bench/results/login_memory.jsonl.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, machine, proc_status, record, wait_healthy  # noqa: E402
+from bench.common import machine, motcua_serve, proc_status, record  # noqa: E402
 
 SECRET = "bench-secret-for-login-memory-0123456789"
 LIFTED = {"MOTCUA_LOGIN_FAILURES_PER_ADDRESS": "100000", "MOTCUA_LOGIN_FAILURES_PER_USERNAME": "100000",
@@ -68,19 +65,13 @@ def prepare(url: str) -> None:
 def scenario(name: str, url: str, requests: int) -> dict:
     import httpx
 
-    port = free_port()
-    env = {**os.environ, "MOTCUA_DATABASE_URL": url, "MOTCUA_JWT_SECRET": SECRET, "MOTCUA_ENV": "test",
-           "MOTCUA_LOG_LEVEL": "CRITICAL", **SCENARIOS[name]}
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process)
+    with motcua_serve(url, jwt_secret=SECRET, env=SCENARIOS[name]) as server:
+        base, pid = server["base"], server["pid"]
         good = httpx.post(base + "/api/v1/auth/token", data={"username": "motcua", "password": "demo1234"},
                           timeout=60)
         assert good.status_code == 200, good.text
-        before = proc_status(process.pid, "VmRSS")
-        warm_peak = proc_status(process.pid, "VmHWM")
+        before = proc_status(pid, "VmRSS")
+        warm_peak = proc_status(pid, "VmHWM")
         statuses: dict[int, int] = {}
         lock, gate = threading.Lock(), threading.Barrier(requests)
 
@@ -104,11 +95,8 @@ def scenario(name: str, url: str, requests: int) -> dict:
         wall = time.perf_counter() - started
         return {"scenario": name, "requests": requests, "statuses": dict(sorted(statuses.items())),
                 "rss_before_mb": before, "peak_before_burst_mb": warm_peak,
-                "peak_rss_mb": proc_status(process.pid, "VmHWM"), "rss_after_mb": proc_status(process.pid, "VmRSS"),
+                "peak_rss_mb": proc_status(pid, "VmHWM"), "rss_after_mb": proc_status(pid, "VmRSS"),
                 "wall_s": round(wall, 2), "env": SCENARIOS[name]}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def main() -> None:

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, machine, proc_status, record, wait_healthy  # noqa: E402
+from bench.common import free_port, machine, motcua_serve, proc_status, record  # noqa: E402
 
 SECRET = "bench-secret-for-upload-memory-0123456789"
 SIZE = 20 * 1024 * 1024
@@ -73,18 +70,13 @@ def prepare(url: str) -> None:
 def run(backend: str, url: str, files_dir: str, uploads: int, s3_endpoint: str | None) -> dict:
     import httpx
 
-    port = free_port()
-    env = {**os.environ, "MOTCUA_DATABASE_URL": url, "MOTCUA_JWT_SECRET": SECRET, "MOTCUA_ENV": "test",
-           "MOTCUA_LOG_LEVEL": "CRITICAL", "MOTCUA_STORAGE_BACKEND": backend, "MOTCUA_STORAGE_DIR": files_dir,
+    env = {"MOTCUA_STORAGE_BACKEND": backend, "MOTCUA_STORAGE_DIR": files_dir,
            "MOTCUA_MAX_DOSSIER_BYTES": str(2**30)}  # every version counts towards the dossier cap
     if backend == "s3":
         env.update(MOTCUA_S3_ENDPOINT_URL=s3_endpoint or "", MOTCUA_S3_BUCKET="bench", MOTCUA_S3_ACCESS_KEY_ID="test",
                    MOTCUA_S3_SECRET_ACCESS_KEY="test")
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process)
+    with motcua_serve(url, jwt_secret=SECRET, env=env) as server:
+        base, pid = server["base"], server["pid"]
         with httpx.Client(base_url=base, timeout=300) as client:
             token = client.post("/api/v1/auth/token", data={"username": "motcua", "password": "demo1234"}).json()
             headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -99,8 +91,8 @@ def run(backend: str, url: str, files_dir: str, uploads: int, s3_endpoint: str |
                                data={"component": "1", "kind": "copy"},
                                files={"file": ("warm.pdf", make_pdf("warm", 4096), "application/pdf")})
             assert warm.status_code == 201, warm.text
-            rss_before = proc_status(process.pid, "VmRSS")
-            peak_before = proc_status(process.pid, "VmHWM")
+            rss_before = proc_status(pid, "VmRSS")
+            peak_before = proc_status(pid, "VmHWM")
             times = []
             for i in range(uploads):
                 content = make_pdf(f"scan {i}")
@@ -118,12 +110,9 @@ def run(backend: str, url: str, files_dir: str, uploads: int, s3_endpoint: str |
         mib = SIZE / 2**20
         return {"backend": backend, "uploads": uploads, "file_mib": mib,
                 "rss_before_mib": rss_before, "peak_before_mib": peak_before,
-                "peak_rss_mib": proc_status(process.pid, "VmHWM"), "rss_after_mib": proc_status(process.pid, "VmRSS"),
+                "peak_rss_mib": proc_status(pid, "VmHWM"), "rss_after_mib": proc_status(pid, "VmRSS"),
                 "upload_s": [round(t, 3) for t in times], "upload_mib_per_s_median": round(mib / sorted(times)[len(times) // 2], 1),
                 "download_s": round(download_s, 3), "download_mib_per_s": round(mib / download_s, 1)}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def main() -> None:

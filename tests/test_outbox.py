@@ -10,11 +10,12 @@ import pytest
 from sqlmodel import select
 
 from app.db import make_sessionmaker, transaction
+from app.effects import Context
 from app.errors import Conflict, NotFound
 from app.models import OutboxMessage
 from app.outbox import (DispatchStats, PermanentError, RetryableError, backoff_delay, dispatch_pending,
                         requeue)
-from app.workflows import service
+from app.workflows import intake
 from app.workflows.schemas import OnlineSubmissionIn
 
 TOPIC = "test"
@@ -27,10 +28,10 @@ def factory(engine, demo):  # noqa: ANN001, ANN201
 
 def make_dossiers(factory, settings, now: datetime, count: int) -> list[int]:  # noqa: ANN001
     ids = []
-    ctx = service.Context(None, now, settings)
+    ctx = Context(None, now, settings)
     with transaction(factory) as session:
         for i in range(count):
-            dossier, _ = service.submit_online(session, OnlineSubmissionIn(
+            dossier, _ = intake.submit_online(session, OnlineSubmissionIn(
                 portal_id=f"OUTBOX-{i}", procedure_code="2.001914", agency_code="000.00.17.H26",
                 applicant={"full_name": "Người Thử", "id_number": f"0010990{i:05d}"}, submitted_at=now), ctx)
             ids.append(dossier.id)

@@ -13,6 +13,7 @@ from app.api.deps import ClockDep, SessionDep, SettingsDep, StrictQuery
 from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.deps import IntakeOfficer, Staff
 from app.auth.principal import Principal
+from app.effects import Context
 from app.errors import Invalid
 from app.fields import LocalDateTime
 from app.foresight import risk_scan
@@ -20,7 +21,7 @@ from app.models import Agency, Channel, ClockState, Dossier, DossierEvent, Dossi
 from app.sla import service as sla
 from app.sla.deadlines import OUTCOME_LABELS, PROGRESS_LABELS
 from app.sla.explanation import Move, explanation_text
-from app.workflows import service
+from app.workflows import actions, intake, rules
 from app.workflows.schemas import (ActionIn, DeadlineMoveOut, DeadlineOut, DossierOut, DossierPage, DossierRiskOut,
                                    DossierSummary, EventOut,
                                    IntakeIn, IntakeOut, PauseOut, QueueBucket, QueueCounts, SkippedDayOut,
@@ -41,7 +42,7 @@ def present(session: Session, dossier: Dossier, principal: Principal, now: datet
     if dossier.current_step is not None and dossier.current_step < len(procedure.workflow):
         raw = procedure.workflow[dossier.current_step]
         step = StepOut(index=dossier.current_step, name=raw["name"], role=raw["role"], budget_hours=raw["budget_hours"])
-    progress = service.progress_of(dossier, now)
+    progress = rules.progress_of(dossier, now)
     full = sees_personal_data(principal)
     return DossierOut(
         code=dossier.code, version=dossier.version, status=dossier.status,
@@ -64,7 +65,7 @@ def present(session: Session, dossier: Dossier, principal: Principal, now: datet
         resolved_at=dossier.resolved_at, returned_at=dossier.returned_at, result_reference=dossier.result_reference,
         result_kind=dossier.result_kind, late_since=dossier.late_since,
         closing_reason=dossier.closing_reason, supplement_count=dossier.supplement_count,
-        apology_count=dossier.apology_count, allowed_actions=service.allowed_actions(dossier, procedure, principal, settings, session))
+        apology_count=dossier.apology_count, allowed_actions=rules.allowed_actions(dossier, procedure, principal, settings, session))
 
 
 def _agencies_of(session: Session, dossier: Dossier, procedure: Procedure) -> dict[str, str | None]:
@@ -85,7 +86,7 @@ def receive_dossier(data: IntakeIn, request: Request, session: SessionDep, princ
     now = clock.now()
 
     def work() -> IntakeOut:
-        dossier, secret = service.receive(session, data, service.Context(principal, now, settings))
+        dossier, secret = intake.receive(session, data, Context(principal, now, settings))
         return IntakeOut(**present(session, dossier, principal, now, settings).model_dump(), lookup_secret=secret)
 
     return run_idempotent(session, scope=f"user:{principal.id}", key=idempotency_key, now=now, status_code=201,
@@ -119,7 +120,7 @@ def list_dossiers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DossierPage:
     now = clock.now()
-    query = service.scoped(select(Dossier), principal)
+    query = access.scoped(select(Dossier), principal)
     if status:
         query = query.where(Dossier.status == status)
     if procedure_code:
@@ -162,7 +163,7 @@ def list_dossiers(
         items.append(DossierSummary(
             code=r.code, status=r.status, status_label=STATUS_LABELS[DossierStatus(r.status)], procedure_code=code,
             channel=r.channel, applicant_name=r.applicant_name, received_at=r.received_at, due_at=r.due_at,
-            progress=service.progress_of(r, now), outcome=r.outcome, current_step=r.current_step,
+            progress=rules.progress_of(r, now), outcome=r.outcome, current_step=r.current_step,
             step_name=workflow[r.current_step]["name"] if r.current_step is not None
             and r.current_step < len(workflow) else None,
             assignee=person.username if person else None, assignee_name=person.full_name if person else None,
@@ -179,7 +180,7 @@ def _people(session: Session, ids: set[int]) -> dict[int, User]:
 @router.get("/queue-counts", response_model=QueueCounts, dependencies=[StrictQuery],
             summary="Số hồ sơ chờ tôi theo từng ngăn công việc (cho số hiệu trên giao diện)")
 def queue_counts(session: SessionDep, principal: Staff) -> QueueCounts:
-    query, names = worklists.count_query(service.scoped(select(Dossier.id), principal), principal)
+    query, names = worklists.count_query(access.scoped(select(Dossier.id), principal), principal)
     if query is None:
         return QueueCounts(total=0, buckets=[])
     row = session.execute(query).one()
@@ -191,7 +192,7 @@ def queue_counts(session: SessionDep, principal: Staff) -> QueueCounts:
 @router.get("/{code}", response_model=DossierOut, summary="Chi tiết hồ sơ, kèm các thao tác người gọi được phép")
 def get_dossier(code: CodePath, session: SessionDep, principal: Staff, clock: ClockDep,
                 settings: SettingsDep) -> DossierOut:
-    dossier = service.get_dossier(session, code, principal)
+    dossier = access.get_dossier(session, code, principal)
     out = present(session, dossier, principal, clock.now(), settings)
     # The forecast the scan stored (not computed here: the read stays cheap); only on this read,
     # not on the action and intake answers (their round trips are counted).
@@ -221,7 +222,7 @@ def act(code: CodePath, action: Action, request: Request, session: SessionDep, p
     now = clock.now()
 
     def work() -> DossierOut:
-        dossier = service.act(session, code, action, data, service.Context(principal, now, settings), version)
+        dossier = actions.act(session, code, action, data, Context(principal, now, settings), version)
         return present(session, dossier, principal, now, settings)
 
     return run_idempotent(session, scope=f"user:{principal.id}", key=idempotency_key, now=now, status_code=200,
@@ -231,7 +232,7 @@ def act(code: CodePath, action: Action, request: Request, session: SessionDep, p
 
 @router.get("/{code}/events", response_model=list[EventOut], summary="Dòng thời gian xử lý hồ sơ")
 def events(code: CodePath, session: SessionDep, principal: Staff) -> list[EventOut]:
-    dossier = service.get_dossier(session, code, principal)
+    dossier = access.get_dossier(session, code, principal)
     rows = session.exec(select(DossierEvent).where(DossierEvent.dossier_id == dossier.id)
                         .order_by(DossierEvent.seq)).all()
     names = {u.id: u.full_name for u in session.exec(select(User).where(
@@ -248,7 +249,7 @@ def events(code: CodePath, session: SessionDep, principal: Staff) -> list[EventO
 
 @router.get("/{code}/deadline", response_model=DeadlineOut, summary="Giải thích ngày hẹn trả kết quả")
 def deadline(code: CodePath, session: SessionDep, principal: Staff, settings: SettingsDep) -> DeadlineOut:
-    dossier = service.get_dossier(session, code, principal)
+    dossier = access.get_dossier(session, code, principal)
     procedure = session.get(Procedure, dossier.procedure_id)
     assert procedure is not None
     cal = sla.calendar_for(session, dossier.agency_id, settings)

@@ -21,7 +21,7 @@ from app.api.public import PAGE_HEADERS
 from app.esign import links
 from app.esign.verify import VerifyOut, verify
 from app.errors import DomainError, Invalid, NotFound
-from app.web import citizen, ratelimit
+from app.web import citizen_page, ratelimit
 
 router = APIRouter(tags=["xác thực văn bản điện tử"])
 
@@ -50,7 +50,7 @@ def verify_api(request: Request, response: Response, factory: SessionFactoryDep,
 
 @router.get("/xac-thuc", response_class=HTMLResponse, include_in_schema=False)
 def verify_page() -> HTMLResponse:
-    return HTMLResponse(citizen.render_verify_page(), headers=PAGE_HEADERS)
+    return HTMLResponse(citizen_page.render_verify_page(), headers=PAGE_HEADERS)
 
 
 @router.post("/xac-thuc", response_class=HTMLResponse, include_in_schema=False)
@@ -63,9 +63,9 @@ def verify_page_submit(request: Request, factory: SessionFactoryDep, clock: Cloc
         result = verify(factory, _read(file, settings), client=ratelimit.client_of(request, settings),
                         now=clock.now(), settings=settings)
     except DomainError as exc:
-        return HTMLResponse(citizen.render_verify_page(error=exc.message, timezone=settings.timezone),
+        return HTMLResponse(citizen_page.render_verify_page(error=exc.message, timezone=settings.timezone),
                             status_code=exc.status_code, headers={**PAGE_HEADERS, **(exc.headers or {})})
-    return HTMLResponse(citizen.render_verify_page(result=result, timezone=settings.timezone), headers=PAGE_HEADERS)
+    return HTMLResponse(citizen_page.render_verify_page(result=result, timezone=settings.timezone), headers=PAGE_HEADERS)
 
 
 @router.get("/api/v1/public/results/{token}", response_class=Response,

@@ -16,6 +16,7 @@ from app.api.dossiers import CodePath
 from app.auth.deps import Staff
 from app.esign.pdf import html_to_pdf
 from app.web import forms
+from app.web.form_models import DOSSIER_FORMS
 from app.web.render import render
 
 router = APIRouter(tags=["biểu mẫu in"])
@@ -27,7 +28,7 @@ HTML_PAGE = {200: {"content": {"text/html": {}, "application/pdf": {}},
                    "description": "Trang HTML khổ A4 để in, hoặc PDF khi Accept: application/pdf"},
              409: {"description": "Biểu mẫu không áp dụng cho trạng thái hiện tại của hồ sơ"}}
 
-DossierForm = StrEnum("DossierForm", {spec.slug.replace("-", "_"): spec.slug for spec in forms.DOSSIER_FORMS})
+DossierForm = StrEnum("DossierForm", {spec.slug.replace("-", "_"): spec.slug for spec in DOSSIER_FORMS})
 
 
 class FormOut(BaseModel):

@@ -14,18 +14,20 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from app import parties
+from app.access import get_dossier
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.api.idempotency import fingerprint, run_idempotent
 from app.api.reports import XLSX, FromQ, PeriodQ, ToQ
 from app.auth.deps import Reporter, Staff, require_roles
 from app.auth.principal import Principal
+from app.effects import Context
 from app.errors import NotPermitted
 from app.fields import LocalDateTime
 from app.models import Agency, Dossier, DossierAgency, Role, User
 from app.reports import aggregates, export, queries
 from app.reports.periods import Period, parse_period
 from app.reports.schemas import AgencyOut, Counts, PeriodicReport, PeriodicRow, PeriodOut
-from app.workflows import service
+from app.workflows import interagency
 from app.workflows.schemas import DossierOut
 
 router = APIRouter(prefix="/api/v1", tags=["liên thông"])
@@ -94,7 +96,7 @@ def _out(agency: Agency) -> AgencyOut:
 @router.get("/dossiers/{code}/handovers", response_model=list[HandoverOut],
             summary="Bàn giao giữa các cơ quan của hồ sơ liên thông (các dòng phiếu kiểm soát, mẫu 06)")
 def handovers(code: CodePath, session: SessionDep, principal: Staff) -> list[HandoverOut]:
-    rows = service.handovers_of(session, code, principal)
+    rows = interagency.handovers_of(session, code, principal)
     agencies = _agencies(session, {r.from_agency_id for r in rows} | {r.to_agency_id for r in rows})
     users = _names(session, {r.sent_by_id for r in rows} | {r.decided_by_id for r in rows})
     return [HandoverOut(id=r.id, from_agency=_out(agencies[r.from_agency_id]), to_agency=_out(agencies[r.to_agency_id]),
@@ -108,14 +110,14 @@ def _decide(request: Request, code: str, handover_id: int, data: HandoverDecisio
     from app.api.dossiers import present
 
     now = clock.now()
-    ctx = service.Context(principal, now, settings)
+    ctx = Context(principal, now, settings)
 
     def work():  # noqa: ANN202
         if accept:
-            dossier = service.accept_handover(session, code, handover_id, ctx, expected_version=data.version,
+            dossier = interagency.accept_handover(session, code, handover_id, ctx, expected_version=data.version,
                                               assignee=data.assignee, note=data.note)
         else:
-            dossier = service.return_handover(session, code, handover_id, ctx, expected_version=data.version,
+            dossier = interagency.return_handover(session, code, handover_id, ctx, expected_version=data.version,
                                               reason=data.reason)
         return present(session, dossier, principal, now, settings)
 
@@ -145,7 +147,7 @@ def return_(code: CodePath, handover_id: HandoverId, data: HandoverDecisionIn, r
 @router.get("/dossiers/{code}/agencies", response_model=list[PartOut],
             summary="Phần việc của từng cơ quan trong hồ sơ liên thông: thời gian phân bổ, đã dùng, quá hạn do ai")
 def agency_parts(code: CodePath, session: SessionDep, principal: Staff) -> list[PartOut]:
-    dossier = service.get_dossier(session, code, principal)
+    dossier = get_dossier(session, code, principal)
     rows = parties.parts(session, dossier)
     agencies = _agencies(session, {r.agency_id for r in rows})
     return [PartOut(agency=_out(agencies[r.agency_id]), kind=agencies[r.agency_id].kind, since=r.since,
@@ -316,7 +318,7 @@ def _opinions_out(session, dossier, rows) -> list[OpinionOut]:  # noqa: ANN001
 @router.get("/dossiers/{code}/opinions", response_model=list[OpinionOut],
             summary="Ý kiến của các cơ quan được hỏi (quá hạn không trả lời: ghi nhận “không có ý kiến”)")
 def list_opinions(code: CodePath, session: SessionDep, principal: Staff, clock: ClockDep) -> list[OpinionOut]:
-    dossier = service.get_dossier(session, code, principal)
+    dossier = get_dossier(session, code, principal)
     parties.expire_opinions(session, dossier, clock.now())
     return _opinions_out(session, dossier, parties.opinions(session, dossier))
 
@@ -325,10 +327,10 @@ def list_opinions(code: CodePath, session: SessionDep, principal: Staff, clock: 
              summary="Lấy ý kiến song song của nhiều cơ quan, có thời hạn (người đang giữ bước)")
 def ask_opinions(code: CodePath, data: OpinionsIn, session: SessionDep, principal: Asker, clock: ClockDep,
                  settings: SettingsDep) -> list[OpinionOut]:
-    ctx = service.Context(principal, clock.now(), settings)
-    rows = service.ask_opinions(session, code, ctx, agencies=data.agencies, question=data.question,
+    ctx = Context(principal, clock.now(), settings)
+    rows = interagency.ask_opinions(session, code, ctx, agencies=data.agencies, question=data.question,
                                 due_hours=data.due_hours, expected_version=data.version)
-    dossier = service.get_dossier(session, code, principal)
+    dossier = get_dossier(session, code, principal)
     return _opinions_out(session, dossier, rows)
 
 
@@ -336,7 +338,7 @@ def ask_opinions(code: CodePath, data: OpinionsIn, session: SessionDep, principa
              summary="Cơ quan được lấy ý kiến trả lời")
 def answer_opinion(code: CodePath, opinion_id: OpinionId, data: OpinionAnswerIn, session: SessionDep,
                    principal: Answerer, clock: ClockDep, settings: SettingsDep) -> OpinionOut:
-    ctx = service.Context(principal, clock.now(), settings)
-    row = service.answer_opinion(session, code, opinion_id, ctx, agree=data.agree, answer=data.answer)
-    dossier = service.get_dossier(session, code, principal)
+    ctx = Context(principal, clock.now(), settings)
+    row = interagency.answer_opinion(session, code, opinion_id, ctx, agree=data.agree, answer=data.answer)
+    dossier = get_dossier(session, code, principal)
     return _opinions_out(session, dossier, [row])[0]

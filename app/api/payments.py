@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, select
 
+from app.access import get_dossier
 from app.api.deps import ClockDep, SessionDep, SessionFactoryDep, SettingsDep
 from app.api.public import PAGE_HEADERS
 from app.auth.deps import DeskOfficer, Staff
@@ -26,7 +27,7 @@ from app.web.qr import qr_svg_data_uri
 from app.payments.schemas import DeskPaymentIn, FeeRowOut, PaymentRequestIn, PaymentRequestOut, TransactionOut
 from app.settings import Settings
 from app.web import payment_pages
-from app.workflows import service as workflows
+from app.workflows import actions
 from app.workflows.schemas import ActionIn
 
 router = APIRouter(tags=["phí, lệ phí"])
@@ -63,7 +64,7 @@ def _list(session: Session, dossier_id: int) -> list[PaymentRequestOut]:
 @router.get("/api/v1/dossiers/{code}/payments", response_model=list[PaymentRequestOut],
             summary="Phí, lệ phí của hồ sơ: số phải nộp, chi tiết, biên lai, giao dịch trực tuyến, hoàn trả")
 def list_payments(code: CodePath, session: SessionDep, principal: Staff) -> list[PaymentRequestOut]:
-    dossier = workflows.get_dossier(session, code, principal)
+    dossier = get_dossier(session, code, principal)
     return _list(session, dossier.id)  # type: ignore[arg-type]
 
 
@@ -90,12 +91,12 @@ def record_receipt(code: CodePath, payment_id: PaymentPath, data: DeskPaymentIn,
         except ValueError:
             raise Invalid("If-Match phải là số phiên bản hồ sơ.", code="invalid_if_match") from None
     ctx = Context(principal, clock.now(), settings)
-    dossier = workflows.get_dossier(session, code, principal)
+    dossier = get_dossier(session, code, principal)
     request = session.get(PaymentRequest, payment_id)
     if request is not None and request.dossier_id == dossier.id and request.status == "open" \
             and request.stage == "processing" and dossier.status == DossierStatus.awaiting_payment:
         # The payment the clock waits for: the transition (roles, version) settles it and resumes the clock.
-        workflows.act(session, code, "payment_confirmed", ActionIn(payment_method=data.method,
+        actions.act(session, code, "payment_confirmed", ActionIn(payment_method=data.method,
                                                                    payment_reference=data.reference), ctx, version)
     else:
         service.record_desk_payment(session, code, payment_id, ctx, method=data.method, reference=data.reference,

@@ -17,14 +17,15 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from app.api.deps import ClockDep, SessionFactoryDep, SettingsDep
 from app.errors import NotFound, RateLimited
-from app.web import citizen, ratelimit
-from app.web.citizen import LookupFailed, LookupIn, PublicDossierOut, SecretInUrl
+from app.web import citizen_lookup, citizen_page, ratelimit
+from app.web.citizen_lookup import LookupFailed, LookupIn, SecretInUrl
+from app.web.citizen_view import PublicDossierOut
 
 
 def _count_rejected(request: Request) -> None:
     app = request.app
-    citizen.count_rejected(app.state.sessionmaker, client=ratelimit.client_of(request, app.state.settings),
-                           now=app.state.clock.now(), settings=app.state.settings)
+    citizen_lookup.count_rejected(app.state.sessionmaker, client=ratelimit.client_of(request, app.state.settings),
+                                  now=app.state.clock.now(), settings=app.state.settings)
 
 
 class CountedRoute(APIRoute):
@@ -68,15 +69,15 @@ def lookup(data: LookupIn, request: Request, response: Response, factory: Sessio
            settings: SettingsDep) -> PublicDossierOut:
     _refuse_secret_in_url(request)
     response.headers["Cache-Control"] = "no-store"
-    return citizen.lookup(factory, code=data.code, secret=data.secret,
-                          client=ratelimit.client_of(request, settings), now=clock.now(), settings=settings)
+    return citizen_lookup.lookup(factory, code=data.code, secret=data.secret,
+                                 client=ratelimit.client_of(request, settings), now=clock.now(), settings=settings)
 
 
 @router.get("/tra-cuu", response_class=HTMLResponse, include_in_schema=False)
 def lookup_page(request: Request) -> HTMLResponse:
     # A receipt's QR code may carry the dossier code; the secret is never read from the URL.
     code = request.query_params.get("code", "")[:64]
-    return HTMLResponse(citizen.render_page(code=code), headers=PAGE_HEADERS)
+    return HTMLResponse(citizen_page.render_page(code=code), headers=PAGE_HEADERS)
 
 
 @router.post("/tra-cuu", response_class=HTMLResponse, include_in_schema=False)
@@ -87,32 +88,34 @@ def lookup_page_submit(request: Request, factory: SessionFactoryDep, clock: Cloc
     try:
         _refuse_secret_in_url(request)
     except SecretInUrl as exc:
-        return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=400, headers=PAGE_HEADERS)
-    errors = citizen.validate_form(code, secret)
+        return HTMLResponse(citizen_page.render_page(code=code, error=exc.message), status_code=400,
+                            headers=PAGE_HEADERS)
+    errors = citizen_page.validate_form(code, secret)
     if errors:
         try:
             _count_rejected(request)
         except RateLimited as exc:
-            return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=429,
+            return HTMLResponse(citizen_page.render_page(code=code, error=exc.message), status_code=429,
                                 headers={**PAGE_HEADERS, **(exc.headers or {})})
-        return HTMLResponse(citizen.render_page(code=code, field_errors=errors,
-                                                error="Vui lòng kiểm tra các ô được đánh dấu."),
+        return HTMLResponse(citizen_page.render_page(code=code, field_errors=errors,
+                                                     error="Vui lòng kiểm tra các ô được đánh dấu."),
                             status_code=422, headers=PAGE_HEADERS)
     try:
-        result = citizen.lookup(factory, code=code, secret=secret, client=ratelimit.client_of(request, settings),
-                                now=clock.now(), settings=settings)
+        result = citizen_lookup.lookup(factory, code=code, secret=secret,
+                                       client=ratelimit.client_of(request, settings), now=clock.now(), settings=settings)
     except LookupFailed as exc:
-        return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=404, headers=PAGE_HEADERS)
+        return HTMLResponse(citizen_page.render_page(code=code, error=exc.message), status_code=404,
+                            headers=PAGE_HEADERS)
     except RateLimited as exc:
-        return HTMLResponse(citizen.render_page(code=code, error=exc.message), status_code=429,
+        return HTMLResponse(citizen_page.render_page(code=code, error=exc.message), status_code=429,
                             headers={**PAGE_HEADERS, **(exc.headers or {})})
-    return HTMLResponse(citizen.render_page(code=result.code, result=result), headers=PAGE_HEADERS)
+    return HTMLResponse(citizen_page.render_page(code=result.code, result=result), headers=PAGE_HEADERS)
 
 
 @router.get("/tra-cuu/static/{name}", include_in_schema=False)
 def static_asset(name: Annotated[str, Path(max_length=32)]) -> FileResponse:
-    media_type = citizen.STATIC_FILES.get(name)
+    media_type = citizen_page.STATIC_FILES.get(name)
     if media_type is None:
         raise NotFound(code="asset_not_found")
-    return FileResponse(citizen.STATIC_DIR / name, media_type=media_type,
+    return FileResponse(citizen_page.STATIC_DIR / name, media_type=media_type,
                         headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})

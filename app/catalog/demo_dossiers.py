@@ -10,10 +10,11 @@ from sqlmodel import Session, func, select
 
 from app.auth.principal import principal_for
 from app.catalog.service import get_procedure
+from app.effects import Context
 from app.models import Dossier
 from app.settings import Settings
 from app.sla import service as sla
-from app.workflows import codes, service
+from app.workflows import actions, codes, intake
 from app.workflows.schemas import ActionIn, IntakeIn
 
 DEMO_SECRET = "MCDM-2026"  # the first demo dossier's lookup secret, printed by seed-demo and the README
@@ -87,8 +88,8 @@ def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -
             body["postal"] = {"tracking_number": f"EB{index:03d}DEMO{days_ago:03d}VN", "handed_over_at": at.isoformat()}
             body["received_by"] = "motcua"  # the desk officer who took the package from the post
         who = postal if channel == "postal" else desk
-        dossier, secret = service.receive(session, IntakeIn.model_validate(body),
-                                          service.Context(who, clock.at, settings))
+        dossier, secret = intake.receive(session, IntakeIn.model_validate(body),
+                                          Context(who, clock.at, settings))
         if first_code is None:
             first_code = dossier.code
             dossier.lookup_secret_hash = codes.hash_secret(DEMO_SECRET)
@@ -98,8 +99,8 @@ def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -
 
         def step(principal, action, hours=2.0, **payload):  # noqa: ANN001, ANN202
             nonlocal dossier
-            dossier = service.act(session, dossier.code, action, ActionIn(**payload),
-                                  service.Context(principal, clock.later(hours * pace), settings), dossier.version)
+            dossier = actions.act(session, dossier.code, action, ActionIn(**payload),
+                                  Context(principal, clock.later(hours * pace), settings), dossier.version)
 
         if stage in {"received", "refused"}:
             continue

@@ -1,6 +1,6 @@
 """Public postal service (BCCI, Decision 45/2016/QĐ-TTg): shipments of dossiers and results.
 
-Inbound shipments are recorded at intake (`workflows.service.receive`, channel `postal`);
+Inbound shipments are recorded at intake (`workflows.intake.receive`, channel `postal`);
 outbound ones by `return_result` with method `postal`, or beforehand by the desk here
 (`record_outbound`), in which case `return_result` marks that shipment as handed over.
 
@@ -17,10 +17,10 @@ from enum import StrEnum
 
 from sqlmodel import Session, select
 
+from app.access import get_dossier, scoped
 from app.auth.principal import Principal
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Dossier, DossierStatus, Procedure, ReturnMethod, Shipment
-from app.workflows import service
 
 
 class ShipmentStatus(StrEnum):
@@ -56,12 +56,12 @@ MAX_PAGE = 200
 
 
 def _scoped_shipments(principal: Principal):  # noqa: ANN202
-    return service.scoped(select(Shipment, Dossier.code).join(Dossier, Dossier.id == Shipment.dossier_id),  # type: ignore[arg-type]
+    return scoped(select(Shipment, Dossier.code).join(Dossier, Dossier.id == Shipment.dossier_id),  # type: ignore[arg-type]
                           principal)
 
 
 def shipments_of_dossier(session: Session, code: str, principal: Principal) -> tuple[Dossier, list[Shipment]]:
-    dossier = service.get_dossier(session, code, principal)
+    dossier = get_dossier(session, code, principal)
     rows = session.exec(select(Shipment).where(Shipment.dossier_id == dossier.id).order_by(Shipment.id)).all()  # type: ignore[arg-type]
     return dossier, list(rows)
 
@@ -128,7 +128,7 @@ def record_outbound(session: Session, code: str, principal: Principal, *, tracki
     Allowed once the result exists (status resolved), or for a result returned by post without a
     shipment on file. A later `return_result` by post marks this shipment as handed over.
     """
-    dossier = service.get_dossier(session, code, principal, for_update=True)
+    dossier = get_dossier(session, code, principal, for_update=True)
     procedure = session.get(Procedure, dossier.procedure_id)
     assert procedure is not None
     if not procedure.postal_return_allowed:

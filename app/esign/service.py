@@ -21,16 +21,16 @@ from app.esign.store import KINDS, save_signed
 from app.models import Agency, Dossier, Procedure, SignedDocument, User
 from app.settings import Settings
 from app.signatures import signature_title
-from app.web import forms
+from app.web import form_models, forms
 from app.web.render import render
 
-RESULT = forms.FormSpec("KQ", "result", "Kết quả giải quyết hồ sơ", "result.html")
+RESULT = form_models.FormSpec("KQ", "result", "Kết quả giải quyết hồ sơ", "result.html")
 
 
 @dataclass(frozen=True)
 class ResultDocument:
-    head: forms.Letterhead
-    dossier: forms.DossierHead
+    head: form_models.Letterhead
+    dossier: form_models.DossierHead
     agency_name: str
     heading: str
     refusal: bool
@@ -38,7 +38,7 @@ class ResultDocument:
     document_number: str | None
     signer_title: str
     signer_name: str | None
-    spec: forms.FormSpec = RESULT
+    spec: form_models.FormSpec = RESULT
 
 
 def _file_name(dossier: Dossier, kind: str) -> str:
@@ -67,8 +67,8 @@ def sign_result(session: Session, dossier: Dossier, procedure: Procedure, signer
     refusal = dossier.result_kind == "refusal"
     title_lines = signature_title(agency, signer.title if signer else None)
     view = ResultDocument(
-        head=forms.Letterhead(agency.name, None, now.astimezone(tz)),
-        dossier=forms._dossier_head(dossier, procedure, tz),  # noqa: SLF001 - the forms' own head, same wording
+        head=form_models.Letterhead(agency.name, None, now.astimezone(tz)),
+        dossier=form_models.dossier_head(dossier, procedure, tz),
         agency_name=agency.name, heading="Văn bản trả lời" if refusal else "Thông báo kết quả giải quyết hồ sơ",
         refusal=refusal, reason=dossier.closing_reason if refusal else None,
         document_number=dossier.result_reference, signer_title=title_lines,

@@ -5,17 +5,15 @@ is the partial `citizen/_feedback.html`, included in the lookup result."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session, select
 
 from app.feedback.schemas import CRITERIA, LEVEL_LABELS, FeedbackReceipt
 from app.feedback.service import local_text, rated
 from app.models import Dossier, DossierStatus, Procedure
 from app.settings import Settings
-from app.web import citizen
+from app.web import citizen_page
 
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -32,16 +30,10 @@ FIELD_MESSAGES = {
 }
 
 
-@lru_cache
-def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(citizen.WEB_DIR / "templates")),
-                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-
-
 def _render(name: str, **context: Any) -> str:
-    css = f"/tra-cuu/static/citizen.css?v={citizen.asset_version('citizen.css')}"
-    return _environment().get_template(f"citizen/{name}").render(css_url=css, criteria=CRITERIA,
-                                                                 levels=LEVEL_LABELS, **context)
+    css = f"/tra-cuu/static/citizen.css?v={citizen_page.asset_version('citizen.css')}"
+    return citizen_page.environment().get_template(f"citizen/{name}").render(css_url=css, criteria=CRITERIA,
+                                                                            levels=LEVEL_LABELS, **context)
 
 
 def render_general(session: Session, *, values: dict[str, str] | None = None,

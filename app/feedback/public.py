@@ -1,6 +1,6 @@
 """What a lookup adds to the citizen's view (`PublicDossierOut.feedback`): their feedback about the
 dossier with the agency's answers, whether they may rate, and a short-lived token for both.
-Imported by app/web/citizen.py; imports nothing of app/web."""
+Imported by app/web/citizen_view.py; imports nothing of app/web."""
 
 from __future__ import annotations
 

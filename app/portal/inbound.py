@@ -2,7 +2,7 @@
 
 `pull_submissions` reads the portal's opaque cursor from `SystemState["portal_cursor"]`, asks the
 portal for the next page, turns each submission into `OnlineSubmissionIn` and calls
-`app.workflows.service.submit_online` (idempotent on the portal's id), then saves the new cursor
+`app.workflows.intake.submit_online` (idempotent on the portal's id), then saves the new cursor
 in the same transaction as the dossiers it created.
 
 The HTTP call happens before the writing transaction (on SQLite any transaction holds the whole
@@ -45,6 +45,7 @@ from sqlmodel import Session, select
 
 from app.db import transaction, try_advisory_xact_lock
 from app.documents import service as files
+from app.effects import Context
 from app.errors import DomainError, Unavailable
 from app.models import ApplicantType, DossierStatus, OnlineLevel, OutboxMessage, Procedure, ReturnMethod, SystemState
 from app.portal import sync as portal_sync
@@ -54,7 +55,7 @@ from app.portal.sync import open_client
 from app.settings import Settings
 from app.statuses import PORTAL_STATUS
 from app.storage import Storage, StoredObject, get_storage
-from app.workflows import service
+from app.workflows import intake
 from app.workflows.schemas import OnlineSubmissionIn
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ def _fetch_files(portal: PortalClient, items: list[Any], settings: Settings,
     return fetched
 
 
-def _attach(session: Session, dossier: Any, fetched: list[FetchedFile], ctx: service.Context) -> None:
+def _attach(session: Session, dossier: Any, fetched: list[FetchedFile], ctx: Context) -> None:
     procedure = session.get(Procedure, dossier.procedure_id)
     assert procedure is not None
     total = 0
@@ -264,7 +265,7 @@ def _attach(session: Session, dossier: Any, fetched: list[FetchedFile], ctx: ser
 
 def _apply_page(session: Session, items: list[dict[str, Any]], settings: Settings, now: datetime,
                 fetched: dict[str, list[FetchedFile]] | None = None) -> int:
-    ctx = service.Context(None, now, settings)
+    ctx = Context(None, now, settings)
     fetched = fetched or {}
     created = 0
     for raw in items:
@@ -274,7 +275,7 @@ def _apply_page(session: Session, items: list[dict[str, Any]], settings: Setting
         try:
             with session.begin_nested():  # one bad submission never undoes the others
                 data = to_online_submission(raw, now=now, timezone=settings.timezone)
-                dossier, secret = service.submit_online(session, data, ctx)
+                dossier, secret = intake.submit_online(session, data, ctx)
                 if secret is not None and fetched.get(data.portal_id):  # new here: its files come with it
                     _attach(session, dossier, fetched[data.portal_id], ctx)
         except SubmissionRejected as exc:

@@ -1,9 +1,10 @@
 """Printable forms of Circular 03/2025/TT-VPCP (Appendix I, Mẫu số 01–07), built from the records.
 
 Each builder reads one dossier through the caller's agency scope (another agency's dossier is
-"not found"), checks that the form applies to the dossier's state, and returns a view model whose
-datetimes are already local (`settings.timezone`). `app.web.render` turns a view model into an
-A4 HTML page. No HTTP here: services take the session, the caller, `now` and the settings.
+"not found"), checks that the form applies to the dossier's state, and returns a view model
+(`app.web.form_models`) whose datetimes are already local (`settings.timezone`). `app.web.render`
+turns a view model into an A4 HTML page. No HTTP here: services take the session, the caller,
+`now` and the settings.
 
 Which agency heads a form: forms the desk hands over at reception (01, 02, 03) carry the
 receiving agency (the provincial centre, for a dossier it received); form 04 the agency that
@@ -15,7 +16,6 @@ steps' budgets, each on its agency's calendar (app/sla/service.py `step_plan`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from sqlalchemy import func, select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from app.access import get_dossier, scoped
 from app.auth.principal import Principal
 from app.errors import Conflict, Invalid
 from app.models import (Agency, Apology, Channel, ClockPause, ClockState, Dossier, DossierEvent, DossierStatus,
@@ -31,37 +32,19 @@ from app.settings import Settings
 from app.signatures import signature_title
 from app.sla.apology import CANCELLED, ISSUED
 from app.sla.deadlines import OUTCOME_LABELS, classify_outcome
-from app.workflows import codes
-from app.access import get_dossier, scoped
 from app.web import qr
+from app.web.form_models import (APOLOGY, CONTROL, DOSSIER_FORMS, RECEIPT, REFUSAL, STOP, SUPPLEMENT, ApologyLetter,
+                                 Availability, BookRow, ControlRow, ControlSlip, DocumentLine, FormSpec, Letterhead,
+                                 PauseRow, Receipt, ReceiptCopy, Refusal, StopNotice, SupplementNotice, TrackingBook,
+                                 dossier_head, local)
+from app.workflows import codes
 from app.workflows.transitions import STATUS_LABELS
 
 S = DossierStatus
-CIRCULAR = "Thông tư số 03/2025/TT-VPCP"
 MAX_BOOK_DAYS = 366  # one tracking-book print covers at most a year
 MAX_BOOK_ROWS = 5000  # a Department receives a few thousand dossiers a year; beyond this, print by period
 
-
-@dataclass(frozen=True)
-class FormSpec:
-    number: str  # "01".."07", as in Appendix I of the circular
-    slug: str
-    title: str
-    template: str
-
-
-RECEIPT = FormSpec("01", "receipt", "Giấy tiếp nhận hồ sơ và hẹn trả kết quả", "01_receipt.html")
-SUPPLEMENT = FormSpec("02", "supplement", "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ", "02_supplement.html")
-REFUSAL = FormSpec("03", "refusal", "Phiếu từ chối tiếp nhận giải quyết hồ sơ", "03_refusal.html")
-APOLOGY = FormSpec("04", "apology", "Văn bản xin lỗi và đề nghị gia hạn thời gian giải quyết", "04_apology.html")
-STOP = FormSpec("05", "stop", "Thông báo dừng giải quyết hồ sơ", "05_stop.html")
-CONTROL = FormSpec("06", "slip", "Phiếu kiểm soát quá trình giải quyết hồ sơ", "06_control.html")
-BOOK = FormSpec("07", "tracking-book", "Sổ theo dõi hồ sơ", "07_book.html")
-DOSSIER_FORMS = (RECEIPT, SUPPLEMENT, REFUSAL, APOLOGY, STOP, CONTROL)
-
 DOCUMENT_KINDS = {"original": "Bản chính", "copy": "Bản sao", "either": "Bản chính hoặc bản sao"}
-CHANNEL_LABELS = {Channel.direct: "Trực tiếp tại Bộ phận Một cửa", Channel.online: "Trực tuyến",
-                  Channel.postal: "Qua dịch vụ bưu chính công ích"}
 ROLE_LABELS = {Role.desk: "Bộ phận Một cửa", Role.specialist: "Chuyên viên xử lý", Role.leader: "Lãnh đạo",
                Role.postal: "Nhân viên bưu chính", Role.admin: "Quản trị", Role.reporter: "Tổng hợp"}
 STEP_RESULTS = {"forwarded": "Chuyển bước tiếp theo", "sent_back": "Trả lại bước trước",
@@ -75,194 +58,7 @@ PAUSE_RULES = {"reset": "Thời hạn tính lại từ khi nhận đủ hồ sơ
                         "thời hạn giải quyết"}
 
 
-# --- view models (local datetimes only) -------------------------------------------------------
-
-@dataclass(frozen=True)
-class Letterhead:
-    agency_name: str
-    unit_name: str | None  # "Bộ phận Một cửa" on the forms the desk issues
-    dated: datetime | None  # the form's date, local
-
-
-@dataclass(frozen=True)
-class DossierHead:
-    code: str
-    procedure_code: str
-    procedure_name: str
-    summary: str | None
-    applicant_name: str
-    is_organization: bool
-    address: str | None
-    phone: str | None
-    email: str | None
-    channel_label: str
-    received_at: datetime | None
-    due_at: datetime | None
-
-    @property
-    def you(self) -> str:
-        """How the form addresses the applicant."""
-        return "quý cơ quan, tổ chức" if self.is_organization else "ông/bà"
-
-
-@dataclass(frozen=True)
-class DocumentLine:
-    name: str
-    kind: str
-    count: int
-
-
-@dataclass(frozen=True)
-class ReceiptCopy:
-    label: str
-    lookup_secret: str | None  # only on the applicant's copy, only when the desk supplies it
-
-
-@dataclass(frozen=True)
-class Receipt:
-    head: Letterhead
-    dossier: DossierHead
-    documents: list[DocumentLine]
-    time_limit: str
-    postal_handed_over_at: datetime | None
-    return_place: str
-    officer: str | None
-    copies: list[ReceiptCopy]
-    lookup_address: str = ""  # the citizen page, printed
-    lookup_link: str = ""  # what the QR code holds: the page with the dossier code, never the secret
-    lookup_qr: str = ""  # the QR code as inline SVG
-    spec: FormSpec = RECEIPT
-
-
-@dataclass(frozen=True)
-class SupplementNotice:
-    head: Letterhead
-    dossier: DossierHead
-    items: list[str]
-    reason: str | None
-    clock_note: str
-    guide: str | None
-    contact_phone: str | None
-    spec: FormSpec = SUPPLEMENT
-
-
-@dataclass(frozen=True)
-class Refusal:
-    head: Letterhead
-    dossier: DossierHead
-    reason: str
-    officer: str | None
-    document_number: str | None
-    spec: FormSpec = REFUSAL
-
-
-@dataclass(frozen=True)
-class ApologyLetter:
-    head: Letterhead
-    dossier: DossierHead
-    agency_name: str
-    original_due_at: datetime
-    new_due_at: datetime | None
-    reason: str | None
-    signer_title: str
-    signer_name: str | None
-    is_draft: bool
-    document_number: str | None
-    is_late: bool
-    spec: FormSpec = APOLOGY
-
-
-@dataclass(frozen=True)
-class StopNotice:
-    head: Letterhead
-    dossier: DossierHead
-    agency_name: str
-    stopped_at: datetime
-    withdrawn: bool
-    reason: str | None
-    signer_title: str
-    signer_name: str | None
-    document_number: str | None
-    spec: FormSpec = STOP
-
-
-@dataclass(frozen=True)
-class ControlRow:
-    number: int
-    step_name: str
-    giver: str
-    receiver: str
-    handed_at: datetime
-    due_at: datetime | None
-    finished_at: datetime | None
-    outcome: str  # Trước hạn / Đúng hạn / Quá hạn, or "" while the step is open and not late
-    result: str
-    note: str | None
-
-
-@dataclass(frozen=True)
-class PauseRow:
-    reason: str
-    started_at: datetime
-    ended_at: datetime | None
-    working_time: str | None
-    rule: str
-
-
-@dataclass(frozen=True)
-class ControlSlip:
-    head: Letterhead
-    dossier: DossierHead
-    receiving_agency: str
-    handling_agency: str
-    rows: list[ControlRow]
-    pauses: list[PauseRow]
-    outcome: str | None
-    resolved_at: datetime | None
-    returned_at: datetime | None
-    returned_via: str | None
-    status_label: str
-    printed_at: datetime
-    spec: FormSpec = CONTROL
-
-
-@dataclass(frozen=True)
-class BookRow:
-    number: int
-    code: str
-    procedure_name: str
-    applicant_name: str
-    applicant_contact: str  # address, phone: the book's "Địa chỉ, số điện thoại"
-    handling_agency: str
-    received_at: datetime
-    due_at: datetime | None
-    transferred_at: datetime | None
-    resolved_at: datetime | None
-    returned_at: datetime | None
-    note: str
-
-
-@dataclass(frozen=True)
-class TrackingBook:
-    head: Letterhead
-    date_from: date
-    date_to: date
-    rows: list[BookRow]
-    printed_at: datetime
-    spec: FormSpec = BOOK
-
-
-@dataclass(frozen=True)
-class Availability:
-    spec: FormSpec
-    reason: str | None  # None: the form can be printed
-
-
 # --- helpers ----------------------------------------------------------------------------------
-
-def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
-    return value.astimezone(tz) if value is not None else None
-
 
 def _handover_notes(session: Session, dossier: Dossier) -> dict[tuple[int, datetime], str]:
     """Inter-agency hand-overs (issue 14), by the step row they opened: "from → to"."""
@@ -296,15 +92,6 @@ def _person(user: User | None) -> str | None:
     if user is None:
         return None
     return f"{user.full_name} ({user.title})" if user.title else user.full_name
-
-
-def _dossier_head(dossier: Dossier, procedure: Procedure, tz: ZoneInfo) -> DossierHead:
-    return DossierHead(code=dossier.code, procedure_code=procedure.code, procedure_name=procedure.name,
-                       summary=dossier.summary, applicant_name=dossier.applicant_name,
-                       is_organization=dossier.applicant_type == "organization", address=dossier.applicant_address,
-                       phone=dossier.applicant_phone, email=dossier.applicant_email,
-                       channel_label=CHANNEL_LABELS.get(Channel(dossier.channel), dossier.channel),
-                       received_at=_local(dossier.received_at, tz), due_at=_local(dossier.due_at, tz))
 
 
 def _actor_into(session: Session, dossier: Dossier, statuses: set[str], *, last: bool = False) -> User | None:
@@ -403,9 +190,9 @@ def receipt(session: Session, code: str, principal: Principal, *, now: datetime,
         place = "Bộ phận Một cửa – " + receiving.name + (f", {receiving.address}" if receiving.address else "")
     documents = [DocumentLine(d["name"], DOCUMENT_KINDS.get(d.get("kind", "either"), ""), int(d.get("count", 1)))
                  for d in dossier.documents]
-    return Receipt(head=Letterhead(receiving.name, "Bộ phận Một cửa", _local(dossier.received_at, tz)),
-                   dossier=_dossier_head(dossier, procedure, tz), documents=documents,
-                   time_limit=_time_limit(procedure), postal_handed_over_at=_local(dossier.postal_handed_over_at, tz),
+    return Receipt(head=Letterhead(receiving.name, "Bộ phận Một cửa", local(dossier.received_at, tz)),
+                   dossier=dossier_head(dossier, procedure, tz), documents=documents,
+                   time_limit=_time_limit(procedure), postal_handed_over_at=local(dossier.postal_handed_over_at, tz),
                    return_place=place,
                    officer=_name(session.get(User, dossier.received_by_id) if dossier.received_by_id
                                  else _actor_into(session, dossier, {S.received})),
@@ -428,8 +215,8 @@ def supplement_request(session: Session, code: str, principal: Principal, *, now
     else:
         clock_note = PAUSE_RULES.get(procedure.supplement_rule, PAUSE_RULES["pause"]) + "."
     guide = session.get(User, request.requested_by_id) if request.requested_by_id else None
-    return SupplementNotice(head=Letterhead(receiving.name, "Bộ phận Một cửa", _local(request.requested_at, tz)),
-                            dossier=_dossier_head(dossier, procedure, tz), items=list(request.items),
+    return SupplementNotice(head=Letterhead(receiving.name, "Bộ phận Một cửa", local(request.requested_at, tz)),
+                            dossier=dossier_head(dossier, procedure, tz), items=list(request.items),
                             reason=request.note, clock_note=clock_note, guide=_name(guide),
                             contact_phone=(guide.phone if guide and guide.phone else receiving.phone))
 
@@ -439,8 +226,8 @@ def refusal(session: Session, code: str, principal: Principal, *, now: datetime,
     dossier, procedure = _load(session, code, principal, REFUSAL)
     tz = ZoneInfo(settings.timezone)
     receiving = _agency(session, dossier.receiving_agency_id)
-    return Refusal(head=Letterhead(receiving.name, "Bộ phận Một cửa", _local(dossier.refused_at, tz)),
-                   dossier=_dossier_head(dossier, procedure, tz), reason=dossier.closing_reason or "",
+    return Refusal(head=Letterhead(receiving.name, "Bộ phận Một cửa", local(dossier.refused_at, tz)),
+                   dossier=dossier_head(dossier, procedure, tz), reason=dossier.closing_reason or "",
                    officer=_name(session.get(User, dossier.closing_signed_by_id) if dossier.closing_signed_by_id
                                  else _actor_into(session, dossier, {S.refused}, last=True)),
                    document_number=dossier.closing_document_number)
@@ -456,11 +243,11 @@ def apology(session: Session, code: str, principal: Principal, *, now: datetime,
     agency = _agency(session, letter.agency_id or dossier.agency_id)
     is_draft = letter.status != ISSUED
     dated = letter.issued_at if not is_draft else now
-    original = _local(letter.original_due_at, tz)
+    original = local(letter.original_due_at, tz)
     assert original is not None
-    return ApologyLetter(head=Letterhead(agency.name, None, _local(dated, tz)),
-                         dossier=_dossier_head(dossier, procedure, tz), agency_name=agency.name,
-                         original_due_at=original, new_due_at=_local(letter.new_due_at or letter.proposed_due_at, tz),
+    return ApologyLetter(head=Letterhead(agency.name, None, local(dated, tz)),
+                         dossier=dossier_head(dossier, procedure, tz), agency_name=agency.name,
+                         original_due_at=original, new_due_at=local(letter.new_due_at or letter.proposed_due_at, tz),
                          reason=letter.reason, signer_title=letter.signer_title or signature_title(agency, None),
                          signer_name=letter.signer_name, is_draft=is_draft, document_number=letter.document_number,
                          is_late=letter.is_late)
@@ -473,9 +260,9 @@ def stop_notice(session: Session, code: str, principal: Principal, *, now: datet
     agency = _agency(session, dossier.agency_id)
     withdrawn = dossier.status == S.withdrawn
     signer = session.get(User, dossier.closing_signed_by_id) if dossier.closing_signed_by_id and not withdrawn else None
-    stopped_at = _local(dossier.withdrawn_at if withdrawn else dossier.stopped_at, tz)
+    stopped_at = local(dossier.withdrawn_at if withdrawn else dossier.stopped_at, tz)
     assert stopped_at is not None
-    return StopNotice(head=Letterhead(agency.name, None, stopped_at), dossier=_dossier_head(dossier, procedure, tz),
+    return StopNotice(head=Letterhead(agency.name, None, stopped_at), dossier=dossier_head(dossier, procedure, tz),
                       agency_name=agency.name, stopped_at=stopped_at, withdrawn=withdrawn, reason=dossier.closing_reason,
                       signer_title=signature_title(agency, signer.title if signer else None),
                       signer_name=signer.full_name if signer else None,
@@ -510,24 +297,24 @@ def control_slip(session: Session, code: str, principal: Principal, *, now: date
             outcome = ""
         rows.append(ControlRow(number=number, step_name=step.step_name,
                                giver=_person(people.get(step.from_user_id)) if step.from_user_id else "",
-                               receiver=receiver, handed_at=_local(step.started_at, tz),  # type: ignore[arg-type]
-                               due_at=_local(step.due_at, tz), finished_at=_local(step.finished_at, tz),
+                               receiver=receiver, handed_at=local(step.started_at, tz),  # type: ignore[arg-type]
+                               due_at=local(step.due_at, tz), finished_at=local(step.finished_at, tz),
                                outcome=outcome,
                                result=STEP_RESULTS.get(step.result or "", step.result or "Đang xử lý"),
                                note="; ".join(filter(None, (handovers.get((step.step_index, step.started_at)),
                                                             step.note))) or None))
-    pause_rows = [PauseRow(reason=PAUSE_REASONS.get(p.reason, p.reason), started_at=_local(p.started_at, tz),  # type: ignore[arg-type]
-                           ended_at=_local(p.ended_at, tz), working_time=_working_time(p.working_minutes),
+    pause_rows = [PauseRow(reason=PAUSE_REASONS.get(p.reason, p.reason), started_at=local(p.started_at, tz),  # type: ignore[arg-type]
+                           ended_at=local(p.ended_at, tz), working_time=_working_time(p.working_minutes),
                            rule=PAUSE_RULES.get(p.rule, p.rule)) for p in pauses]
     agency = _agency(session, dossier.agency_id)
     receiving = _agency(session, dossier.receiving_agency_id)
     handling = agency.name
     if dossier.assigned_division_id:
         handling = f"{_agency(session, dossier.assigned_division_id).name} – {agency.name}"
-    return ControlSlip(head=Letterhead(agency.name, None, None), dossier=_dossier_head(dossier, procedure, tz),
+    return ControlSlip(head=Letterhead(agency.name, None, None), dossier=dossier_head(dossier, procedure, tz),
                        receiving_agency=receiving.name, handling_agency=handling, rows=rows, pauses=pause_rows,
                        outcome=OUTCOME_LABELS.get(dossier.outcome) if dossier.outcome else None,
-                       resolved_at=_local(dossier.resolved_at, tz), returned_at=_local(dossier.returned_at, tz),
+                       resolved_at=local(dossier.resolved_at, tz), returned_at=local(dossier.returned_at, tz),
                        returned_via=RETURN_LABELS.get(dossier.returned_via) if dossier.returned_via else None,
                        status_label=STATUS_LABELS[S(dossier.status)], printed_at=now.astimezone(tz))
 
@@ -585,8 +372,8 @@ def tracking_book(session: Session, principal: Principal, *, date_from: date, da
         rows.append(BookRow(number=number, code=code, procedure_name=procedure_name, applicant_name=applicant,
                             applicant_contact="; ".join(part for part in (address, phone) if part),
                             handling_agency=agency_name, received_at=received_at.astimezone(tz),
-                            due_at=_local(due_at, tz), transferred_at=_local(transferred_at, tz),
-                            resolved_at=_local(resolved_at, tz), returned_at=_local(returned_at, tz),
+                            due_at=local(due_at, tz), transferred_at=local(transferred_at, tz),
+                            resolved_at=local(resolved_at, tz), returned_at=local(returned_at, tz),
                             note="; ".join(notes)))
     agency = _agency(session, principal.scope_agency_id)
     return TrackingBook(head=Letterhead(agency.name, "Bộ phận Một cửa", None), date_from=date_from, date_to=date_to,

@@ -3,12 +3,9 @@ the receipt. Rendering only; the routes are in app/api/payments.py."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-from app.web.citizen import WEB_DIR, asset_version
+from app.web.citizen_page import asset_version, environment
 
 TRANSACTION_TEXTS = {
     "pending": "Cổng thanh toán chưa xác nhận giao dịch. Kết quả sẽ được cập nhật trong ít phút; ông/bà có thể tra "
@@ -19,12 +16,6 @@ TRANSACTION_TEXTS = {
 }
 
 
-@lru_cache
-def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(WEB_DIR / "templates")), autoescape=select_autoescape(["html"]),
-                       trim_blocks=True, lstrip_blocks=True)
-
-
 def render(*, title: str, static_url: str = "/tra-cuu/static", **context: Any) -> str:
     css = f"{static_url}/citizen.css?v={asset_version('citizen.css')}"
-    return _environment().get_template("citizen/payment.html").render(title=title, css_url=css, **context)
+    return environment().get_template("citizen/payment.html").render(title=title, css_url=css, **context)

@@ -67,5 +67,5 @@ def _environment() -> Environment:
 
 
 def render(form: Any) -> str:
-    """The A4 page of a form view model from `app.web.forms` (its `spec` names the template)."""
+    """The A4 page of a form view model from `app.web.form_models` (its `spec` names the template)."""
     return _environment().get_template(form.spec.template).render(form=form)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.db import transaction
-from app.workflows import service
+from app.effects import Context
+from app.workflows import intake
 from app.workflows.schemas import OnlineSubmissionIn
 from tests.conftest import VN
 from tests.workflows.test_interagency import accept, receive_at_centre
@@ -46,7 +47,7 @@ def online_submission(client, login, app, clock) -> str:  # noqa: ANN001
         submitted_at=datetime(2026, 11, 22, 21, 0, tzinfo=VN), online_level="full",
         documents=[{"name": d["name"]} for d in procedure["required_documents"]])
     with transaction(app.state.sessionmaker) as session:
-        dossier, _ = service.submit_online(session, submission, service.Context(None, clock.now(), app.state.settings))
+        dossier, _ = intake.submit_online(session, submission, Context(None, clock.now(), app.state.settings))
         return dossier.code
 
 

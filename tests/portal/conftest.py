@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from app.portal.client import PortalClient
-from app.portal.mock import CONTROL_HEADER, create_mock_portal
+from app.portal.mock import create_mock_portal
+from app.portal.mock_contract import CONTROL_HEADER
 
 with warnings.catch_warnings():  # starlette warns that it prefers httpx2; the installed httpx works
     warnings.simplefilter("ignore")

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.portal.mock import PORTAL_STATUS_LABELS, MockPortalState, create_mock_portal
+from app.portal.mock import create_mock_portal
+from app.portal.mock_contract import PORTAL_STATUS_LABELS
+from app.portal.mock_state import MockPortalState
 from tests.portal.conftest import mock_portal
 
 with warnings.catch_warnings():  # starlette warns that it prefers httpx2; the installed httpx works
@@ -533,7 +535,7 @@ def test_a_resync_may_walk_several_moves_when_its_rows_do(portal: TestClient, po
 
 def test_the_graph_allows_every_move_of_the_transition_table() -> None:
     from app.models import DossierStatus as S
-    from app.portal.mock import PORTAL_TRANSITIONS
+    from app.portal.mock_contract import PORTAL_TRANSITIONS
     from app.workflows.transitions import PORTAL_STATUS, TRANSITIONS
 
     for t in TRANSITIONS:

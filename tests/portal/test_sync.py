@@ -11,14 +11,18 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from app.access import get_dossier
 from app.auth.principal import Principal, scope_agency_of
+from app.catalog.service import get_procedure
 from app.db import make_sessionmaker, transaction
+from app.effects import Context
 from app.models import Agency, Dossier, DossierEvent, OutboxMessage, User
 from app.outbox import DispatchStats
 from app.portal.client import PortalClient
 from app.portal.mapping import portal_time
 from app.portal.sync import dispatch_portal
-from app.workflows import service
+from app.workflows import actions
+from app.workflows.intake import receive as receive_dossier
 from app.workflows.schemas import ActionIn, IntakeIn
 from app.workflows.transitions import PORTAL_STATUS
 from tests.conftest import VN
@@ -53,14 +57,14 @@ def principal(session: Session, username: str) -> Principal:
 
 
 def intake(session: Session, settings, now: datetime, n: int, **over: Any) -> Dossier:  # noqa: ANN001
-    procedure = service.get_procedure(session, PROCEDURE, active_only=True)
+    procedure = get_procedure(session, PROCEDURE, active_only=True)
     body = {
         "procedure_code": PROCEDURE, "channel": "direct",
         "applicant": {"full_name": "Nguyễn Văn An", "id_number": f"0010990{n:05d}", "phone": "0912345678",
                       "address": "Số 5 Lê Lợi"},
         "documents": [{"name": d["name"]} for d in procedure.required_documents],
     } | over
-    dossier, _ = service.receive(session, IntakeIn(**body), service.Context(principal(session, "motcua"), now, settings))
+    dossier, _ = receive_dossier(session, IntakeIn(**body), Context(principal(session, "motcua"), now, settings))
     return dossier
 
 
@@ -68,8 +72,8 @@ def act(session: Session, settings, now: datetime, code: str, username: str, act
         version: int | None = None, **body: Any) -> Dossier:
     who = principal(session, username)
     if version is None:
-        version = service.get_dossier(session, code, who).version
-    return service.act(session, code, action, ActionIn(**body), service.Context(who, now, settings), version)
+        version = get_dossier(session, code, who).version
+    return actions.act(session, code, action, ActionIn(**body), Context(who, now, settings), version)
 
 
 # One dossier's life in ten state changes: every portal status a processed dossier can take.

@@ -15,10 +15,11 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from app.db import make_sessionmaker, transaction
+from app.effects import Context
 from app.logging import JsonFormatter
 from app.models import OutboxMessage
 from app.sealing import Sealer, is_sealed, sealer_for
-from app.workflows import service
+from app.workflows import intake
 from app.workflows.schemas import OnlineSubmissionIn
 from tests.conftest import VN
 from tests.workflows.test_scenarios import intake_body, required_documents
@@ -58,8 +59,7 @@ def test_outbox_payloads_are_sealed_and_read_back(app, client, login, engine, cl
         submitted_at=datetime(2026, 11, 22, 21, 0, tzinfo=VN), online_level="full",
         documents=[{"name": d["name"]} for d in procedure["required_documents"]])
     with transaction(app.state.sessionmaker) as session:
-        dossier, secret = service.submit_online(session, submission, service.Context(None, clock.now(),
-                                                                                     app.state.settings))
+        dossier, secret = intake.submit_online(session, submission, Context(None, clock.now(), app.state.settings))
         dossier_id = dossier.id
     assert secret
     stored = raw(engine, "outbox", "payload")
@@ -97,7 +97,7 @@ def failing_intake(request, monkeypatch):  # noqa: ANN001, ANN201
     duplicate insert, whose statement parameters are the applicant's data."""
     from app.models import Dossier
 
-    real = service.receive
+    real = intake.receive
 
     def receive(session, data, ctx):  # noqa: ANN001, ANN202
         dossier, secret = real(session, data, ctx)
@@ -109,7 +109,7 @@ def failing_intake(request, monkeypatch):  # noqa: ANN001, ANN201
         session.flush()
         return dossier, secret
 
-    monkeypatch.setattr(service, "receive", receive)
+    monkeypatch.setattr(intake, "receive", receive)
 
 
 def _logged(records: list[logging.LogRecord], caplog_text: str) -> str:

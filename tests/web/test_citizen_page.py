@@ -43,7 +43,7 @@ def test_page_is_vietnamese_accessible_and_self_contained(browser_app):
     assert ":focus-visible" in css.text and "min-height: 3" in css.text
     for text in (html, css.text, js.text):  # offline machines: nothing from another host
         assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, flags=re.I), text[:200]
-    assert client.get("/tra-cuu/static/..%2Fcitizen.py").status_code == 404
+    assert client.get("/tra-cuu/static/..%2Fcitizen_page.py").status_code == 404
     assert client.get("/tra-cuu/static/secret.txt").status_code == 404
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.models import Apology, Dossier, RateCounter
-from app.web import citizen, ratelimit
+from app.web import citizen_lookup, citizen_view, ratelimit
 from tests.conftest import VN, make_settings
 from tests.workflows.test_scenarios import act, ready, intake_body, receive, required_documents
 
@@ -69,7 +69,7 @@ def test_wrong_secret_and_unknown_code_are_the_same_404(client, login, session, 
 
 
 def failures(session, code, clock, settings) -> int:
-    count = citizen.failed_attempts(session, code, now=clock.now(), settings=settings)
+    count = citizen_lookup.failed_attempts(session, code, now=clock.now(), settings=settings)
     session.rollback()  # end the read: on SQLite every transaction holds the write lock
     return count
 
@@ -217,7 +217,7 @@ def test_postal_tracking_and_outcome(client, login, clock):
     ("", ""),
 ])
 def test_mask_name(name, masked):
-    assert citizen.mask_name(name) == masked
+    assert citizen_view.mask_name(name) == masked
 
 
 # --- rate limits -----------------------------------------------------------------------------

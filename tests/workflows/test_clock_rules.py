@@ -13,9 +13,10 @@ from datetime import datetime
 from sqlmodel import select
 
 from app.db import transaction
+from app.effects import Context
 from app.models import Dossier, OutboxMessage, Shipment
 from app.sla.deadlines import apology_draft_window, due_soon_window
-from app.workflows import service
+from app.workflows import intake
 from app.workflows.schemas import OnlineSubmissionIn
 from tests.conftest import VN
 from tests.sla.test_scan import alerts, at, expected, scan
@@ -149,7 +150,7 @@ def submit(app, clock, portal_id: str, submitted_at: datetime, client, login):  
                               submitted_at=submitted_at, documents=[{"name": d["name"]}
                                                                     for d in procedure["required_documents"]])
     with transaction(app.state.sessionmaker) as session:
-        dossier, _ = service.submit_online(session, data, service.Context(None, clock.now(), app.state.settings))
+        dossier, _ = intake.submit_online(session, data, Context(None, clock.now(), app.state.settings))
         return dossier.code
 
 

@@ -12,9 +12,11 @@ from sqlmodel import select
 from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.principal import principal_for
 from app.db import transaction
+from app.effects import Context
 from app.errors import DomainError
 from app.models import Dossier, DossierEvent
-from app.workflows import service
+from app.workflows import actions
+from app.workflows.intake import receive as receive_dossier
 from app.workflows.schemas import ActionIn, IntakeIn
 from tests.workflows.test_scenarios import PROCEDURE, intake_body, receive
 
@@ -24,8 +26,8 @@ principal = principal_for
 
 def intake(app, clock, documents) -> str:
     with transaction(app.state.sessionmaker) as session:
-        ctx = service.Context(principal(session, "motcua"), clock.now(), app.state.settings)
-        dossier, _ = service.receive(session, IntakeIn.model_validate(intake_body(documents=documents)), ctx)
+        ctx = Context(principal(session, "motcua"), clock.now(), app.state.settings)
+        dossier, _ = receive_dossier(session, IntakeIn.model_validate(intake_body(documents=documents)), ctx)
         return dossier.code
 
 
@@ -47,11 +49,11 @@ def test_two_conflicting_actions_exactly_one_wins(app, client, login, clock):
 
     def attempt(action: str, body: dict) -> None:
         with app.state.sessionmaker() as session:
-            ctx = service.Context(principal(session, "motcua"), clock.now(), app.state.settings)
+            ctx = Context(principal(session, "motcua"), clock.now(), app.state.settings)
             session.commit()  # end the read: on SQLite every transaction holds the single write lock
             barrier.wait()
             try:
-                service.act(session, dossier["code"], action, ActionIn(**body), ctx, dossier["version"])
+                actions.act(session, dossier["code"], action, ActionIn(**body), ctx, dossier["version"])
                 session.commit()
                 outcomes.append(f"{action}:ok")
             except DomainError as exc:
@@ -81,12 +83,12 @@ def test_concurrent_duplicates_with_one_idempotency_key_create_one_dossier(app, 
     def attempt() -> None:
         with app.state.sessionmaker() as session:
             who = principal(session, "motcua")
-            ctx = service.Context(who, clock.now(), app.state.settings)
+            ctx = Context(who, clock.now(), app.state.settings)
             session.commit()
             barrier.wait()
 
             def work():
-                dossier, secret = service.receive(session, data, ctx)
+                dossier, secret = receive_dossier(session, data, ctx)
                 return service_summary(dossier, secret)
 
             response = run_idempotent(session, scope=f"user:{who.id}", key="same-key", now=clock.now(),

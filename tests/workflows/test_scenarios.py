@@ -221,7 +221,8 @@ def test_calendar_override_recomputes_open_dossiers(client, login):
 
 def test_online_submission_is_accepted_at_the_desk(client, login, app, clock):
     from app.db import transaction
-    from app.workflows import service
+    from app.effects import Context
+    from app.workflows import intake
     from app.workflows.schemas import OnlineSubmissionIn
 
     procedure = client.get(f"/api/v1/procedures/{PROCEDURE}", headers=login("motcua")).json()
@@ -230,13 +231,13 @@ def test_online_submission_is_accepted_at_the_desk(client, login, app, clock):
         applicant={"full_name": "Trần Thị Bình", "id_number": "001199000111", "phone": "0987654321"},
         submitted_at=datetime(2026, 11, 22, 21, 0, tzinfo=VN), online_level="full",
         documents=[{"name": d["name"]} for d in procedure["required_documents"]])
-    ctx = service.Context(None, clock.now(), app.state.settings)
+    ctx = Context(None, clock.now(), app.state.settings)
     with transaction(app.state.sessionmaker) as session:
-        dossier, secret = service.submit_online(session, submission, ctx)
+        dossier, secret = intake.submit_online(session, submission, ctx)
         code = dossier.code
     assert secret
     with transaction(app.state.sessionmaker) as session:
-        again, no_secret = service.submit_online(session, submission, ctx)
+        again, no_secret = intake.submit_online(session, submission, ctx)
         assert again.code == code and no_secret is None
     desk = login("motcua")
     dossier = client.get(f"/api/v1/dossiers/{code}", headers=desk).json()

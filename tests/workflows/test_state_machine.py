@@ -10,16 +10,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlmodel import select
 
+from app.access import get_dossier
+from app.effects import Context
 from app.errors import DomainError, NotPermitted
 from app.models import ClockState, Dossier, DossierEvent, Procedure
 from app.sla import service as sla
 from app.sla.deadlines import compute_due_at
-from app.workflows import service
+from app.workflows import actions, intake, rules
 from app.workflows.schemas import ActionIn, IntakeIn
 from app.workflows.transitions import Action
 from tests.workflows.test_concurrency import principal
@@ -51,12 +53,15 @@ def test_random_action_sequences(machine_env):
     factory, cfg = app.state.sessionmaker, app.state.settings
     reached: set[str] = set()
 
+    # A fixed seed: `derandomize` alone seeds from this class's source text, so renaming a call in it
+    # changed which paths the 8 runs explored (and whether they reached `resolve`).
+    @seed(2)
     class DossierMachine(RuleBasedStateMachine):
         @initialize()
         def receive(self) -> None:
             with factory() as session:
-                ctx = service.Context(principal(session, "motcua"), clock.now(), cfg)
-                dossier, _ = service.receive(session, IntakeIn.model_validate(intake_body(documents=documents)), ctx)
+                ctx = Context(principal(session, "motcua"), clock.now(), cfg)
+                dossier, _ = intake.receive(session, IntakeIn.model_validate(intake_body(documents=documents)), ctx)
                 session.commit()
                 self.code = dossier.code
 
@@ -68,13 +73,13 @@ def test_random_action_sequences(machine_env):
         def try_action(self, action: Action, username: str) -> None:
             with factory() as session:
                 who = principal(session, username)
-                dossier = service.get_dossier(session, self.code, who)
+                dossier = get_dossier(session, self.code, who)
                 procedure = session.get(Procedure, dossier.procedure_id)
-                expected_ok = action.value in service.allowed_actions(dossier, procedure, who, cfg)
+                expected_ok = action.value in rules.allowed_actions(dossier, procedure, who, cfg)
                 version = dossier.version
-                ctx = service.Context(who, clock.now(), cfg)
+                ctx = Context(who, clock.now(), cfg)
                 try:
-                    service.act(session, self.code, action.value, ActionIn(**PAYLOADS.get(action, {})), ctx, version)
+                    actions.act(session, self.code, action.value, ActionIn(**PAYLOADS.get(action, {})), ctx, version)
                     session.commit()
                     succeeded = True
                     reached.add(action.value)
@@ -94,9 +99,9 @@ def test_random_action_sequences(machine_env):
             with factory() as session:
                 for username in USERS:
                     who = principal(session, username)
-                    dossier = service.get_dossier(session, self.code, who)
+                    dossier = get_dossier(session, self.code, who)
                     procedure = session.get(Procedure, dossier.procedure_id)
-                    moves += [(a, username) for a in service.allowed_actions(dossier, procedure, who, cfg)]
+                    moves += [(a, username) for a in rules.allowed_actions(dossier, procedure, who, cfg)]
             forward_moves = [m for m in moves if m[0] in PROGRESS]
             if forward_moves and data.draw(st.integers(0, 3)) > 0:  # mostly move the dossier on
                 moves = forward_moves

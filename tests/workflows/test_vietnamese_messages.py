@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 from app.models import DossierStatus, Role
 from app.statuses import (ACTION_LABELS, CLOCK_LABELS, OTHER_EVENT_LABELS, ROLE_NAMES, STATUS_LABELS, Action)
-from app.workflows.service import illegal_move_message
+from app.workflows.actions import illegal_move_message
 from app.workflows.transitions import ClockEffect
 from tests.conftest import VN
 from tests.workflows.test_scenarios import act, intake_body, ready, receive
