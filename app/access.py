@@ -41,24 +41,26 @@ def _taken_part_postgresql(element: _TakenPart, compiler, **kw):  # noqa: ANN001
 
 
 class IdAmong(ColumnElement[bool]):
-    """`dossiers.id` among the ids a subquery returns, compiled as `_TakenPart` is (PostgreSQL:
-    `id = ANY(ARRAY(subquery))`, a primary-key probe that can join a BitmapOr; elsewhere `IN`)."""
+    """`dossiers.id` (or another id column of the dossier) among the ids a subquery returns,
+    compiled as `_TakenPart` is (PostgreSQL: `id = ANY(ARRAY(subquery))`, an index probe that can
+    join a BitmapOr, where `IN (subquery)` inside an OR would be a filter over every row; elsewhere `IN`)."""
 
     inherit_cache = False  # the subquery is an attribute, not a traversed child (see _TakenPart)
     type = Boolean()
 
-    def __init__(self, subquery) -> None:  # noqa: ANN001
+    def __init__(self, subquery, column=None) -> None:  # noqa: ANN001
         self.subquery = subquery
+        self.column = Dossier.id if column is None else column
 
 
 @compiles(IdAmong)
 def _id_among_default(element: IdAmong, compiler, **kw):  # noqa: ANN001, ANN003, ANN202
-    return f"({compiler.process(Dossier.id.in_(element.subquery), **kw)})"  # type: ignore[union-attr]
+    return f"({compiler.process(element.column.in_(element.subquery), **kw)})"
 
 
 @compiles(IdAmong, "postgresql")
 def _id_among_postgresql(element: IdAmong, compiler, **kw):  # noqa: ANN001, ANN003, ANN202
-    return f"{compiler.process(Dossier.id, **kw)} = ANY(ARRAY({compiler.process(element.subquery, **kw)}))"  # type: ignore[arg-type]
+    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY({compiler.process(element.subquery, **kw)}))"
 
 
 def scoped(query, principal: Principal):  # noqa: ANN001, ANN201

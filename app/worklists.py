@@ -7,6 +7,8 @@ Buckets (disjoint; `mine` is their union):
 * `assigned`      — a step assigned to me;
 * `unassigned`    — an unassigned step my role may take in my agency (and, for a division step or an
                     agency leaders' step, in my unit: `Dossier.step_unit_id`), no hand-over pending;
+                    a step assigned to an officer whose account was deactivated counts as unassigned
+                    (whoever may take the step takes it over: `rules.assigned_elsewhere`);
 * `handovers`     — desk: an inter-agency hand-over to my agency waiting to be accepted or returned;
 * `to_check`      — desk: online submissions to check (accept, supplement, refuse);
 * `to_forward`    — desk: received at my point, not yet sent to processing;
@@ -24,7 +26,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from app.access import IdAmong
 from app.auth.principal import Principal
-from app.models import Dossier, DossierStatus, Handover, ReturnMethod, Role
+from app.models import Dossier, DossierStatus, Handover, ReturnMethod, Role, User
 from app.search import LIKE_ESCAPE, MIN_NAME_CHARS, like_pattern, name_key, phone_forms
 
 S = DossierStatus
@@ -55,7 +57,8 @@ def bucket_conditions(principal: Principal) -> dict[str, ColumnElement[bool]]:
     processing = Dossier.status == S.processing
     if roles:
         out["assigned"] = and_(processing, Dossier.assignee_id == principal.id)
-        out["unassigned"] = and_(processing, Dossier.assignee_id.is_(None),  # type: ignore[union-attr]
+        left = IdAmong(select(User.id).where(User.is_active.is_(False)), column=Dossier.assignee_id)  # type: ignore[attr-defined]
+        out["unassigned"] = and_(processing, or_(Dossier.assignee_id.is_(None), left),  # type: ignore[union-attr]
                                  Dossier.step_agency_id == agency, Dossier.step_role.in_(roles),  # type: ignore[union-attr]
                                  or_(Dossier.step_unit_id.is_(None),  # type: ignore[union-attr]
                                      Dossier.step_unit_id == principal.user.agency_id),

@@ -116,7 +116,7 @@ def step_reason(dossier: Dossier, procedure: Procedure, transition: Transition, 
             return "Hồ sơ đang chờ cơ quan nhận bàn giao tiếp nhận (hoặc trả lại)."
     if (why := step_refusal(steps[index], principal.user, principal.roles, dossier, step_agency)) is not None:
         return why
-    if dossier.assignee_id is not None and dossier.assignee_id != principal.id:
+    if assigned_elsewhere(session, dossier, principal):
         return "Hồ sơ đang được giao cho cán bộ khác."
     if transition.action == Action.forward and index >= len(steps) - 1:
         return "Đây là bước cuối: dùng thao tác “Hoàn thành, có kết quả”."
@@ -125,6 +125,18 @@ def step_reason(dossier: Dossier, procedure: Procedure, transition: Transition, 
     if transition.action == Action.send_back and index == 0:
         return "Đang ở bước đầu, không còn bước trước để trả lại."
     return None
+
+
+def assigned_elsewhere(session: Session | None, dossier: Dossier, principal: Principal) -> bool:
+    """The step is assigned to another officer who can still act on it. An officer whose account was
+    deactivated holds nothing: whoever may take the step takes it over (it waits in their
+    `unassigned` queue, app/worklists.py), so a dossier never waits for someone who left."""
+    if dossier.assignee_id is None or dossier.assignee_id == principal.id:
+        return False
+    if session is None:
+        return True
+    assignee = reference.user(session, dossier.assignee_id)
+    return assignee is None or assignee.is_active
 
 
 def allowed_actions(dossier: Dossier, procedure: Procedure, principal: Principal, settings: Settings,

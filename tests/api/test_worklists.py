@@ -222,3 +222,27 @@ def test_the_list_narrows_to_a_division(client, login):
     assert dossier["code"] not in {i["code"] for i in listed.json()["items"]}
     other = client.get("/api/v1/dossiers", params={"division": "KHONG-CO"}, headers=head)
     assert other.status_code == 404 and other.json()["code"] == "division_not_found"
+
+
+def test_a_deactivated_officer_s_dossiers_go_back_to_whoever_may_take_the_step(client, login, app, clock):
+    from app.auth.service import create_user, set_active
+
+    with transaction(app.state.sessionmaker) as session:
+        create_user(session, username="chuyenvien_moi", password="Qlcl-2026-chuyenvien", full_name="Ngô Văn Mới",
+                    agency_code="000.00.17.H26.QLCL", roles=["specialist"], settings=app.state.settings,
+                    now=clock.now())
+    newcomer = login("chuyenvien_moi", "Qlcl-2026-chuyenvien")
+    dossier = act(client, login("motcua"), receive(client, login), "forward", assignee="chuyenvien")
+    assert queue(client, login("chuyenvien")) == {dossier["code"]: "assigned"}
+    assert dossier["code"] not in queue(client, newcomer)
+    refused = client.post(f"/api/v1/dossiers/{dossier['code']}/actions/forward",
+                          json={"version": dossier["version"]}, headers=newcomer)
+    assert refused.status_code in (403, 409), refused.text
+
+    with transaction(app.state.sessionmaker) as session:
+        set_active(session, username="chuyenvien", active=False)
+    assert queue(client, newcomer) == {dossier["code"]: "unassigned"}
+    counts = client.get("/api/v1/dossiers/queue-counts", headers=newcomer).json()
+    assert counts["total"] == 1
+    dossier = act(client, newcomer, dossier, "forward")
+    assert queue(client, login("truongphong")).get(dossier["code"]) == "unassigned"  # the next step, as always
