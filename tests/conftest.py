@@ -140,13 +140,17 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def truncate_all(engine: Engine) -> None:
+    """Empty every table, children first, and restart the id sequences (as TRUNCATE ... RESTART
+    IDENTITY would). On PostgreSQL DELETE, not TRUNCATE: the test tables hold a few rows, and a
+    TRUNCATE of 33 tables makes new files for each table and index (about 0.3-1 s a test, against
+    10 ms for the DELETEs: minutes over the suite's PostgreSQL half)."""
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
         if engine.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+            conn.execute(text("SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+                              "FROM pg_sequences WHERE schemaname = current_schema()"))
     from app.reference import forget_all
 
     forget_all()  # the rows went behind the ORM's back: no worker cache may keep them
