@@ -4,11 +4,13 @@ module's private names, and no import cycle between the workflow and the deadlin
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app"
 
 
+@functools.cache  # parsed once for the module's tests (read-only trees)
 def _modules() -> dict[str, ast.Module]:
     out = {}
     for path in APP.rglob("*.py"):
