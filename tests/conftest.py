@@ -241,8 +241,9 @@ def _restore_demo_snapshot(engine: Engine, now: datetime) -> None:
                 conn.execute(text(f'INSERT INTO public."{t}" SELECT * FROM "{name}"."{t}"'))
             for table in SQLModel.metadata.sorted_tables:
                 if "id" in table.c:  # setval is strict: a table without a serial id gets NULL, no error
-                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('public.\"{table.name}\"', 'id'), max(id)) "
-                                      f'FROM public."{table.name}" HAVING max(id) IS NOT NULL'))
+                    sequence = f"pg_get_serial_sequence('public.\"{table.name}\"', 'id')"
+                    conn.execute(text(f'SELECT setval({sequence}, max(id)) FROM public."{table.name}" '
+                                      "HAVING max(id) IS NOT NULL"))
         return
     raw = engine.raw_connection()
     try:
