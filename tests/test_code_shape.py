@@ -5,6 +5,7 @@ module past the size where it is split along its domain."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app"
@@ -14,6 +15,7 @@ LONG_MODULES = {
 }
 
 
+@functools.cache  # parsed once for the module's tests (read-only trees)
 def _modules() -> dict[str, ast.Module]:
     out = {}
     for path in APP.rglob("*.py"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from app.db import make_engine
@@ -13,14 +14,30 @@ from app.migrations import current_revision, downgrade, head_revision, upgrade
 from tests.conftest import drop_postgres_database, fresh_database_url, make_settings
 
 
+@pytest.fixture(scope="session")
+def _scratch_postgres(request, tmp_path_factory):  # noqa: ANN001, ANN202
+    """One scratch PostgreSQL database for the file, dropped once: a DROP DATABASE forces a
+    checkpoint (seconds on a busy server), so the tests empty its schema instead."""
+    url = fresh_database_url("postgresql", "migrations", request, tmp_path_factory)
+    yield url
+    drop_postgres_database(url)
+
+
 @pytest.fixture
-def scratch_engine(db_kind, request, tmp_path_factory):
-    url = fresh_database_url(db_kind, "migrations", request, tmp_path_factory)
+def scratch_engine(db_kind, request, tmp_path_factory):  # noqa: ANN001, ANN201
+    """An empty database: a new SQLite file, or the scratch PostgreSQL database with its public
+    schema (and pg_trgm, which lives there) dropped and made again, as a new database has it."""
+    if db_kind == "postgresql":
+        url = request.getfixturevalue("_scratch_postgres")
+    else:
+        url = fresh_database_url(db_kind, "migrations", request, tmp_path_factory)
     engine = make_engine(make_settings(url))
+    if db_kind == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     yield engine
     engine.dispose()
-    if db_kind == "postgresql":
-        drop_postgres_database(url)
 
 
 def test_round_trip(scratch_engine):

@@ -25,11 +25,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import make_url
 from sqlalchemy.engine import Engine
 
 from app.clock import FrozenClock
@@ -59,14 +61,36 @@ def browser_settings(tmp_path: Path) -> Settings:
     return make_settings(f"sqlite:///{tmp_path}/browser.db")
 
 
-@pytest.fixture
-def browser_engine(browser_settings: Settings, clock: FrozenClock) -> Iterator[Engine]:
+@pytest.fixture(scope="session")
+def _seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Callable[[datetime], Path]:
+    """A migrated, demo-seeded SQLite file per seeding moment, made once per test process: each
+    test copies it (a fresh database of its own) instead of running the Alembic chain again."""
     from app.catalog.demo import seed_demo
 
+    made: dict[datetime, Path] = {}
+
+    def _for(now: datetime) -> Path:
+        if now not in made:
+            path = tmp_path_factory.mktemp("browser-template") / "browser.db"
+            settings = make_settings(f"sqlite:///{path}")
+            engine = make_engine(settings)
+            upgrade(engine)
+            with transaction(make_sessionmaker(engine)) as session:
+                seed_demo(session, settings=settings, now=now)
+            engine.dispose()
+            made[now] = path
+        return made[now]
+
+    return _for
+
+
+@pytest.fixture
+def browser_engine(browser_settings: Settings, clock: FrozenClock,
+                   _seeded_sqlite: Callable[[datetime], Path]) -> Iterator[Engine]:
+    target = make_url(browser_settings.database_url).database
+    assert target, browser_settings.database_url
+    shutil.copyfile(_seeded_sqlite(clock.now()), target)
     engine = make_engine(browser_settings)
-    upgrade(engine)
-    with transaction(make_sessionmaker(engine)) as session:
-        seed_demo(session, settings=browser_settings, now=clock.now())
     yield engine
     engine.dispose()
 
