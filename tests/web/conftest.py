@@ -169,8 +169,13 @@ def browser() -> Iterator[object]:
 
 
 def _context(browser, **options):  # noqa: ANN001, ANN202
+    from playwright.sync_api import expect
+
     context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", **options)
     context.set_default_timeout(10_000)
+    # `expect` waits 5 s by default, less than the page's own waits: a dashboard that reloads two
+    # reports after a scope change on a loaded 2-core CI machine took longer once.
+    expect.set_options(timeout=10_000)
     return context
 
 
