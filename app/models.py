@@ -285,7 +285,7 @@ class Dossier(SQLModel, table=True):
     next_alert_at: datetime | None = _ts(default=None)
 
     resolved_at: datetime | None = _ts(default=None)
-    outcome: str | None = Field(default=None, max_length=16, index=True)  # early | on_time | late
+    outcome: str | None = Field(default=None, max_length=16)  # early | on_time | late (read through ix_dossiers_report)
     result_reference: str | None = Field(default=None, max_length=255)
     returned_at: datetime | None = _ts(default=None)
     returned_via: str | None = Field(default=None, max_length=16)
@@ -443,7 +443,7 @@ class Alert(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    dossier_id: int = Field(foreign_key="dossiers.id", index=True)
+    dossier_id: int = Field(foreign_key="dossiers.id")  # looked up through uq_alerts_once (dossier_id first)
     kind: str = Field(max_length=32)  # step_due_soon | step_overdue | due_soon | overdue | apology_missing
     deadline_at: datetime = _ts()  # the threshold that fired; part of the uniqueness
     recipient_id: int = Field(foreign_key="users.id")
