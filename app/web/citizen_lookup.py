@@ -19,9 +19,10 @@ from sqlmodel import Session, select
 
 from app.db import transaction
 from app.errors import DomainError, NotFound, RateLimited
+from app.esign.store import RESULT_KINDS
 from app.feedback.models import Feedback, SatisfactionRating
 from app.metrics import LOOKUPS_REFUSED
-from app.models import Agency, Dossier, Procedure
+from app.models import Agency, Dossier, Procedure, Shipment, SignedDocument
 from app.payments.models import PaymentRequest
 from app.settings import Settings
 from app.web import ratelimit
@@ -72,12 +73,16 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     # The procedure, agency and handling division come in the same round trip; `present` then
     # finds them in the session.
     division = aliased(Agency)
-    # Whether the dossier owes or paid fees, has feedback or a rating comes in the same round trip
-    # too (most have none of them).
+    # Whether the dossier owes or paid fees, has feedback, a rating, a package or a signed result
+    # comes in the same round trip too (most have none of them: their reads are skipped).
     has_payments = exists().where(PaymentRequest.dossier_id == Dossier.id).label("has_payments")
     has_feedback = exists().where(Feedback.dossier_id == Dossier.id).label("has_feedback")
     rated = exists().where(SatisfactionRating.dossier_id == Dossier.id).label("rated")
-    row = session.exec(select(Dossier, Procedure, Agency, division, has_payments, has_feedback, rated)
+    has_shipments = exists().where(Shipment.dossier_id == Dossier.id).label("has_shipments")
+    has_signed = exists().where(SignedDocument.dossier_id == Dossier.id,
+                                SignedDocument.kind.in_(RESULT_KINDS)).label("has_signed_result")  # type: ignore[attr-defined]
+    row = session.exec(select(Dossier, Procedure, Agency, division, has_payments, has_feedback, rated, has_shipments,
+                              has_signed)
                        .join(Procedure, Procedure.id == Dossier.procedure_id)
                        .join(Agency, Agency.id == Dossier.agency_id)
                        .outerjoin(division, division.id == Dossier.assigned_division_id)
@@ -87,7 +92,8 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     if dossier is None or not opened:
         return None
     return present(session, dossier, now=now, settings=settings, has_payments=bool(row[4]),
-                   has_feedback=bool(row[5]), rated=bool(row[6]))
+                   has_feedback=bool(row[5]), rated=bool(row[6]), has_shipments=bool(row[7]),
+                   has_signed_result=bool(row[8]))
 
 
 def lookup(factory: sessionmaker[Session], *, code: str, secret: str, client: str, now: datetime,

@@ -312,9 +312,10 @@ def _status_text(dossier: Dossier, procedure: Procedure, handler_name: str, plac
 
 
 def present(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
-            has_payments: bool = True, has_feedback: bool = True, rated: bool | None = None) -> PublicDossierOut:
+            has_payments: bool = True, has_feedback: bool = True, rated: bool | None = None,
+            has_shipments: bool = True, has_signed_result: bool = True) -> PublicDossierOut:
     """The public view. What the lookup's own query already knows (no payments, no feedback, rated
-    or not) is not read again."""
+    or not, no package, no signed result) is not read again."""
     tz = ZoneInfo(settings.timezone)
     procedure = session.get(Procedure, dossier.procedure_id)
     agency = session.get(Agency, dossier.agency_id)
@@ -353,8 +354,9 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         closing_reason=dossier.closing_reason if status in (S.refused, S.stopped) or (
             status in (S.resolved, S.returned) and dossier.result_kind == "refusal") else None,
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
-        collection=None if ended else _collection(dossier, place, settings), shipments=_shipments(session, dossier, tz),
-        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz),
+        collection=None if ended else _collection(dossier, place, settings), shipments=_shipments(session, dossier, tz) if has_shipments else [],
+        result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz)
+        if has_signed_result else None,
         feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings,
                                               has_feedback=has_feedback, rated=rated),
         payments=payments_view(session, dossier, now=now, settings=settings) if has_payments else [],

@@ -8,13 +8,14 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from tests.workflows.test_scenarios import act, intake_body, required_documents
+from tests.workflows.test_scenarios import act, intake_body, ready, required_documents
 
 # Without BEGIN/COMMIT. Agencies, procedures, users and calendars come from each worker's memory
 # (app/reference.py); a change's step, event and outbox rows are one statement on PostgreSQL
 # (app/effects.py `write_pending`). PostgreSQL: intake = day number, dossier, effects; forward =
 # dossier (locked), its update, effects; lookup = the dossier with its procedure, agency and
-# division, timeline, both rate-limit counters (no shipments: it was not sent by post).
+# division (and whether it has payments, feedback, a rating, a package, a signed result), timeline,
+# both rate-limit counters; a returned dossier with no package and no signed result costs the same.
 # SQLite (no network) adds the reference version read per request (the lookup reads the calendar
 # for the citizen's clock) and one insert per table.
 MOST = {"postgresql": {"intake": 3, "forward": 3, "lookup": 3},
@@ -55,3 +56,20 @@ def test_hot_requests_stay_within_their_round_trips(client, login, engine, db_ki
                             json={"code": made.json()["code"], "secret": made.json()["lookup_secret"]})
     assert found.status_code == 200, found.text
     assert len(sent) <= most["lookup"], "\n".join(sent)
+
+
+def test_a_returned_dossier_s_lookup_reads_no_package_or_signed_result_it_does_not_have(client, login, engine,  # noqa: ANN001
+                                                                                    db_kind):
+    desk, specialist, head, director = (login(u) for u in ("motcua", "chuyenvien", "truongphong", "giamdoc"))
+    made = client.post("/api/v1/dossiers", json=intake_body(documents=required_documents(client, desk)),
+                       headers=desk).json()
+    dossier = act(client, desk, made, "forward", assignee="chuyenvien")
+    dossier = act(client, head, act(client, specialist, dossier, "forward"), "forward")
+    dossier = ready(client, director, desk, dossier, result_reference="123/QĐ-SGDĐT")
+    dossier = act(client, desk, dossier, "return_result", method="desk", receiver_name="Nguyễn Văn An")
+    assert dossier["status"] == "returned"
+    with counting(engine) as sent:
+        found = client.post("/api/v1/public/lookup", json={"code": made["code"], "secret": made["lookup_secret"]})
+    assert found.status_code == 200, found.text
+    assert found.json()["shipments"] == [] and found.json()["result_document"] is None
+    assert len(sent) <= MOST[db_kind]["lookup"], "\n".join(sent)
