@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exists
+from sqlalchemy import exists, func
 from sqlalchemy.orm import aliased, sessionmaker
 from sqlmodel import Session, select
 
@@ -81,8 +81,13 @@ def find(session: Session, *, code: str, secret: str, now: datetime, settings: S
     has_shipments = exists().where(Shipment.dossier_id == Dossier.id).label("has_shipments")
     has_signed = exists().where(SignedDocument.dossier_id == Dossier.id,
                                 SignedDocument.kind.in_(RESULT_KINDS)).label("has_signed_result")  # type: ignore[attr-defined]
-    row = session.exec(select(Dossier, Procedure, Agency, division, has_payments, has_feedback, rated, has_shipments,
-                              has_signed)
+    columns = [Dossier, Procedure, Agency, division, has_payments, has_feedback, rated, has_shipments, has_signed]
+    if session.get_bind().dialect.name == "postgresql":
+        # The lookup's transaction writes nothing but rate counters: its commit need not wait for the
+        # WAL flush (a crash may forget the last fraction of a second of counts, never a dossier's
+        # data). Set for this transaction only, in this same round trip.
+        columns.append(func.set_config("synchronous_commit", "off", True))
+    row = session.exec(select(*columns)
                        .join(Procedure, Procedure.id == Dossier.procedure_id)
                        .join(Agency, Agency.id == Dossier.agency_id)
                        .outerjoin(division, division.id == Dossier.assigned_division_id)
