@@ -52,7 +52,7 @@ lock:
 ## --- proof (issue 7): fuzzing, faults, benchmarks (docs/BENCHMARKS.md) ---
 .PHONY: fuzz fuzz-strict fault-pg bench bench-generate bench-generate-scan bench-intake bench-intake-spread bench-action \
         bench-lookup bench-reports bench-scan bench-calendar bench-explain bench-explain-worklists bench-index-review \
-        bench-aggregates bench-what-if bench-profile
+        bench-aggregates bench-what-if bench-profile bench-late-risk-pass
 BENCH_DB ?= motcua_bench
 
 ## fuzz: schemathesis over every operation, 200 fresh examples each, as the roles allowed, on SQLite and PostgreSQL
@@ -102,6 +102,9 @@ bench-index-review: venv
 	$(BIN)/python bench/index_review.py --db $(BENCH_DB)
 bench-aggregates: venv
 	$(BIN)/python bench/aggregates_bench.py --db $(BENCH_DB)
+## bench-late-risk-pass: the deadline scan's late-risk pass over every running dossier of $(BENCH_DB)
+bench-late-risk-pass: venv
+	$(BIN)/python bench/late_risk_pass.py --db $(BENCH_DB)
 ## bench-what-if: generates its own year (motcua_bench_whatif) and times the replay
 bench-what-if: venv
 	$(BIN)/python bench/what_if_bench.py
