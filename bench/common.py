@@ -258,3 +258,29 @@ def wait_healthy(base: str, process: "subprocess.Popen[bytes]", *, seconds: floa
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"API server did not start (exit {process.poll()})")
         time.sleep(0.2)
+
+
+class StatementLog:
+    """The statements an engine sends while a call is labelled: `captured` holds (label, statement,
+    parameters) of the kinds asked for (their first word), for the EXPLAIN scripts."""
+
+    def __init__(self, engine: Any, kinds: tuple[str, ...] = ("SELECT",)) -> None:
+        from sqlalchemy import event
+
+        self.captured: list[tuple[str, str, Any]] = []
+        self.kinds = kinds
+        self.label = ""
+        event.listen(engine, "before_cursor_execute", self._grab)
+
+    def _grab(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if self.label and statement.lstrip().split(None, 1)[0].upper() in self.kinds:
+            self.captured.append((self.label, statement, parameters))
+
+    @contextmanager
+    def labelled(self, name: str):  # noqa: ANN201
+        self.label = name
+        try:
+            yield
+        finally:
+            self.label = ""
+

@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app.main import create_app  # noqa: E402
-from bench.common import RESULTS, machine  # noqa: E402
+from bench.common import RESULTS, StatementLog, machine  # noqa: E402
 from bench.generate import bench_settings, db_url, secret_for  # noqa: E402
 
 
@@ -41,13 +41,7 @@ def main() -> None:
     settings = bench_settings(db_url(args.db), lookup_rate_per_minute=10**8, lookup_rate_per_code_per_hour=10**8)
     app = create_app(settings)
     engine = app.state.engine
-    captured: list[tuple[str, str, object]] = []
-    label = {"now": ""}
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def grab(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
-        if label["now"] and statement.lstrip().upper().startswith("SELECT"):
-            captured.append((label["now"], statement, parameters))
+    log = StatementLog(engine)
 
     with engine.connect() as conn:
         sample = conn.execute(text("SELECT d.id, d.code, p.code FROM dossiers d JOIN procedures p ON p.id = d.procedure_id "
@@ -80,11 +74,10 @@ def main() -> None:
                 f"/api/v1/reports/periodic?period={args.quarter}", headers=reporter)),
         ]
         for name, call in calls:
-            label["now"] = name
-            response = call()
-            label["now"] = ""
+            with log.labelled(name):
+                response = call()
             assert response.status_code == 200, (name, response.status_code, response.text[:300])
-    hot = [(n, s, p) for n, s, p in captured if "FROM dossiers" in s or "dossier_events" in s]
+    hot = [(n, s, p) for n, s, p in log.captured if "FROM dossiers" in s or "dossier_events" in s]
     now = datetime.now(UTC)
     hot.append(("deadline scan batch", "SELECT * FROM dossiers WHERE next_alert_at <= %(now)s "
                 "ORDER BY next_alert_at LIMIT 500 FOR UPDATE SKIP LOCKED", {"now": now}))

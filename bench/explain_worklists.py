@@ -24,11 +24,11 @@ from urllib.parse import quote
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app.main import create_app  # noqa: E402
 from app.search import name_key  # noqa: E402
-from bench.common import RESULTS, machine  # noqa: E402
+from bench.common import RESULTS, StatementLog, machine  # noqa: E402
 from bench.generate import bench_settings, db_url  # noqa: E402
 
 
@@ -38,13 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     app = create_app(bench_settings(db_url(args.db)))
     engine = app.state.engine
-    captured: list[tuple[str, str, object]] = []
-    label = {"now": ""}
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def grab(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
-        if label["now"] and statement.lstrip().upper().startswith("SELECT") and "FROM dossiers" in statement:
-            captured.append((label["now"], statement, parameters))
+    log = StatementLog(engine)
 
     with engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM dossiers")).scalar_one()
@@ -75,18 +69,17 @@ def main() -> None:
         ]
         timings = {}
         for name_, path, who in calls:
-            label["now"] = name_
-            t0 = time.perf_counter()
-            response = client.get(path, headers=who)
-            timings[name_] = time.perf_counter() - t0
-            label["now"] = ""
+            with log.labelled(name_):
+                t0 = time.perf_counter()
+                response = client.get(path, headers=who)
+                timings[name_] = time.perf_counter() - t0
             assert response.status_code == 200, (name_, response.status_code, response.text[:300])
     lines = [f"# EXPLAIN (ANALYZE, BUFFERS) of the work lists and search — {args.db}, {total:,} dossiers",
              f"machine: {machine()}", "", "statuses: " + ", ".join(f"{s} {n:,}" for s, n in shares), ""]
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        for name_, statement, parameters in captured:
+        for name_, statement, parameters in [c for c in log.captured if "FROM dossiers" in c[1]]:
             cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
             plan = [r[0] for r in cur.fetchall()]
             raw.rollback()

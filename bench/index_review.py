@@ -29,11 +29,11 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app.clock import SystemClock  # noqa: E402
 from app.main import create_app  # noqa: E402
-from bench.common import RESULTS, machine  # noqa: E402
+from bench.common import RESULTS, StatementLog, machine  # noqa: E402
 from bench.generate import bench_settings, db_url, secret_for  # noqa: E402
 
 TABLES = ("dossiers", "dossier_events", "step_records", "alerts", "outbox", "clock_pauses", "apologies",
@@ -96,13 +96,7 @@ def main() -> None:
     settings = bench_settings(db_url(args.db), lookup_rate_per_minute=10**8, lookup_rate_per_code_per_hour=10**8)
     app = create_app(settings)
     engine = app.state.engine
-    captured: list[tuple[str, str, Any]] = []
-    label = {"now": ""}
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def grab(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
-        if label["now"] and statement.lstrip()[:6].upper().rstrip() in ("SELECT", "UPDATE", "DELETE", "WITH"):
-            captured.append((label["now"], statement, parameters))
+    log = StatementLog(engine, kinds=("SELECT", "UPDATE", "DELETE", "WITH"))
 
     with engine.connect() as conn:
         running = conn.execute(text(
@@ -128,21 +122,18 @@ def main() -> None:
                       "document_id": "1", "feedback_id": "1"}
             for user, headers in tokens.items():
                 for name, method, url in calls_for(client, spec, sample):
-                    label["now"] = f"{user} {method} {name}"
-                    response = client.request(method, url, headers=headers)
-                    label["now"] = ""
+                    with log.labelled(f"{user} {method} {name}"):
+                        response = client.request(method, url, headers=headers)
                     status[f"{response.status_code}"] += 1
         for dossier_id, code in (running, returned):
-            label["now"] = "citizen lookup"
-            client.post("/api/v1/public/lookup", json={"code": code, "secret": secret_for(dossier_id)})
-            label["now"] = ""
+            with log.labelled("citizen lookup"):
+                client.post("/api/v1/public/lookup", json={"code": code, "secret": secret_for(dossier_id)})
         if "giamdoc" in tokens:
             procedure = "2.001914"
-            label["now"] = "giamdoc POST /api/v1/analysis/what-if"
-            client.post("/api/v1/analysis/what-if", headers=tokens["giamdoc"],
-                        json={"procedure_code": procedure, "period": "2025",
-                              "time_limit": {"value": 3, "unit": "working_days"}})
-            label["now"] = ""
+            with log.labelled("giamdoc POST /api/v1/analysis/what-if"):
+                client.post("/api/v1/analysis/what-if", headers=tokens["giamdoc"],
+                            json={"procedure_code": procedure, "period": "2025",
+                                  "time_limit": {"value": 3, "unit": "working_days"}})
         from app.sla import scheduler as jobs
 
         factory, clock = app.state.sessionmaker, SystemClock()
@@ -151,13 +142,12 @@ def main() -> None:
             body = getattr(jobs, job, None)
             if body is None:
                 continue
-            label["now"] = f"job {job.removeprefix('run_')}"
-            try:
-                body(factory, settings, clock)
-            except Exception as exc:  # noqa: BLE001 — a job that needs another server: noted, not fatal
-                print(f"{job}: {type(exc).__name__}: {exc}"[:200])
-            label["now"] = ""
-    print(f"{len(captured):,} statements captured; responses {dict(status)}")
+            with log.labelled(f"job {job.removeprefix('run_')}"):
+                try:
+                    body(factory, settings, clock)
+                except Exception as exc:  # noqa: BLE001 — a job that needs another server: noted, not fatal
+                    print(f"{job}: {type(exc).__name__}: {exc}"[:200])
+    print(f"{len(log.captured):,} statements captured; responses {dict(status)}")
 
     with engine.connect() as conn:
         indexes = conn.execute(text(
@@ -170,7 +160,7 @@ def main() -> None:
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        for name, statement, parameters in captured:
+        for name, statement, parameters in log.captured:
             key = statement + repr(parameters)
             if key in seen:
                 continue
