@@ -1,6 +1,6 @@
 """The `late_risk` alert, the stored forecasts and the apology's estimate (docs/FORESIGHT.md, issue 17).
 
-Part of the deadline scan (app/sla/scan.py calls `scan_late_risk`). At most every
+The scheduler's `late_risk` job (app/sla/scheduler.py `run_late_risk`, every minute, gated below). At most every
 `late_risk_interval_minutes` (a `system_state` mark shared by the replicas), each running dossier in
 a workflow step whose appointment is still ahead is forecast (app/foresight/forecast.py, the model
 learnt from the last `late_risk_history_days` and kept for the day) and its forecast stored in

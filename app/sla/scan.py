@@ -402,19 +402,10 @@ def scan_deadlines(sessionmaker: sessionmaker[Session], *, now: datetime, settin
         stats.drafts += drafts
         if len(dossiers) < size:
             break
-    stats.alerts += _late_risk(sessionmaker, now=now, settings=settings)
     if stats.dossiers:
         log.info("deadline scan", extra={"fields": {"dossiers": stats.dossiers, "alerts": stats.alerts,
                                                     "drafts": stats.drafts, "batches": stats.batches}})
     return stats
-
-
-def _late_risk(sessionmaker: sessionmaker[Session], *, now: datetime, settings: Settings) -> int:
-    """The forecast's `late_risk` alerts (app/foresight/risk_scan.py; imported here, not at the top:
-    app/foresight builds on app/sla)."""
-    from app.foresight.risk_scan import scan_late_risk
-
-    return scan_late_risk(sessionmaker, now=now, settings=settings)
 
 
 def _apology_estimate(session: Session, *, now: datetime, settings: Settings) -> apologies.Estimate:
