@@ -70,6 +70,20 @@ def test_cli_seed_demo_is_idempotent(cli_env):
     assert "DEMO" in first.output and (pki / "agency-demo.p12").is_file() and (pki / "demo-ca.pem").is_file()
 
 
+def test_the_demo_dossiers_come_with_ratings_and_feedback(cli_env, engine):
+    from sqlmodel import Session, func, select
+
+    from app.feedback.models import Feedback, SatisfactionRating
+
+    made = cli_env.invoke(cli, ["seed-demo"])
+    assert made.exit_code == 0, made.output
+    with Session(engine) as session:
+        ratings = session.exec(select(func.count()).select_from(SatisfactionRating)).one()
+        statuses = sorted(session.exec(select(Feedback.status)).all())
+    assert ratings == 4  # every returned demo dossier rated, once: the dashboard's satisfaction cards
+    assert statuses == ["answered", "new"]  # one answered by the Deputy Director, one in the queue
+
+
 def test_second_seed_demo_keeps_an_admins_catalogue_edit_and_prints_the_demo_code_again(cli_env, engine, clock):
     from sqlmodel import Session
 

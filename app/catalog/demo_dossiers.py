@@ -127,7 +127,41 @@ def seed_demo_dossiers(session: Session, *, settings: Settings, now: datetime) -
         else:
             step(desk, "return_result", 2, method="desk", receiver_name=name)
     session.flush()
+    _citizens_say(session, director, settings=settings, now=now)
     return len(PLAN), first_code
+
+
+# How the applicants of the returned demo dossiers rated them (reception, handling time, attitude),
+# in the order they were received; the dashboard's satisfaction cards and table read them.
+RATINGS = [("very_satisfied", "very_satisfied", "very_satisfied", "Cán bộ hướng dẫn tận tình."),
+           ("satisfied", "satisfied", "very_satisfied", None),
+           ("satisfied", "not_satisfied", "satisfied", "Trả kết quả trễ so với giấy hẹn."),
+           ("very_satisfied", "satisfied", "satisfied", None)]
+
+
+def _citizens_say(session: Session, leader, *, settings: Settings, now: datetime) -> None:  # noqa: ANN001
+    """Ratings of the returned demo dossiers, and two pieces of feedback about the demo dossiers:
+    one answered by the Deputy Director, one still waiting in the agency's queue."""
+    from app.feedback import service as feedback
+    from app.feedback.schemas import RatingIn
+
+    returned = session.exec(select(Dossier).where(Dossier.status == "returned").order_by(Dossier.id)).all()
+    for dossier, (reception, handling, attitude, comment) in zip(returned, RATINGS):
+        rating = RatingIn(token="demo-seed-rating", reception=reception, handling_time=handling,
+                          staff_attitude=attitude, comment=comment)
+        feedback.rate(session, dossier.id, rating, via="lookup",  # type: ignore[arg-type]
+                      now=min(now, dossier.returned_at or now))
+    waiting = session.exec(select(Dossier).where(Dossier.status == "processing").order_by(Dossier.id)).all()
+    if returned:
+        answered = feedback.submit_for_dossier(
+            session, returned[0].id, "Tôi muốn nhận thêm một bản sao kết quả thì làm thủ tục gì?",  # type: ignore[arg-type]
+            now=now, settings=settings)
+        feedback.answer(session, answered.id, leader, "Ông/bà nộp đề nghị cấp bản sao từ sổ gốc tại Bộ phận "  # type: ignore[arg-type]
+                        "Một cửa của Sở; kết quả trong ngày làm việc.", now=now, settings=settings)
+    if waiting:
+        feedback.submit_for_dossier(session, waiting[0].id,  # type: ignore[arg-type]
+                                    "Hồ sơ của tôi đã quá nửa thời hạn, xin cho biết đang ở bước nào.",
+                                    now=now, settings=settings)
 
 
 
