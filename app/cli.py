@@ -314,7 +314,7 @@ def import_history(
 
     from app.auth.service import agency_by_code
     from app.clock import SystemClock
-    from app.reports import history
+    from app.reports import history, history_rows
 
     path = Path(file)
     if not path.is_file():
@@ -322,7 +322,7 @@ def import_history(
         raise typer.Exit(code=2)
     settings, engine, factory = _factory()
     try:
-        rows = history.read_rows(path.read_bytes(), filename=path.name)
+        rows = history_rows.read_rows(path.read_bytes(), filename=path.name)
         with factory() as session:
             try:
                 scope = agency_by_code(session, agency).id if agency else None

@@ -19,7 +19,7 @@ from app.auth.deps import require_roles
 from app.auth.principal import Principal
 from app.errors import DomainError, Invalid
 from app.models import Role
-from app.reports import history
+from app.reports import history, history_rows
 
 router = APIRouter(prefix="/api/v1/imports", tags=["nhập dữ liệu"])
 Importer = Annotated[Principal, Depends(require_roles(Role.admin))]
@@ -97,7 +97,7 @@ async def import_dossiers(
     data, name = await _content(request)
 
     def work() -> ImportOut:
-        rows = history.read_rows(data, filename=name)
+        rows = history_rows.read_rows(data, filename=name)
         now = clock.now()
         label = source or history.default_source(now, settings.timezone, name if name not in BODY_NAMES else None)
         result = history.import_history(

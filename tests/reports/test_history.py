@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from sqlmodel import select
 
 from app.models import Dossier, DossierSequence
-from app.reports.history import COLUMNS
+from app.reports.history_rows import COLUMNS
 from tests.conftest import VN
 from tests.reports.factory import COUNTS, Spec, oracle
 from tests.workflows.test_scenarios import receive

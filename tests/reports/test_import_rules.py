@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.models import Dossier, DossierEvent, DossierSequence
-from app.reports import history
+from app.reports import history, history_rows
 from tests.conftest import VN
 from tests.reports.test_history import AGENCY, cli, generate_year, to_csv, upload  # noqa: F401 (cli: fixture)
 from tests.workflows.test_scenarios import receive
@@ -68,8 +68,8 @@ def test_sequences_never_move_for_today_even_without_validation(session, demo):
 
     agency = session.execute(select(Agency).where(Agency.code == AGENCY)).scalar_one()
     today = datetime(2026, 11, 23, tzinfo=VN).date()
-    items = [history._Valid(2, {"code": f"{AGENCY}-{TODAY}-0099"}, agency, None),  # type: ignore[arg-type]
-             history._Valid(3, {"code": f"{AGENCY}-250101-0003"}, agency, None)]  # type: ignore[arg-type]
+    items = [history_rows.ValidRow(2, {"code": f"{AGENCY}-{TODAY}-0099"}, agency, None),  # type: ignore[arg-type]
+             history_rows.ValidRow(3, {"code": f"{AGENCY}-250101-0003"}, agency, None)]  # type: ignore[arg-type]
     history._bump_sequences(session, items, today)
     got = {r.day.isoformat(): r.last_value for r in session.execute(select(DossierSequence)).scalars()}
     assert got == {"2025-01-01": 3}
@@ -135,7 +135,7 @@ def _multiline_file() -> tuple[bytes, dict[str, int]]:
     rows[4]["applicant_name"] = '"Lê" "C"'  # line 10
     rows[5] |= {"code": "BAD-3", "received_at": "2025-01-01 08:00"}  # line 11
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*history.COLUMNS, "stopped_at"], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[*history_rows.COLUMNS, "stopped_at"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     content = buffer.getvalue().encode("utf-8")
