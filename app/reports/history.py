@@ -1,5 +1,6 @@
 """History import: past dossiers from an older one-stop system (CSV or JSON), and the stored
-working time of resolved dossiers that the reports average.
+working time of resolved dossiers that the reports average. Reading and validating a file is
+app/reports/history_rows.py; this module writes what passed.
 
 Every row is validated first (reasons in Vietnamese, by the physical line of the file where the
 row starts); then a file goes in **whole or not at all**: every batch is written inside one
