@@ -30,6 +30,7 @@ from app.feedback.models import Feedback, FeedbackAlert, SatisfactionRating
 from app.feedback.schemas import STATUS_LABELS, FeedbackOut, GeneralFeedbackIn, RatingIn
 from app.models import Agency, Dossier, DossierStatus, Procedure, Role, User
 from app.settings import Settings
+from app.sla import alerts as inbox
 from app.sla.service import calendar_for
 from app.web import ratelimit
 
@@ -219,31 +220,14 @@ def alerts(session: Session, principal: Principal, *, scope: str = "mine", befor
     """(alert, feedback reference, recipient username), newest first. `agency`: leaders only."""
     query = (select(FeedbackAlert, Feedback.reference, User.username)
              .join(Feedback, Feedback.id == FeedbackAlert.feedback_id).join(User, User.id == FeedbackAlert.recipient_id))
-    if scope == "agency":
-        if not principal.has(Role.leader):
-            raise NotPermitted("Chỉ lãnh đạo xem được cảnh báo của cả cơ quan.", code="agency_scope_leaders_only")
-        query = _scoped(query, principal)
-    else:
-        query = query.where(FeedbackAlert.recipient_id == principal.id)
-    if before:
-        query = query.where(FeedbackAlert.id < before)
-    rows = list(session.exec(query.order_by(FeedbackAlert.id.desc()).limit(limit + 1)).all())  # type: ignore[union-attr]
-    cursor = rows[limit - 1][0].id if len(rows) > limit else None
-    return [(r[0], r[1], r[2]) for r in rows[:limit]], cursor
+    return inbox.alert_page(session, query, FeedbackAlert, principal, scope=scope, agency_scoped=_scoped,
+                            before=before, limit=limit)
 
 
 def ack(session: Session, alert_id: int, principal: Principal, *, now: datetime) -> tuple[FeedbackAlert, str, str]:
     """The recipient marks a feedback alert read (idempotent); anyone else's is "not found"."""
-    row = session.exec(select(FeedbackAlert, Feedback.reference).join(Feedback, Feedback.id == FeedbackAlert.feedback_id)
-                       .where(FeedbackAlert.id == alert_id, FeedbackAlert.recipient_id == principal.id)).first()
-    if row is None:
-        raise NotFound("Không tìm thấy cảnh báo.", code="alert_not_found")
-    alert, reference = row
-    if alert.acked_at is None:
-        alert.acked_at = now
-        session.add(alert)
-        session.flush()
-    return alert, reference, principal.user.username
+    query = select(FeedbackAlert, Feedback.reference).join(Feedback, Feedback.id == FeedbackAlert.feedback_id)
+    return inbox.acknowledge(session, query, FeedbackAlert, alert_id, principal, now=now)
 
 
 # --- satisfaction ------------------------------------------------------------------------------
