@@ -24,11 +24,10 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from app.channels import messages
-from app.db import transaction, try_advisory_xact_lock
 from app.feedback.models import Feedback, FeedbackAlert
 from app.models import Procedure, Role, User
 from app.settings import Settings
-from app.sla.scan import bulk_insert
+from app.sla.scan import bulk_insert, due_batches
 
 log = logging.getLogger(__name__)
 
@@ -97,24 +96,11 @@ def _process(session: Session, batch: list[Feedback], now: datetime) -> int:
 def scan_feedback(factory: sessionmaker[Session], *, now: datetime, settings: Settings) -> FeedbackScanStats:
     """One run (idempotent; safe in several replicas at once)."""
     stats = FeedbackScanStats()
-    size = settings.scan_batch_size
-    for _ in range(settings.scan_max_batches):
-        with transaction(factory) as session:
-            if not try_advisory_xact_lock(session, FEEDBACK_SCAN_LOCK):
-                stats.locked_out = True
-                break
-            query = (select(Feedback).where(Feedback.next_alert_at <= now)  # type: ignore[operator]
-                     .order_by(Feedback.next_alert_at).limit(size))  # type: ignore[arg-type]
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            batch = list(session.exec(query).all())
-            if not batch:
-                break
-            stats.alerts += _process(session, batch, now)
+    query = select(Feedback).where(Feedback.next_alert_at <= now).order_by(Feedback.next_alert_at)  # type: ignore[operator, arg-type]
+    for session, batch in due_batches(factory, FEEDBACK_SCAN_LOCK, query, settings=settings, stats=stats):
+        stats.alerts += _process(session, batch, now)
         stats.batches += 1
         stats.feedback += len(batch)
-        if len(batch) < size:
-            break
     if stats.feedback:
         log.info("feedback scan", extra={"fields": {"feedback": stats.feedback, "alerts": stats.alerts}})
     return stats

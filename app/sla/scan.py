@@ -34,6 +34,7 @@ the agency at fault and its leaders are reminded of it; the holder's leaders sup
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -226,6 +227,30 @@ def _recipients(kind: str, dossier: Dossier, step: dict | None, people: _People,
     return set(people.leaders.get(fault, set()) if fault is not None else department)  # apology_missing
 
 
+def due_batches(factory: sessionmaker[Session], lock: str, query: Any, *, settings: Settings,
+                stats: Any) -> Iterator[tuple[Session, list[Any]]]:
+    """The batches of rows whose alert moment has come (`query`, ordered by it), each in its own
+    transaction under the scan's advisory lock (PostgreSQL: another replica running the same scan
+    makes this one stop, `stats.locked_out`), rows locked SKIP LOCKED; the caller writes each batch's
+    alerts before the next is read. Stops at an empty or short batch, or after `scan_max_batches`.
+    The deadline scan and the feedback scan both run on it."""
+    size = settings.scan_batch_size
+    for _ in range(settings.scan_max_batches):
+        with transaction(factory) as session:
+            if not try_advisory_xact_lock(session, lock):
+                stats.locked_out = True
+                return
+            batch_query = query.limit(size)
+            if session.get_bind().dialect.name == "postgresql":
+                batch_query = batch_query.with_for_update(skip_locked=True)
+            batch = list(session.exec(batch_query).all())
+            if not batch:
+                return
+            yield session, batch
+        if len(batch) < size:
+            return
+
+
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]], *,
                 conflict: list[str] | None = None) -> int:
     """Insert `rows` (same keys) in one statement; with `conflict`, ON CONFLICT (...) DO NOTHING.
@@ -382,26 +407,14 @@ def scan_deadlines(sessionmaker: sessionmaker[Session], *, now: datetime, settin
     """One run of the deadline scan (idempotent; safe in several replicas at once)."""
     stats = ScanStats()
     cache = _Cache(settings)
-    size = settings.scan_batch_size
-    for _ in range(settings.scan_max_batches):
-        with transaction(sessionmaker) as session:
-            if not try_advisory_xact_lock(session, SCAN_LOCK):
-                stats.locked_out = True
-                break
-            query = (select(Dossier).options(load_only(*_SCAN_COLUMNS))
-                     .where(Dossier.next_alert_at <= now).order_by(Dossier.next_alert_at).limit(size))  # type: ignore[operator, arg-type]
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            dossiers = list(session.exec(query).all())
-            if not dossiers:
-                break
-            alerts, drafts = _process(session, dossiers, now=now, settings=settings, cache=cache)
+    query = (select(Dossier).options(load_only(*_SCAN_COLUMNS))
+             .where(Dossier.next_alert_at <= now).order_by(Dossier.next_alert_at))  # type: ignore[operator, arg-type]
+    for session, dossiers in due_batches(sessionmaker, SCAN_LOCK, query, settings=settings, stats=stats):
+        alerts, drafts = _process(session, dossiers, now=now, settings=settings, cache=cache)
         stats.batches += 1
         stats.dossiers += len(dossiers)
         stats.alerts += alerts
         stats.drafts += drafts
-        if len(dossiers) < size:
-            break
     if stats.dossiers:
         log.info("deadline scan", extra={"fields": {"dossiers": stats.dossiers, "alerts": stats.alerts,
                                                     "drafts": stats.drafts, "batches": stats.batches}})
