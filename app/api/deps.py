@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.clock import Clock
+from app.errors import Invalid
 from app.settings import Settings
 
 
@@ -83,3 +84,18 @@ def refuse_unknown_query(request: Request) -> None:
 
 
 StrictQuery = Depends(refuse_unknown_query)
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=32)]
+
+
+def expected_version(if_match: str | None, body_version: int | None) -> int | None:
+    """The dossier version a change is made on: `If-Match` (a bare or quoted number, weak or not)
+    when sent, else the body's `version`."""
+    if if_match is None:
+        return body_version
+    try:
+        return int(if_match.strip().strip('W/').strip('"'))
+    except ValueError:
+        raise Invalid("If-Match phải là số phiên bản hồ sơ.", code="invalid_if_match") from None
+

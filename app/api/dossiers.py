@@ -9,12 +9,11 @@ from sqlmodel import Session, select
 
 from app import access, parties, worklists
 from app.access import mask_address, mask_digits, sees_personal_data
-from app.api.deps import ClockDep, SessionDep, SettingsDep, StrictQuery
+from app.api.deps import ClockDep, IfMatch, SessionDep, SettingsDep, StrictQuery, expected_version
 from app.api.idempotency import fingerprint, run_idempotent
 from app.auth.deps import IntakeOfficer, Staff
 from app.auth.principal import Principal
 from app.effects import Context
-from app.errors import Invalid
 from app.fields import LocalDateTime
 from app.foresight import risk_scan
 from app.models import Agency, Channel, ClockState, Dossier, DossierEvent, DossierStatus, Procedure, User
@@ -210,15 +209,10 @@ def get_dossier(code: CodePath, session: SessionDep, principal: Staff, clock: Cl
                         412: {"description": "Phiên bản hồ sơ đã cũ"}})
 def act(code: CodePath, action: Action, request: Request, session: SessionDep, principal: Staff, clock: ClockDep,
         settings: SettingsDep, data: ActionIn | None = None,
-        if_match: Annotated[str | None, Header(alias="If-Match", max_length=32)] = None,
+        if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None):  # noqa: ANN201
     data = data or ActionIn()
-    version = data.version
-    if if_match is not None:
-        try:
-            version = int(if_match.strip().strip('W/').strip('"'))
-        except ValueError:
-            raise Invalid("If-Match phải là số phiên bản hồ sơ.", code="invalid_if_match") from None
+    version = expected_version(if_match, data.version)
     now = clock.now()
 
     def work() -> DossierOut:

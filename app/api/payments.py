@@ -6,16 +6,16 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Header, Path, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, select
 
 from app.access import get_dossier
-from app.api.deps import ClockDep, SessionDep, SessionFactoryDep, SettingsDep
+from app.api.deps import ClockDep, IfMatch, SessionDep, SessionFactoryDep, SettingsDep, expected_version
 from app.api.public import PAGE_HEADERS
 from app.auth.deps import DeskOfficer, Staff
 from app.clock import Clock
-from app.errors import DomainError, Invalid
+from app.errors import DomainError
 from app.effects import Context
 from app.models import Dossier, DossierStatus
 from app.payments import online, service
@@ -82,14 +82,9 @@ def request_payment(code: CodePath, data: PaymentRequestIn, session: SessionDep,
              responses={409: {"description": "Đã nộp hoặc đã huỷ"}, 412: {"description": "Phiên bản hồ sơ đã cũ"}})
 def record_receipt(code: CodePath, payment_id: PaymentPath, data: DeskPaymentIn, session: SessionDep,
                    principal: DeskOfficer, clock: ClockDep, settings: SettingsDep,
-                   if_match: Annotated[str | None, Header(alias="If-Match", max_length=32)] = None,
+                   if_match: IfMatch = None,
                    ) -> PaymentRequestOut:
-    version = data.version
-    if if_match is not None:
-        try:
-            version = int(if_match.strip().strip('W/').strip('"'))
-        except ValueError:
-            raise Invalid("If-Match phải là số phiên bản hồ sơ.", code="invalid_if_match") from None
+    version = expected_version(if_match, data.version)
     ctx = Context(principal, clock.now(), settings)
     dossier = get_dossier(session, code, principal)
     request = session.get(PaymentRequest, payment_id)
