@@ -11,8 +11,8 @@ from fastapi.responses import Response
 
 from app import access
 from app.api.deps import ClockDep, SessionDep, SettingsDep
+from app.api.reports import XLSX, FromQ, PeriodQ, ProcedureQ, ToQ, download
 from app.auth.deps import Reporter, Staff
-from app.fields import LocalDate
 from app.foresight import eventlog, export, forecast, replay, risk_scan
 from app.foresight.schemas import AtRiskItem, AtRiskPage, LateRiskOut, WhatIfIn, WhatIfOut
 from app.models import ClockState, Procedure
@@ -20,8 +20,6 @@ from app.reports.periods import parse_period
 from app.sla.service import calendar_for
 
 router = APIRouter(prefix="/api/v1/analysis", tags=["phân tích"])
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _what_if(session, principal, settings, body: WhatIfIn) -> WhatIfOut:  # noqa: ANN001
@@ -41,15 +39,8 @@ def what_if(body: WhatIfIn, session: SessionDep, principal: Reporter, settings: 
 def what_if_xlsx(body: WhatIfIn, session: SessionDep, principal: Reporter, settings: SettingsDep,
                  clock: ClockDep) -> Response:
     out = _what_if(session, principal, settings, body)
-    return Response(export.to_xlsx(out, generated_at=clock.now(), tz=settings.timezone), media_type=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="{export.filename(out)}"',
-                             "Cache-Control": "no-store"})
+    return download(export.to_xlsx(out, generated_at=clock.now(), tz=settings.timezone), XLSX, export.filename(out))
 
-
-PeriodQ = Annotated[str | None, Query(max_length=32, description="Kỳ: 2026 (năm), 2026-H1, 2026-Q3, 2026-11")]
-FromQ = Annotated[LocalDate | None, Query(alias="from", description="Từ ngày (YYYY-MM-DD), dùng cùng `to`")]
-ToQ = Annotated[LocalDate | None, Query(alias="to", description="Đến hết ngày (YYYY-MM-DD)")]
-ProcedureQ = Annotated[str | None, Query(max_length=32, description="Chỉ một thủ tục (mã thủ tục)")]
 
 
 def _log(session, principal, settings, period, date_from, date_to, procedure_code):  # noqa: ANN001, ANN202
@@ -65,8 +56,7 @@ def event_log_xes(session: SessionDep, principal: Reporter, settings: SettingsDe
                   date_from: FromQ = None, date_to: ToQ = None, procedure_code: ProcedureQ = None) -> Response:
     chosen, cases = _log(session, principal, settings, period, date_from, date_to, procedure_code)
     name = f"nhat-ky-ho-so_{chosen.key}".replace("..", "_")
-    return Response(eventlog.to_xes(cases, name=name), media_type="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.xes"', "Cache-Control": "no-store"})
+    return download(eventlog.to_xes(cases, name=name), "application/xml", f"{name}.xes")
 
 
 @router.get("/event-log.ocel.json", response_class=Response, responses={200: {"content": {"application/json": {}}}},
@@ -75,9 +65,7 @@ def event_log_ocel(session: SessionDep, principal: Reporter, settings: SettingsD
                    date_from: FromQ = None, date_to: ToQ = None, procedure_code: ProcedureQ = None) -> Response:
     chosen, cases = _log(session, principal, settings, period, date_from, date_to, procedure_code)
     name = f"nhat-ky-ho-so_{chosen.key}".replace("..", "_")
-    return Response(eventlog.to_ocel(cases), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.ocel.json"',
-                             "Cache-Control": "no-store"})
+    return download(eventlog.to_ocel(cases), "application/json", f"{name}.ocel.json")
 
 
 @router.get("/at-risk", response_model=AtRiskPage,

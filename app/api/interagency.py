@@ -17,7 +17,7 @@ from app import parties
 from app.access import get_dossier
 from app.api.deps import ClockDep, SessionDep, SettingsDep
 from app.api.idempotency import fingerprint, run_idempotent
-from app.api.reports import XLSX, FromQ, PeriodQ, ToQ
+from app.api.reports import XLSX, FromQ, PeriodQ, ToQ, download
 from app.auth.deps import Reporter, Staff, require_roles
 from app.auth.principal import Principal
 from app.effects import Context
@@ -73,11 +73,6 @@ class PartOut(BaseModel):
 
 def _period(settings, period: str | None, date_from: date | None, date_to: date | None) -> Period:  # noqa: ANN001
     return parse_period(period, settings.timezone, from_=date_from, to=date_to)
-
-
-def _download(content: bytes, media_type: str, name: str) -> Response:
-    return Response(content, media_type=media_type, headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 def _agencies(session, ids: set[int]) -> dict[int, Agency]:  # noqa: ANN001
@@ -254,7 +249,7 @@ def _as_periodic(report: ProvinceReport) -> PeriodicReport:
 def province_csv(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
                  period: PeriodQ = None, date_from: FromQ = None, date_to: ToQ = None) -> Response:
     report = _as_periodic(_province_report(session, principal, settings, clock, period, date_from, date_to))
-    return _download(export.to_csv(report), "text/csv; charset=utf-8", export.filename(report, "csv"))
+    return download(export.to_csv(report), "text/csv; charset=utf-8", export.filename(report, "csv"))
 
 
 @router.get("/reports/province.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}},
@@ -262,7 +257,7 @@ def province_csv(session: SessionDep, principal: Reporter, settings: SettingsDep
 def province_xlsx(session: SessionDep, principal: Reporter, settings: SettingsDep, clock: ClockDep,
                   period: PeriodQ = None, date_from: FromQ = None, date_to: ToQ = None) -> Response:
     report = _as_periodic(_province_report(session, principal, settings, clock, period, date_from, date_to))
-    return _download(export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
+    return download(export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
                      export.filename(report, "xlsx"))
 
 

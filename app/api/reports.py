@@ -53,7 +53,8 @@ def periodic(session: SessionDep, principal: Reporter, settings: SettingsDep, cl
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _download(content: bytes, media_type: str, name: str) -> Response:
+def download(content: bytes, media_type: str, name: str) -> Response:
+    """A file to save (reports, exports): attachment, never cached."""
     return Response(content, media_type=media_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
@@ -68,7 +69,7 @@ def periodic_xlsx(session: SessionDep, principal: Reporter, settings: SettingsDe
                                      period=_period(settings, period, date_from, date_to), now=clock.now(),
                                      procedure_code=procedure_code, division=division,
                                      include_imported=include_imported)
-    return _download(export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
+    return download(export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
                      export.filename(report, "xlsx"))
 
 
@@ -82,7 +83,7 @@ def periodic_csv(session: SessionDep, principal: Reporter, settings: SettingsDep
                                      period=_period(settings, period, date_from, date_to), now=clock.now(),
                                      procedure_code=procedure_code, division=division,
                                      include_imported=include_imported)
-    return _download(export.to_csv(report), "text/csv; charset=utf-8", export.filename(report, "csv"))
+    return download(export.to_csv(report), "text/csv; charset=utf-8", export.filename(report, "csv"))
 
 
 @router.get("/on-time", response_model=OnTimeReport,
@@ -135,7 +136,7 @@ def satisfaction_csv(session: SessionDep, principal: Reporter, settings: Setting
                      date_from: FromQ = None, date_to: ToQ = None) -> Response:
     report = feedback_reports.satisfaction_report(session, agency_id=principal.scope_agency_id,
                                                   period=_period(settings, period, date_from, date_to))
-    return _download(feedback_export.to_csv(report), "text/csv; charset=utf-8", feedback_export.filename(report, "csv"))
+    return download(feedback_export.to_csv(report), "text/csv; charset=utf-8", feedback_export.filename(report, "csv"))
 
 
 @router.get("/satisfaction.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}},
@@ -144,5 +145,5 @@ def satisfaction_xlsx(session: SessionDep, principal: Reporter, settings: Settin
                       period: PeriodQ = None, date_from: FromQ = None, date_to: ToQ = None) -> Response:
     report = feedback_reports.satisfaction_report(session, agency_id=principal.scope_agency_id,
                                                   period=_period(settings, period, date_from, date_to))
-    return _download(feedback_export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
+    return download(feedback_export.to_xlsx(report, generated_at=clock.now(), tz=settings.timezone), XLSX,
                      feedback_export.filename(report, "xlsx"))
