@@ -236,11 +236,6 @@ def _apologies(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[Apology
 
 
 def _shipments(session: Session, dossier: Dossier, tz: ZoneInfo) -> list[ShipmentOut]:
-    # A package exists only for a dossier handed in by post (inbound, at intake) or for a result
-    # (outbound, once resolved): any other dossier has none, and its lookup reads none.
-    if dossier.postal_handed_over_at is None and dossier.channel != "postal" \
-            and dossier.status not in (S.resolved, S.returned):
-        return []
     rows = session.exec(select(Shipment).where(Shipment.dossier_id == dossier.id)
                         .order_by(Shipment.id)).all()  # type: ignore[arg-type]
     return [ShipmentOut(direction=s.direction, direction_label=SHIPMENT_DIRECTIONS.get(s.direction, s.direction),
@@ -312,10 +307,11 @@ def _status_text(dossier: Dossier, procedure: Procedure, handler_name: str, plac
 
 
 def present(session: Session, dossier: Dossier, *, now: datetime, settings: Settings,
-            has_payments: bool = True, has_feedback: bool = True, rated: bool | None = None,
-            has_shipments: bool = True, has_signed_result: bool = True) -> PublicDossierOut:
-    """The public view. What the lookup's own query already knows (no payments, no feedback, rated
-    or not, no package, no signed result) is not read again."""
+            has_payments: bool, has_feedback: bool, rated: bool, has_shipments: bool,
+            has_signed_result: bool) -> PublicDossierOut:
+    """The public view. What the lookup's one query already told (whether there are payments,
+    feedback, a rating, a package, a signed result) is not read again, and what is not there is
+    not read at all."""
     tz = ZoneInfo(settings.timezone)
     procedure = session.get(Procedure, dossier.procedure_id)
     agency = session.get(Agency, dossier.agency_id)
@@ -354,7 +350,8 @@ def present(session: Session, dossier: Dossier, *, now: datetime, settings: Sett
         closing_reason=dossier.closing_reason if status in (S.refused, S.stopped) or (
             status in (S.resolved, S.returned) and dossier.result_kind == "refusal") else None,
         timeline=timeline, apologies=_apologies(session, dossier, tz), deadline_moves=moves,
-        collection=None if ended else _collection(dossier, place, settings), shipments=_shipments(session, dossier, tz) if has_shipments else [],
+        collection=None if ended else _collection(dossier, place, settings),
+        shipments=_shipments(session, dossier, tz) if has_shipments else [],
         result_document=_result_document(session, dossier, now=now, settings=settings, tz=tz)
         if has_signed_result else None,
         feedback=feedback_public.dossier_view(session, dossier, now=now, settings=settings,
